@@ -1,0 +1,145 @@
+"""Every refusal the engine makes is a HitlError whose message names the rule in plain words.
+
+The UI and CLI show `str(error)` as-is (one line), so messages are written for the person at the
+keyboard: what was refused, why, and where it helps, how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class HitlError(Exception):
+    """Base class: a refusal or failure that should reach the user as one clear line."""
+
+    #: short machine-readable name of the rule, used in JSON output and tests
+    code: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # always a single line, whatever the caller passed
+        return " ".join(self.message.split())
+
+
+# --- input -----------------------------------------------------------------------------------
+
+class ValidationFailed(HitlError):
+    """Input data does not satisfy the policy (missing, negative, non-numeric, unknown word...)."""
+
+    code = "validation_failed"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownWorkflowType(ValidationFailed):
+    code = "unknown_workflow_type"
+
+
+class PolicyError(HitlError):
+    """The policy file itself is malformed."""
+
+    code = "policy_error"
+
+
+# --- people and permissions ------------------------------------------------------------------
+
+class UnknownUser(HitlError):
+    code = "unknown_user"
+
+    def __init__(self, username: str, hint: str | None = None) -> None:
+        text = f"No user named {username!r} in the user directory"
+        text += f"; {hint}" if hint else "; an administrator adds people with `hitl-tui users add`."
+        super().__init__(text)
+        self.username = username
+
+
+class UserExists(HitlError):
+    code = "user_exists"
+
+
+class PermissionDenied(HitlError):
+    """RBAC said no: wrong role, not an administrator, cannot see this request..."""
+
+    code = "permission_denied"
+
+
+class SegregationOfDuties(PermissionDenied):
+    """The same person may not request and decide, or decide two stages of one request."""
+
+    code = "segregation_of_duties"
+
+
+# --- workflow state --------------------------------------------------------------------------
+
+class UnknownWorkflow(HitlError):
+    code = "unknown_workflow"
+
+    def __init__(self, workflow_id: str) -> None:
+        super().__init__(f"No workflow request with id {workflow_id!r}.")
+        self.workflow_id = workflow_id
+
+
+class InvalidTransition(HitlError):
+    """The action does not apply to the request's current status."""
+
+    code = "invalid_transition"
+
+
+class ConcurrentChange(HitlError):
+    """Someone else changed the request between reading and deciding; nothing was written."""
+
+    code = "concurrent_change"
+
+
+# --- store and keys --------------------------------------------------------------------------
+
+class StoreError(HitlError):
+    code = "store_error"
+
+
+class DatabaseMissing(StoreError):
+    code = "database_missing"
+
+
+class DatabaseExists(StoreError):
+    code = "database_exists"
+
+
+class NotADatabase(StoreError):
+    code = "not_a_database"
+
+
+class WrongKey(StoreError):
+    code = "wrong_key"
+
+
+class KeyMissing(StoreError):
+    code = "key_missing"
+
+
+class StoreLocked(StoreError):
+    """The key is somewhere we cannot reach right now (a locked or unresponsive keyring)."""
+
+    code = "store_locked"
+
+
+class InsecureKeyFile(StoreError):
+    code = "insecure_key_file"
+
+
+class StoreBusy(StoreError):
+    code = "store_busy"
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+class AuditChainBroken(HitlError):
+    code = "audit_chain_broken"
+
+
+class CheckpointError(HitlError):
+    """A checkpoint file is unreadable, unsigned, or its signature does not verify."""
+
+    code = "checkpoint_error"
