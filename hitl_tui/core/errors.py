@@ -143,3 +143,17 @@ class CheckpointError(HitlError):
     """A checkpoint file is unreadable, unsigned, or its signature does not verify."""
 
     code = "checkpoint_error"
+
+
+# --- keys (added by the keys.py work) --------------------------------------------------------
+
+class KeyInvalid(StoreError):
+    """A key was supplied but is malformed (not 64 hex characters, empty passphrase, bad salt)."""
+
+    code = "key_invalid"
+
+
+class KeyExists(StoreError):
+    """Creating a key would overwrite one that already exists (key-file salt, keyring entry)."""
+
+    code = "key_exists"

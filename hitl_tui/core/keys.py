@@ -1,0 +1,450 @@
+"""Finding (and first storing) the 32-byte key of the encrypted database.
+
+Resolution order, first that applies wins:
+  1. HITL_DB_KEY_FILE  - a 0600/0400 file holding 64 hex characters or 32 raw bytes
+  2. HITL_DB_KEY       - 64 hex characters in the environment
+  3. the OS keyring    - service "hitl-tui", username = the database's absolute path
+  4. a passphrase      - HITL_DB_PASSPHRASE or an interactive prompt, stretched once with scrypt
+                         and a salt file beside the database
+
+SQLCipher is always given a raw key (`x'...'`), so opening stays fast; the slow stretching of a
+passphrase happens here, once per process (see FACTS.md).
+
+`keyring` is imported inside functions only: importing it and choosing a backend costs tens of
+milliseconds, and the TUI must paint fast when the key comes from a file or the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import stat
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from hitl_tui.core.errors import (
+    InsecureKeyFile,
+    KeyExists,
+    KeyInvalid,
+    KeyMissing,
+    StoreError,
+    StoreLocked,
+)
+
+KEYRING_SERVICE = "hitl-tui"
+KEY_BYTES = 32
+SALT_BYTES = 16
+
+ENV_KEY_FILE = "HITL_DB_KEY_FILE"
+ENV_KEY = "HITL_DB_KEY"
+ENV_PASSPHRASE = "HITL_DB_PASSPHRASE"
+
+# scrypt cost: n * r * 128 bytes = 32 MiB of memory, ~0.1 s. Changing any of these makes every
+# existing passphrase database unreadable, so they are fixed, not configurable.
+_SCRYPT_N = 2**15
+_SCRYPT_R = 8
+_SCRYPT_P = 1
+_SCRYPT_MAXMEM = 64 * 1024 * 1024  # OpenSSL refuses n=2**15,r=8 at its 32 MiB default
+
+# Only these backends keep secrets encrypted at rest behind the user's login. Matched by exact
+# class name, not isinstance, so a subclass cannot smuggle in different storage. Everything
+# else (fail, null, chainer without one of these, keyrings.alt plain text, cryptfile, which
+# prompts on the terminal) is treated as "no keyring".
+_TRUSTED_BACKENDS = {
+    "keyring.backends.SecretService.Keyring": "Secret Service keyring",
+    "keyring.backends.macOS.Keyring": "macOS Keychain",
+    "keyring.backends.Windows.WinVaultKeyring": "Windows Credential Locker",
+}
+_CHAINER = "keyring.backends.chainer.ChainerBackend"
+
+_LOCKED_HINT = (
+    "unlock it (e.g. log in to the desktop session) or set HITL_DB_KEY_FILE"
+)
+_HOW_TO_SUPPLY = (
+    "set HITL_DB_KEY_FILE to a 0600 file holding the key, unlock the OS keyring that holds it, "
+    "or set HITL_DB_PASSPHRASE if the database was created with a passphrase"
+)
+
+
+@dataclass(frozen=True)
+class ResolvedKey:
+    key: bytes  # raw 32 bytes
+    source: str  # "key-file" | "env" | "keyring" | "passphrase"
+    detail: str  # human text; for "key-file" it is the absolute path of the file
+
+    def __repr__(self) -> str:  # never let the key reach a log or a traceback
+        return f"ResolvedKey(source={self.source!r}, detail={self.detail!r})"
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+def keyring_username(db_path: Path) -> str:
+    return str(Path(db_path).expanduser().resolve())
+
+
+def salt_path(db_path: Path) -> Path:
+    return Path(f"{Path(db_path).expanduser()}.salt")
+
+
+def _parse_hex_key(text: str, where: str) -> bytes:
+    text = text.strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(text) != 2 * KEY_BYTES or len(key) != KEY_BYTES:
+        raise KeyInvalid(f"{where} must hold exactly 64 hexadecimal characters (a 32-byte key).")
+    return key
+
+
+T = TypeVar("T")
+
+
+def _call_with_timeout(fn: Callable[[], T], timeout: float) -> T:
+    """Run fn in a daemon thread; its result or exception, or TimeoutError after `timeout` s.
+
+    A desktop keyring can block indefinitely on an unlock prompt or a stuck D-Bus. A daemon
+    thread cannot be cancelled, but it will not keep the process alive at exit either.
+    """
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread as-is
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="hitl-keyring", daemon=True).start()
+    if not done.wait(timeout):
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+# --- key file --------------------------------------------------------------------------------
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise KeyMissing(f"HITL_DB_KEY_FILE points at {path}, which does not exist.") from None
+    except OSError as exc:
+        raise KeyMissing(f"Cannot read key file {path} (HITL_DB_KEY_FILE): {exc.strerror}.") from None
+    try:
+        st = os.fstat(fd)  # fstat the open file: no window between checking and reading
+        if not stat.S_ISREG(st.st_mode):
+            raise KeyMissing(f"Key file {path} (HITL_DB_KEY_FILE) is not a regular file.")
+        if os.name == "posix" and st.st_mode & 0o077:
+            raise InsecureKeyFile(
+                f"Key file {path} can be read by other users (mode {st.st_mode & 0o777:04o}); "
+                f"run `chmod 600 {path}` and try again."
+            )
+        data = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    if len(data) == KEY_BYTES:  # raw bytes; checked before stripping, raw keys may hold spaces
+        return data
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        text = "not hex"
+    return _parse_hex_key(text, f"Key file {path} (HITL_DB_KEY_FILE)")
+
+
+def _write_new_file(path: Path, data: bytes) -> None:
+    """Create `path` with mode 0600 and `data`; FileExistsError if it exists (never overwrite)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Atomically replace `path` (temp file + os.replace), the new file mode 0600."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    _write_new_file(tmp, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def _key_file_from_env() -> Path | None:
+    value = os.environ.get(ENV_KEY_FILE)
+    return None if value is None else Path(value).expanduser().absolute()
+
+
+def _env_key() -> bytes | None:
+    value = os.environ.get(ENV_KEY)
+    return None if value is None else _parse_hex_key(value, "HITL_DB_KEY")
+
+
+# --- keyring ---------------------------------------------------------------------------------
+
+def _class_name(obj: object) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _trusted_backend() -> tuple[Any, str]:
+    """(backend, description) for a trusted keyring backend, or (None, why not).
+
+    Runs inside `_call_with_timeout`: choosing a backend already talks to D-Bus.
+    """
+    import keyring  # lazy: see module docstring
+
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # a configured backend that cannot start (no D-Bus, bad name...)
+        return None, f"keyring backend unavailable ({exc})"
+    name = _class_name(backend)
+    if name in _TRUSTED_BACKENDS:
+        return backend, _TRUSTED_BACKENDS[name]
+    if name == _CHAINER:
+        # Use the trusted child directly: the chainer would also read from (and write to)
+        # any plain-text backend it holds.
+        for child in backend.backends:
+            child_name = _class_name(child)
+            if child_name in _TRUSTED_BACKENDS:
+                return child, _TRUSTED_BACKENDS[child_name]
+        return None, "no trusted keyring backend among the chained ones"
+    if name in ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring"):
+        return None, f"no keyring backend ({name})"
+    return None, f"untrusted keyring backend ({name}) ignored"
+
+
+def keyring_backend_status(timeout: float = 5.0) -> tuple[bool, str]:
+    """(usable, description) of the OS keyring, for `hitl-tui doctor` and `init`."""
+    try:
+        backend, description = _call_with_timeout(_trusted_backend, timeout)
+    except TimeoutError:
+        return False, f"the keyring did not answer within {timeout:g} s (locked?)"
+    return backend is not None, description
+
+
+def _keyring_call(op: Callable[[Any], T], timeout: float) -> tuple[bool, T | None, str]:
+    """Run op(backend) on the trusted backend, time-limited: (had_backend, result, description).
+
+    A lock, a timeout or any failure of a trusted backend is StoreLocked: the key may well be
+    in there, so falling through to "no key" would mislead.
+    """
+    from keyring.errors import KeyringLocked  # lazy; raised by SecretService when locked
+
+    def work() -> tuple[bool, T | None, str]:
+        backend, description = _trusted_backend()
+        if backend is None:
+            return False, None, description
+        return True, op(backend), description
+
+    try:
+        return _call_with_timeout(work, timeout)
+    except TimeoutError:
+        raise StoreLocked(
+            f"The keyring did not answer within {timeout:g} s; it may be locked or waiting "
+            f"for an unlock prompt: {_LOCKED_HINT}."
+        ) from None
+    except KeyringLocked:
+        raise StoreLocked(f"The keyring is locked; {_LOCKED_HINT}.") from None
+    except Exception as exc:
+        raise StoreLocked(f"The keyring failed ({exc}); {_LOCKED_HINT}.") from None
+
+
+def _keyring_set_and_check(username: str, value: str) -> Callable[[Any], bool]:
+    def op(backend: Any) -> bool:
+        backend.set_password(KEYRING_SERVICE, username, value)
+        return backend.get_password(KEYRING_SERVICE, username) == value  # read back
+
+    return op
+
+
+# --- passphrase ------------------------------------------------------------------------------
+
+def derive_passphrase_key(db_path: Path, passphrase: str, *, create_salt: bool = False) -> bytes:
+    """scrypt(passphrase, salt) -> 32 bytes. With create_salt, write a new salt file first."""
+    if not passphrase:
+        raise KeyInvalid("An empty passphrase is not allowed.")
+    spath = salt_path(db_path)
+    if create_salt:
+        salt = secrets.token_bytes(SALT_BYTES)
+        try:
+            _write_new_file(spath, salt)
+        except FileExistsError:
+            raise KeyExists(
+                f"Salt file {spath} already exists, so a passphrase database was created here "
+                f"before; refusing to overwrite it. Delete it only if no database uses it."
+            ) from None
+    else:
+        try:
+            salt = spath.read_bytes()
+        except FileNotFoundError:
+            raise KeyMissing(
+                f"No salt file {spath}: this database was not created with a passphrase; "
+                f"supply its key with HITL_DB_KEY_FILE or the OS keyring."
+            ) from None
+        if len(salt) != SALT_BYTES:
+            raise KeyInvalid(f"Salt file {spath} is damaged (expected {SALT_BYTES} bytes).")
+    # NFC: the same passphrase typed on another system may arrive in another Unicode form.
+    secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    return hashlib.scrypt(
+        secret, salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P,
+        maxmem=_SCRYPT_MAXMEM, dklen=KEY_BYTES,
+    )
+
+
+def _passphrase(prompt: Callable[[], str] | None) -> str | None:
+    if ENV_PASSPHRASE in os.environ:
+        return os.environ[ENV_PASSPHRASE]
+    return prompt() if prompt is not None else None
+
+
+# --- public entry points ---------------------------------------------------------------------
+
+def resolve_key(
+    db_path: Path,
+    *,
+    passphrase_prompt: Callable[[], str] | None = None,
+    keyring_timeout: float = 5.0,
+) -> ResolvedKey:
+    """Find the key of an existing database (see the module docstring for the order)."""
+    key_file = _key_file_from_env()
+    if key_file is not None:
+        return ResolvedKey(_read_key_file(key_file), "key-file", str(key_file))
+    env_key = _env_key()
+    if env_key is not None:
+        return ResolvedKey(env_key, "env", "HITL_DB_KEY environment variable")
+
+    username = keyring_username(db_path)
+    try:
+        found, value, description = _keyring_call(
+            lambda b: b.get_password(KEYRING_SERVICE, username), keyring_timeout
+        )
+    except StoreLocked:
+        # A salt file means this database was made with a passphrase (create_key never puts
+        # such a key in the keyring): a locked keyring must not stand in its way.
+        if not salt_path(db_path).exists():
+            raise
+        found, value, description = False, None, "keyring unreachable"
+    if found and value is not None:
+        where = f"{description} entry {KEYRING_SERVICE!r} / {username!r}"
+        return ResolvedKey(_parse_hex_key(value, where), "keyring", description)
+
+    # Check the salt before asking: never make someone type a passphrase that cannot work.
+    if salt_path(db_path).exists() or ENV_PASSPHRASE in os.environ:
+        passphrase = _passphrase(passphrase_prompt)
+        if passphrase is not None:
+            key = derive_passphrase_key(db_path, passphrase)
+            return ResolvedKey(key, "passphrase", f"passphrase (salt {salt_path(db_path)})")
+    raise KeyMissing(f"No key found for {db_path}: {_HOW_TO_SUPPLY}.")
+
+
+def create_key(
+    db_path: Path,
+    *,
+    passphrase_prompt: Callable[[], str] | None = None,
+    keyring_timeout: float = 5.0,
+) -> ResolvedKey:
+    """Make and keep the key for a database about to be created. Never overwrites a key."""
+    key_file = _key_file_from_env()
+    if key_file is not None:
+        key = secrets.token_bytes(KEY_BYTES)
+        try:
+            _write_new_file(key_file, key.hex().encode("ascii") + b"\n")
+        except FileExistsError:  # an existing key file is used, never replaced
+            key = _read_key_file(key_file)
+        except OSError as exc:
+            raise KeyMissing(f"Cannot create key file {key_file}: {exc.strerror}.") from None
+        return ResolvedKey(key, "key-file", str(key_file))
+    env_key = _env_key()
+    if env_key is not None:
+        return ResolvedKey(env_key, "env", "HITL_DB_KEY environment variable")
+
+    username = keyring_username(db_path)
+    found, existing, description = _keyring_call(
+        lambda b: b.get_password(KEYRING_SERVICE, username), keyring_timeout
+    )
+    if found:
+        if existing is not None:
+            raise KeyExists(
+                f"The {description} already holds a key for {username}; refusing to overwrite "
+                f"it. If that database is gone, remove the entry with "
+                f"`python -m keyring del {KEYRING_SERVICE} {username}`."
+            )
+        key = secrets.token_bytes(KEY_BYTES)
+        _, stored, _ = _keyring_call(_keyring_set_and_check(username, key.hex()), keyring_timeout)
+        if not stored:
+            raise StoreError(f"The {description} did not keep the new key for {username}.")
+        return ResolvedKey(key, "keyring", description)
+
+    passphrase = _passphrase(passphrase_prompt)
+    if passphrase is not None:
+        key = derive_passphrase_key(db_path, passphrase, create_salt=True)
+        return ResolvedKey(key, "passphrase", f"passphrase (salt {salt_path(db_path)})")
+    raise KeyMissing(
+        f"No safe place to keep a new key ({description}): set HITL_DB_KEY_FILE to a path for "
+        f"a new 0600 key file, run inside a desktop session with a keyring, or set "
+        f"HITL_DB_PASSPHRASE."
+    )
+
+
+def can_store_rotated_key(resolved: ResolvedKey) -> tuple[bool, str]:
+    """Whether store_rotated_key can keep a new key: ask BEFORE re-keying the database."""
+    if resolved.source in ("key-file", "keyring"):
+        return True, f"the new key will replace the old one in the {resolved.detail}"
+    if resolved.source == "env":
+        return False, (
+            "The key comes from HITL_DB_KEY, which this program cannot change; rotate by "
+            "generating a new key yourself and updating HITL_DB_KEY, or move the key to "
+            "HITL_DB_KEY_FILE first."
+        )
+    return False, (
+        "A passphrase-derived key cannot be rotated this way; move the database to a key file "
+        "(HITL_DB_KEY_FILE) or the OS keyring first."
+    )
+
+
+def store_rotated_key(
+    db_path: Path,
+    resolved: ResolvedKey,
+    new_key: bytes,
+    *,
+    keyring_timeout: float = 5.0,
+) -> ResolvedKey:
+    """Write `new_key` back where `resolved` came from; returns the new ResolvedKey."""
+    if len(new_key) != KEY_BYTES:
+        raise KeyInvalid(f"A database key must be {KEY_BYTES} bytes.")
+    ok, why = can_store_rotated_key(resolved)
+    if not ok:
+        raise StoreError(why)
+    if resolved.source == "key-file":
+        try:
+            _replace_file(Path(resolved.detail), new_key.hex().encode("ascii") + b"\n")
+        except OSError as exc:
+            raise StoreError(f"Cannot rewrite key file {resolved.detail}: {exc}.") from None
+        return ResolvedKey(new_key, "key-file", resolved.detail)
+    username = keyring_username(db_path)
+    found, stored, description = _keyring_call(
+        _keyring_set_and_check(username, new_key.hex()), keyring_timeout
+    )
+    if not found or not stored:
+        raise StoreError(f"Could not store the new key in the keyring ({description}).")
+    return ResolvedKey(new_key, "keyring", description)

@@ -1,0 +1,264 @@
+"""Domain vocabulary: roles, risk levels, statuses, and the records the engine hands out.
+
+Models are pydantic v2 so that the agents' tools and the CLI's `--json` output serialise them the
+same way. Money values inside `data` are kept as `Decimal`, never float.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum, StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Role(StrEnum):
+    EMPLOYEE = "employee"
+    MANAGER = "manager"
+    DIRECTOR = "director"
+    EXECUTIVE = "executive"
+    COMPLIANCE = "compliance"
+    SECURITY = "security"
+    IT_ADMIN = "it_admin"
+
+    @property
+    def label(self) -> str:
+        return "IT Admin" if self is Role.IT_ADMIN else self.value.capitalize()
+
+    @classmethod
+    def parse(cls, text: str) -> "Role":
+        """Accept `it_admin`, `IT Admin`, `it-admin`, `Manager`...; anything else is an error."""
+        from .errors import ValidationFailed
+
+        norm = str(text).strip().lower().replace("-", "_").replace(" ", "_")
+        try:
+            return cls(norm)
+        except ValueError:
+            choices = ", ".join(r.value for r in cls)
+            raise ValidationFailed(f"Unknown role {text!r}; choose one of: {choices}.", "role") from None
+
+
+class RiskLevel(StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def rank(self) -> int:
+        return _RISK_RANK[self]
+
+    @classmethod
+    def parse(cls, text: str) -> "RiskLevel":
+        from .errors import ValidationFailed
+
+        try:
+            return cls(str(text).strip().upper())
+        except ValueError:
+            raise ValidationFailed(
+                f"Unknown risk level {text!r}; choose LOW, MEDIUM, HIGH or CRITICAL.", "risk"
+            ) from None
+
+
+_RISK_RANK = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2, RiskLevel.CRITICAL: 3}
+
+
+class WorkflowStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CHANGES_REQUESTED = "changes_requested"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+    @property
+    def is_final(self) -> bool:
+        return self in (WorkflowStatus.APPROVED, WorkflowStatus.REJECTED, WorkflowStatus.WITHDRAWN)
+
+
+class Decision(StrEnum):
+    """What a human decided on one stage."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_CHANGES = "request_changes"
+
+    @property
+    def past_tense(self) -> str:
+        return {"approve": "approved", "reject": "rejected", "request_changes": "requested changes"}[
+            self.value
+        ]
+
+
+class InboxView(StrEnum):
+    """The inbox's views; RBAC decides what each contains for a given user."""
+
+    AWAITING_ME = "awaiting_me"
+    MINE = "mine"
+    VISIBLE = "visible"
+    DECIDED = "decided"
+
+
+class User(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    role: Role
+    email: str | None = None
+    display_name: str | None = None
+    active: bool = True
+    #: may manage the user directory (add people, change roles, deactivate)
+    admin: bool = False
+    created_at: datetime
+
+
+class Approval(BaseModel):
+    """One human decision on one stage of one revision of a request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: int
+    role: Role
+    approver: str
+    approver_role: Role
+    decision: Decision
+    decided_at: datetime
+    comments: str = ""
+    revision: int = 1
+    #: set when an AI agent proposed this decision and the human confirmed it
+    proposed_by: str | None = None
+
+
+class AgentProposal(BaseModel):
+    """An agent's suggestion, kept beside the human's decision in the audit trail."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent: str
+    decision: Decision
+    rationale: str = ""
+
+
+class WorkflowRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    workflow_type: str
+    title: str
+    description: str = ""
+    requester: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    risk_level: RiskLevel
+    #: the data field the risk rule looked at ("amount", "impact"...)
+    risk_field: str = ""
+    #: the rule that produced risk_level, in words: "amount 15,000.00 >= 10,000"
+    risk_reason: str
+    required_approvers: list[Role]
+    #: index into required_approvers of the stage awaiting a decision; == len() once approved
+    current_stage: int
+    status: WorkflowStatus
+    approvals: list[Approval] = Field(default_factory=list)
+    revision: int = 1
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def current_role(self) -> Role | None:
+        if self.status is not WorkflowStatus.AWAITING_APPROVAL:
+            return None
+        if self.current_stage >= len(self.required_approvers):
+            return None
+        return self.required_approvers[self.current_stage]
+
+    @property
+    def headline_value(self) -> Any:
+        """The value the risk rule looked at (amount, impact...), for list columns."""
+        return self.data.get(self.risk_field)
+
+    def decided_by(self, username: str) -> bool:
+        return any(a.approver == username and a.revision == self.revision for a in self.approvals)
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    timestamp: datetime
+    actor: str
+    action: str
+    workflow_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    session_id: str
+    os_login: str | None = None
+    tty: str | None = None
+    remote_addr: str | None = None
+    prev_hash: str
+    hash: str
+
+
+class VerifyResult(BaseModel):
+    """Outcome of checking the whole audit chain (and any checkpoints) end to end."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    entries: int
+    head_hash: str
+    #: first sequence number at which the chain stops being trustworthy
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    checkpoints_checked: int = 0
+    external_checkpoints_checked: int = 0
+
+    def summary(self) -> str:
+        if self.ok:
+            cps = self.checkpoints_checked + self.external_checkpoints_checked
+            extra = f", {cps} signed checkpoint{'s' if cps != 1 else ''} match" if cps else ""
+            return f"audit chain verified: {self.entries:,} entries{extra}"
+        return f"AUDIT CHAIN BROKEN at entry {self.first_bad_seq}: {self.problem}"
+
+
+class Checkpoint(BaseModel):
+    """A signed statement "the chain had `size` entries and its head hash was `head_hash`"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    size: int
+    head_hash: str
+    created_at: datetime
+    database_id: str
+    public_key: str  # hex of the raw Ed25519 public key
+    signature: str  # hex
+
+    @property
+    def fingerprint(self) -> str:
+        import hashlib
+
+        return "SHA256:" + hashlib.sha256(bytes.fromhex(self.public_key)).hexdigest()[:32]
+
+
+MoneyValue = Decimal
+
+
+class RequestSummary(BaseModel):
+    """One inbox row: enough to list and sort without loading the chain's decisions."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    workflow_type: str
+    title: str
+    requester: str
+    headline: str
+    risk_level: RiskLevel
+    status: WorkflowStatus
+    current_stage: int
+    stage_count: int
+    current_role: Role | None
+    created_at: datetime
+    updated_at: datetime

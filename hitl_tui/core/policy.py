@@ -1,0 +1,325 @@
+"""Workflow types, risk rules and approval chains, loaded from TOML.
+
+The built-in default (default_policy.toml) reproduces the seed's rules exactly. A user's policy
+file is laid over it, and the seed's LOW/MEDIUM/HIGH_RISK_EXPENSE_THRESHOLD variables override
+the expense bands. Nothing here does I/O after loading; `assess()` is a pure function of
+(type, data).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import PolicyError, UnknownWorkflowType, ValidationFailed
+from .models import RiskLevel, Role
+from .values import format_money, format_threshold, parse_choice, parse_integer, parse_money, parse_text
+
+FIELD_KINDS = ("money", "integer", "text", "choice")
+EXPENSE_THRESHOLD_ENV = (
+    "LOW_RISK_EXPENSE_THRESHOLD",
+    "MEDIUM_RISK_EXPENSE_THRESHOLD",
+    "HIGH_RISK_EXPENSE_THRESHOLD",
+)
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+TEXT_FIELD_MAX = 500
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    label: str
+    kind: str
+    required: bool = False
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+    def parse(self, value: Any) -> Any:
+        if self.kind == "money":
+            return parse_money(self.name, value)
+        if self.kind == "integer":
+            return parse_integer(self.name, value)
+        if self.kind == "choice":
+            return parse_choice(self.name, value, list(self.choices), dict(self.aliases))
+        return parse_text(self.name, value, TEXT_FIELD_MAX)
+
+
+@dataclass(frozen=True)
+class Band:
+    below: Decimal
+    level: RiskLevel
+
+
+@dataclass(frozen=True)
+class RiskRule:
+    field: str
+    bands: tuple[Band, ...] = ()
+    otherwise: RiskLevel | None = None
+    levels: Mapping[str, RiskLevel] = field(default_factory=dict)
+
+    def assess(self, value: Any) -> tuple[RiskLevel, str]:
+        """(level, the rule in words) for an already-parsed value."""
+        if self.levels:
+            level = self.levels[value]
+            return level, f"{self.field} is {value}"
+        lower: Decimal | None = None
+        shown = format_money(value) if isinstance(value, Decimal) else f"{value:,}"
+        for band in self.bands:
+            if value < band.below:
+                if lower is None:
+                    return band.level, f"{self.field} {shown} < {format_threshold(band.below)}"
+                return band.level, (
+                    f"{self.field} {shown} >= {format_threshold(lower)}, < {format_threshold(band.below)}"
+                )
+            lower = band.below
+        assert self.otherwise is not None and lower is not None
+        return self.otherwise, f"{self.field} {shown} >= {format_threshold(lower)}"
+
+    @property
+    def thresholds(self) -> list[Decimal]:
+        return [b.below for b in self.bands]
+
+
+@dataclass(frozen=True)
+class WorkflowType:
+    key: str
+    name: str
+    description: str
+    fields: tuple[FieldSpec, ...]
+    risk: RiskRule
+    chains: Mapping[RiskLevel, tuple[Role, ...]]
+
+    def field(self, name: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the policy makes of a request: clean data, its risk, and the chain it needs."""
+
+    workflow_type: str
+    data: dict[str, Any]
+    risk_level: RiskLevel
+    risk_field: str
+    risk_reason: str
+    chain: tuple[Role, ...]
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    management_line: tuple[Role, ...]
+    oversight_roles: frozenset[Role]
+    also_decides: Mapping[Role, frozenset[Role]]
+
+
+@dataclass(frozen=True)
+class ComplianceRules:
+    working_hours: tuple[int, int]
+    working_days: frozenset[int]
+    split_window_days: int
+    split_margin: Decimal
+    split_min_requests: int
+    unusual_amounts: Mapping[str, Decimal]
+
+
+@dataclass(frozen=True)
+class Policy:
+    currency: str
+    types: Mapping[str, WorkflowType]
+    access: AccessRules
+    compliance: ComplianceRules
+    source: str = "built-in default"
+
+    def workflow_type(self, key: str) -> WorkflowType:
+        norm = str(key).strip().lower().replace(" ", "_").replace("-", "_")
+        if norm in self.types:
+            return self.types[norm]
+        known = ", ".join(self.types)
+        raise UnknownWorkflowType(f"Unknown workflow type {key!r}; known types: {known}.", "workflow_type")
+
+    def validate_data(self, workflow_type: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Parse every field; refuse unknown fields and missing required ones, naming them."""
+        wtype = self.workflow_type(workflow_type)
+        data = dict(data or {})
+        known = {f.name for f in wtype.fields}
+        unknown = sorted(k for k in data if k not in known)
+        if unknown:
+            raise ValidationFailed(
+                f"Unknown field {unknown[0]!r} for {wtype.key}; its fields are: {', '.join(sorted(known))}.",
+                unknown[0],
+            )
+        clean: dict[str, Any] = {}
+        for spec in wtype.fields:
+            raw = data.get(spec.name)
+            empty = raw is None or (isinstance(raw, str) and not raw.strip())
+            if empty:
+                if spec.required:
+                    hint = f" ({spec.help})" if spec.help else ""
+                    raise ValidationFailed(f"{spec.name} is required for {wtype.key}{hint}.", spec.name)
+                continue
+            clean[spec.name] = spec.parse(raw)
+        return clean
+
+    def assess(self, workflow_type: str, data: Mapping[str, Any] | None) -> Assessment:
+        wtype = self.workflow_type(workflow_type)
+        clean = self.validate_data(wtype.key, data)
+        level, reason = wtype.risk.assess(clean[wtype.risk.field])
+        return Assessment(wtype.key, clean, level, wtype.risk.field, reason, wtype.chains[level])
+
+    def stage_deciders(self, stage_role: Role) -> frozenset[Role]:
+        """Every role that may decide a stage requiring `stage_role`."""
+        roles = {stage_role}
+        line = self.access.management_line
+        if stage_role in line:
+            roles.update(line[line.index(stage_role):])
+        roles.update(self.access.also_decides.get(stage_role, ()))
+        return frozenset(roles)
+
+    def decidable_roles(self, role: Role) -> frozenset[Role]:
+        """Every stage role that a user with `role` may decide (the inverse of stage_deciders)."""
+        return frozenset(r for r in Role if role in self.stage_deciders(r))
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+def default_policy_text() -> str:
+    return resources.files("hitl_tui.core").joinpath("default_policy.toml").read_text("utf-8")
+
+
+def load_policy(path: Path | None = None, env: Mapping[str, str] | None = None) -> Policy:
+    """The default policy, with the user's file (if any) and the environment laid over it."""
+    env = os.environ if env is None else env
+    raw = tomllib.loads(default_policy_text())
+    source = "built-in default"
+    if path is None and env.get("HITL_POLICY_FILE"):
+        path = Path(env["HITL_POLICY_FILE"]).expanduser()
+        if not path.is_file():
+            raise PolicyError(f"HITL_POLICY_FILE points at {path}, which does not exist.")
+    if path is not None and path.is_file():
+        try:
+            override = tomllib.loads(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise PolicyError(f"Cannot read policy file {path}: {exc}") from None
+        _overlay(raw, override)
+        source = str(path)
+    _apply_expense_env(raw, env)
+    try:
+        return _build(raw, source)
+    except PolicyError:
+        raise
+    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+        raise PolicyError(f"Policy ({source}) is malformed: {type(exc).__name__} {exc}") from None
+
+
+def _overlay(base: dict, override: dict) -> None:
+    for key, value in override.items():
+        if key == "types":
+            base.setdefault("types", {}).update(value)  # a type is replaced whole
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key].update(value)
+        else:
+            base[key] = value
+
+
+def _apply_expense_env(raw: dict, env: Mapping[str, str]) -> None:
+    bands = raw["types"].get("expense_approval", {}).get("risk", {}).get("bands")
+    if not bands:
+        return
+    for name, band in zip(EXPENSE_THRESHOLD_ENV, bands):
+        if env.get(name):
+            try:
+                value = parse_money(name, env[name])
+            except ValidationFailed as exc:
+                raise PolicyError(f"Environment variable {exc}") from None
+            band["below"] = str(value)
+
+
+def _build(raw: dict, source: str) -> Policy:
+    types = {key: _build_type(key, spec) for key, spec in raw.get("types", {}).items()}
+    if not types:
+        raise PolicyError(f"Policy ({source}) defines no workflow types.")
+    access = raw.get("access", {})
+    comp = raw.get("compliance", {})
+    return Policy(
+        currency=str(raw.get("currency", "USD")),
+        types=types,
+        access=AccessRules(
+            management_line=tuple(Role.parse(r) for r in access.get("management_line", [])),
+            oversight_roles=frozenset(Role.parse(r) for r in access.get("oversight_roles", [])),
+            also_decides={
+                Role.parse(stage): frozenset(Role.parse(r) for r in roles)
+                for stage, roles in access.get("also_decides", {}).items()
+            },
+        ),
+        compliance=ComplianceRules(
+            working_hours=tuple(comp.get("working_hours", [8, 19])),  # type: ignore[arg-type]
+            working_days=frozenset(comp.get("working_days", [0, 1, 2, 3, 4])),
+            split_window_days=int(comp.get("split_window_days", 14)),
+            split_margin=Decimal(str(comp.get("split_margin", "0.15"))),
+            split_min_requests=int(comp.get("split_min_requests", 2)),
+            unusual_amounts={k: Decimal(str(v)) for k, v in comp.get("unusual_amounts", {}).items()},
+        ),
+        source=source,
+    )
+
+
+def _build_type(key: str, spec: dict) -> WorkflowType:
+    where = f"workflow type {key!r}"
+    fields = []
+    for name, fspec in spec.get("fields", {}).items():
+        kind = fspec.get("kind", "text")
+        if kind not in FIELD_KINDS:
+            raise PolicyError(f"{where}: field {name!r} has unknown kind {kind!r} ({', '.join(FIELD_KINDS)}).")
+        choices = tuple(str(c).lower() for c in fspec.get("choices", ()))
+        if kind == "choice" and not choices:
+            raise PolicyError(f"{where}: choice field {name!r} lists no choices.")
+        aliases = {str(a).lower(): str(t).lower() for a, t in fspec.get("aliases", {}).items()}
+        for alias, target in aliases.items():
+            if target not in choices:
+                raise PolicyError(f"{where}: alias {alias!r} of {name!r} points at unknown choice {target!r}.")
+        fields.append(FieldSpec(
+            name=name, label=str(fspec.get("label", name.replace("_", " ").capitalize())), kind=kind,
+            required=bool(fspec.get("required", False)), help=str(fspec.get("help", "")),
+            choices=choices, aliases=aliases,
+        ))
+    by_name = {f.name: f for f in fields}
+    rspec = spec.get("risk") or {}
+    rfield = rspec.get("field")
+    if rfield not in by_name:
+        raise PolicyError(f"{where}: risk rule looks at field {rfield!r}, which the type does not define.")
+    if not by_name[rfield].required:
+        raise PolicyError(f"{where}: the risk field {rfield!r} must be required.")
+    if "levels" in rspec:
+        levels = {str(w).lower(): RiskLevel.parse(v) for w, v in rspec["levels"].items()}
+        missing = [c for c in by_name[rfield].choices if c not in levels]
+        if missing or by_name[rfield].kind != "choice":
+            raise PolicyError(f"{where}: every choice of {rfield!r} needs a risk level (missing: {missing}).")
+        risk = RiskRule(field=rfield, levels=levels)
+    else:
+        if by_name[rfield].kind not in ("money", "integer"):
+            raise PolicyError(f"{where}: bands need a money or integer field, {rfield!r} is not one.")
+        bands = tuple(Band(Decimal(str(b["below"])), RiskLevel.parse(b["level"])) for b in rspec.get("bands", ()))
+        if not bands or "otherwise" not in rspec:
+            raise PolicyError(f"{where}: a banded risk rule needs `bands` and `otherwise`.")
+        if any(a.below >= b.below for a, b in zip(bands, bands[1:])):
+            limits = ", ".join(format_threshold(b.below) for b in bands)
+            raise PolicyError(f"{where}: risk thresholds must increase (got {limits}).")
+        risk = RiskRule(field=rfield, bands=bands, otherwise=RiskLevel.parse(rspec["otherwise"]))
+    chains = {}
+    for level in RiskLevel:
+        roles = spec.get("chains", {}).get(level.value)
+        if not roles:
+            raise PolicyError(f"{where}: no approval chain for risk level {level.value}.")
+        chains[level] = tuple(Role.parse(r) for r in roles)
+    return WorkflowType(key=key, name=str(spec.get("name", key)), description=str(spec.get("description", "")),
+                        fields=tuple(fields), risk=risk, chains=chains)

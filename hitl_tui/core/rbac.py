@@ -1,0 +1,116 @@
+"""Who may do what. Every function either returns quietly or raises a PermissionDenied whose
+message reads like a colleague explaining the rule.
+
+The UI uses the `may_*` predicates to grey out keys; the service calls the `check_*` functions
+inside its write transaction, so the UI check is a courtesy and these are the control.
+Segregation of duties is not configurable: a requester never decides their own request, and one
+person never decides two stages of the same revision of a request.
+"""
+
+from __future__ import annotations
+
+from .errors import HitlError, PermissionDenied, SegregationOfDuties
+from .models import Role, User, WorkflowRequest, WorkflowStatus
+from .policy import Policy
+from .workflow import Action, check_allowed
+
+
+def _require_active(user: User) -> None:
+    if not user.active:
+        raise PermissionDenied(f"{user.username} is deactivated and cannot act; an administrator can reactivate them.")
+
+
+def check_decide(policy: Policy, user: User, request: WorkflowRequest, action: Action = Action.APPROVE) -> None:
+    """May `user` approve / reject / request changes on the request's current stage?"""
+    _require_active(user)
+    check_allowed(action, request.status, request.id)
+    verb = {Action.APPROVE: "approve", Action.REJECT: "reject"}.get(action, "request changes on")
+    if user.username == request.requester:
+        raise SegregationOfDuties(
+            f"You requested {request.id}, so you cannot {verb} it (segregation of duties)."
+        )
+    stage_role = request.current_role
+    if stage_role is None:  # defensive: awaiting but past the last stage cannot happen
+        raise PermissionDenied(f"{request.id} has no stage awaiting a decision.")
+    earlier = [a for a in request.approvals if a.revision == request.revision and a.approver == user.username]
+    if earlier:
+        raise SegregationOfDuties(
+            f"You already decided stage {earlier[0].stage + 1} ({earlier[0].role.label}) of {request.id}; "
+            f"another person must decide the {stage_role.label} stage (segregation of duties)."
+        )
+    if user.role not in policy.stage_deciders(stage_role):
+        allowed = ", ".join(sorted(r.label for r in policy.stage_deciders(stage_role)))
+        raise PermissionDenied(
+            f"{request.id} is waiting for a {stage_role.label}; as {user.role.label} you cannot {verb} it "
+            f"(allowed: {allowed})."
+        )
+
+
+def check_requester_action(user: User, request: WorkflowRequest, action: Action) -> None:
+    """Withdraw and resubmit belong to the requester alone."""
+    _require_active(user)
+    if user.username != request.requester:
+        raise PermissionDenied(
+            f"Only {request.requester}, who requested {request.id}, may {action.verb} it."
+        )
+    check_allowed(action, request.status, request.id)
+
+
+def check_create(user: User) -> None:
+    _require_active(user)  # every role may file requests (the seed's matrix: all "yes")
+
+
+def may_view(policy: Policy, user: User, request: WorkflowRequest) -> bool:
+    if user.role in policy.access.oversight_roles or user.username == request.requester:
+        return True
+    if any(a.approver == user.username for a in request.approvals):
+        return True
+    decidable = policy.decidable_roles(user.role)
+    return any(r in decidable for r in request.required_approvers)
+
+
+def check_view(policy: Policy, user: User, request: WorkflowRequest) -> None:
+    if not may_view(policy, user, request):
+        raise PermissionDenied(
+            f"{request.id} is outside what a {user.role.label} may see (it needs no decision from your role)."
+        )
+
+
+def check_admin(actor: User | None, directory_has_admin: bool) -> None:
+    """User-directory changes need an administrator, except to bootstrap an empty directory."""
+    if not directory_has_admin:
+        return
+    if actor is None:
+        raise PermissionDenied(
+            "Only a user-directory administrator may change users, and you are not in the directory."
+        )
+    _require_active(actor)
+    if not actor.admin:
+        raise PermissionDenied(f"{actor.username} is not a user-directory administrator.")
+
+
+def may(check, *args) -> bool:
+    """Turn a check_* function into a predicate for greying out keys."""
+    try:
+        check(*args)
+    except HitlError:
+        return False
+    return True
+
+
+def may_decide(policy: Policy, user: User, request: WorkflowRequest) -> bool:
+    return may(check_decide, policy, user, request)
+
+
+def may_withdraw(user: User, request: WorkflowRequest) -> bool:
+    return may(check_requester_action, user, request, Action.WITHDRAW)
+
+
+def may_resubmit(user: User, request: WorkflowRequest) -> bool:
+    return user.username == request.requester and request.status is WorkflowStatus.CHANGES_REQUESTED and user.active
+
+
+__all__ = [
+    "Role", "check_decide", "check_requester_action", "check_create", "check_view", "check_admin",
+    "may_view", "may_decide", "may_withdraw", "may_resubmit", "may",
+]

@@ -1,0 +1,245 @@
+"""The read side of WorkflowService: requests, inbox views, users, audit trail, verification.
+
+Kept apart from the writes so each file stays readable; it relies on the service's connection,
+lock, policy and key (see service.py).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from . import rbac
+from .audit import ChainWalker, entry_from_row
+from .checkpoints import signature_valid
+from .errors import PermissionDenied, UnknownUser, UnknownWorkflow
+from .hydrate import request_from_row
+from .models import AuditEntry, Checkpoint, InboxView, RequestSummary, User, VerifyResult, WorkflowRequest
+from .store import audit_log, meta
+from .store import requests as req_sql
+from .store import users as user_sql
+from .store.connection import DbError, open_connection, translate
+
+Progress = Callable[[int, int], None]
+
+
+class ReadsMixin:
+    # attributes provided by WorkflowService
+    _conn: object
+    _lock: object
+    _key: bytes
+
+    def _read(self, fn, *args):
+        with self._lock:  # type: ignore[attr-defined]
+            try:
+                return fn(self._conn, *args)
+            except DbError as exc:
+                raise translate(exc, self.path) from None  # type: ignore[attr-defined]
+
+    def _load(self, conn, workflow_id: str) -> WorkflowRequest:
+        row = req_sql.get_row(conn, str(workflow_id).strip())
+        if row is None:
+            raise UnknownWorkflow(str(workflow_id))
+        approvals = req_sql.approvals_for(conn, [row["id"]])[row["id"]]
+        return request_from_row(self.policy, row, approvals)  # type: ignore[attr-defined]
+
+    def _load_many(self, conn, ids: list[str]) -> list[WorkflowRequest]:
+        rows = req_sql.get_rows(conn, ids)
+        approvals = req_sql.approvals_for(conn, ids)
+        return [request_from_row(self.policy, r, approvals[r["id"]]) for r in rows]  # type: ignore[attr-defined]
+
+    # --- users ---------------------------------------------------------------------------------
+
+    def get_user(self, username: str) -> User:
+        user = self._read(user_sql.get, username)
+        if user is None:
+            raise UnknownUser(username)
+        return user
+
+    def find_user(self, username: str) -> User | None:
+        return self._read(user_sql.get, username)
+
+    def list_users(self, include_inactive: bool = True) -> list[User]:
+        return self._read(user_sql.list_all, include_inactive)
+
+    # --- requests ------------------------------------------------------------------------------
+
+    def get_workflow(self, workflow_id: str) -> WorkflowRequest:
+        return self._read(self._load, workflow_id)
+
+    def get_workflow_for(self, viewer: str, workflow_id: str) -> WorkflowRequest:
+        """The request, if `viewer` may see it (what the TUI, CLI and agents use)."""
+        user = self.get_user(viewer)
+        req = self.get_workflow(workflow_id)
+        rbac.check_view(self.policy, user, req)  # type: ignore[attr-defined]
+        return req
+
+    def get_pending_approvals(self, username: str, limit: int | None = None) -> list[WorkflowRequest]:
+        """Requests whose current stage this user may decide, oldest first."""
+        user = self.get_user(username)
+        if not user.active:
+            return []
+        decidable = self.policy.decidable_roles(user.role)  # type: ignore[attr-defined]
+
+        def run(conn):
+            return self._load_many(conn, req_sql.pending_ids(conn, user.username, decidable, limit))
+        return self._read(run)
+
+    def _view_args(self, viewer: str) -> tuple[User, frozenset, bool]:
+        user = self.get_user(viewer)
+        policy = self.policy  # type: ignore[attr-defined]
+        decidable = policy.decidable_roles(user.role) if user.active else frozenset()
+        return user, decidable, user.role in policy.access.oversight_roles
+
+    def list_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *, search: str | None = None,
+                      sort: str = "oldest", limit: int = 100, offset: int = 0) -> list[RequestSummary]:
+        """One page of an inbox view, as `viewer` may see it."""
+        user, decidable, oversight = self._view_args(viewer)
+        return self._read(req_sql.list_view, InboxView(view), user.username, decidable, oversight, search, sort,
+                          max(1, min(int(limit), 1000)), max(0, int(offset)))
+
+    def count_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *,
+                       search: str | None = None) -> int:
+        user, decidable, oversight = self._view_args(viewer)
+        return self._read(req_sql.count_view, InboxView(view), user.username, decidable, oversight, search)
+
+    def data_version(self) -> int:
+        """Changes whenever ANOTHER connection commits: a cheap 'has anything changed?' poll."""
+        return self._read(lambda c: c.execute("PRAGMA data_version").fetchone()[0])
+
+    # --- audit ---------------------------------------------------------------------------------
+
+    def get_audit_trail(self, workflow_id: str) -> list[AuditEntry]:
+        """The request's entries, oldest first, read from the hashed bytes themselves."""
+        wid = str(workflow_id).strip()
+
+        def run(conn):
+            if not req_sql.exists(conn, wid):
+                raise UnknownWorkflow(wid)
+            return [entry_from_row(body, digest) for _, body, digest in audit_log.rows_for_workflow(conn, wid)]
+        return self._read(run)
+
+    def get_audit_trail_for(self, viewer: str, workflow_id: str) -> list[AuditEntry]:
+        self.get_workflow_for(viewer, workflow_id)
+        return self.get_audit_trail(workflow_id)
+
+    def iter_audit(self, *, start: int = 1, stop: int | None = None) -> Iterator[AuditEntry]:
+        """Every entry in sequence order, streamed from a separate read snapshot."""
+        conn = self._reader()
+        try:
+            conn.execute("BEGIN")
+            for batch in audit_log.iter_rows(conn, start, stop):
+                for _, body, digest in batch:
+                    yield entry_from_row(body, digest)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def audit_size(self) -> int:
+        return self._read(lambda c: meta.audit_head(c)[0])
+
+    def _reader(self):
+        """A second connection for long reads, so verification never blocks the writer."""
+        return open_connection(self.path, self._key)  # type: ignore[attr-defined]
+
+    def stored_checkpoints(self) -> list[Checkpoint]:
+        from datetime import datetime
+
+        db_id = self.database_id  # type: ignore[attr-defined]
+        return [Checkpoint(size=s, head_hash=h, created_at=datetime.fromisoformat(t), database_id=db_id,
+                           public_key=k, signature=sig)
+                for s, h, t, k, sig in self._read(audit_log.checkpoints)]
+
+    def verify_audit(self, checkpoints: list[Checkpoint] | None = None,
+                     progress: Progress | None = None) -> VerifyResult:
+        """Re-hash the whole chain from one consistent snapshot and check it against the head
+        recorded in the database, the signed checkpoints stored in it, and any `checkpoints`
+        kept elsewhere (files an auditor holds). Never raises for a broken chain: it reports."""
+        external = list(checkpoints or [])
+        try:
+            conn = self._reader()
+        except DbError as exc:
+            raise translate(exc, self.path) from None  # type: ignore[attr-defined]
+        try:
+            conn.execute("BEGIN")  # a snapshot: writers carry on, we see one consistent state
+            stored = audit_log.checkpoints(conn)
+            size, head = meta.audit_head(conn)
+            total = audit_log.count(conn)
+            walker = ChainWalker(want_sizes=[s for s, *_ in stored] + [c.size for c in external])
+            done = 0
+            for batch in audit_log.iter_rows(conn):
+                if not walker.feed(batch):
+                    break
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+            if walker.bad_seq is None:
+                self._check_head(walker, size, head)
+            if walker.bad_seq is None:
+                bad = audit_log.first_index_mismatch(conn)
+                if bad is not None:
+                    walker.fail(bad, f"entry {bad}'s index columns disagree with its signed content (edited to hide it)")
+            registered = {k.split(":", 1)[1] for (k,) in conn.execute("SELECT key FROM meta WHERE key LIKE 'signing_key:%'")}
+            db_id = meta.get(conn, "database_id") or ""
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        checked = self._check_stored_checkpoints(walker, stored, registered, db_id)
+        ext_checked = self._check_external(walker, external, db_id)
+        return walker.result(checkpoints_checked=checked, external_checkpoints_checked=ext_checked)
+
+    @staticmethod
+    def _check_head(walker: ChainWalker, size: int, head: bytes) -> None:
+        if walker.count < size:
+            walker.fail(walker.count + 1, f"the chain ends at entry {walker.count} but the database recorded {size} entries: entries were deleted from the end")
+        elif walker.count > size:
+            walker.fail(size + 1, f"entries after {size} were added behind the application's back")
+        elif walker.prev != head:
+            walker.fail(size, f"entry {size} is not the head the database recorded: the chain was rewritten")
+
+    @staticmethod
+    def _check_stored_checkpoints(walker: ChainWalker, stored, registered: set[str], db_id: str) -> int:
+        from datetime import datetime
+
+        checked = 0
+        for s, h, t, k, sig in stored:
+            cp = Checkpoint(size=s, head_hash=h, created_at=datetime.fromisoformat(t), database_id=db_id,
+                            public_key=k, signature=sig)
+            if k not in registered or not signature_valid(cp):
+                walker.fail(min(s, walker.count) or 1, f"the checkpoint at entry {s} has an invalid or unregistered signature")
+                break
+            if _compare(walker, cp, "a checkpoint stored in the database"):
+                checked += 1
+            else:
+                break
+        return checked
+
+    @staticmethod
+    def _check_external(walker: ChainWalker, external: list[Checkpoint], db_id: str) -> int:
+        checked = 0
+        for cp in external:
+            if cp.database_id != db_id:
+                walker.fail(1, f"the checkpoint file belongs to another database ({cp.database_id}, this is {db_id})")
+                break
+            if not signature_valid(cp):
+                walker.fail(1, "the checkpoint file's signature does not verify")
+                break
+            if _compare(walker, cp, f"the checkpoint signed by {cp.fingerprint}"):
+                checked += 1
+            else:
+                break
+        return checked
+
+
+def _compare(walker: ChainWalker, cp: Checkpoint, what: str) -> bool:
+    if walker.bad_seq is not None and walker.bad_seq <= cp.size:
+        return False  # already failed before this point; the first problem is the one reported
+    if cp.size > walker.count:
+        walker.fail(walker.count + 1, f"{what} vouches for {cp.size} entries but only {walker.count} remain: the chain was truncated")
+        return False
+    if walker.hash_at.get(cp.size, b"").hex() != cp.head_hash:
+        walker.fail(cp.size, f"entry {cp.size} differs from {what}: the chain was rewritten")
+        return False
+    return True
+
+
+__all__ = ["ReadsMixin", "PermissionDenied"]

@@ -1,0 +1,1 @@
+"""SQLCipher storage: connections, migrations and repositories. All SQL lives in this package."""

@@ -1,0 +1,161 @@
+"""Numbered schema migrations, each recorded in the database when applied.
+
+Never edit a released migration: add the next number. Each runs in its own transaction together
+with its row in schema_migrations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..errors import StoreError
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "initial schema", """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE users (
+        username     TEXT PRIMARY KEY,
+        role         TEXT NOT NULL,
+        email        TEXT,
+        display_name TEXT,
+        active       INTEGER NOT NULL DEFAULT 1,
+        admin        INTEGER NOT NULL DEFAULT 0,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+    );
+
+    CREATE TABLE requests (
+        id            TEXT PRIMARY KEY,
+        workflow_type TEXT NOT NULL,
+        title         TEXT NOT NULL,
+        description   TEXT NOT NULL,
+        requester     TEXT NOT NULL,
+        data          TEXT NOT NULL,            -- JSON; money as decimal strings
+        risk_level    TEXT NOT NULL,
+        risk_rank     INTEGER NOT NULL,         -- 0 LOW .. 3 CRITICAL, for sorting
+        risk_field    TEXT NOT NULL,
+        risk_reason   TEXT NOT NULL,
+        headline      TEXT NOT NULL,            -- the risk field's value as text, for lists
+        chain         TEXT NOT NULL,            -- comma-separated roles, stage order
+        current_stage INTEGER NOT NULL,
+        current_role  TEXT,                     -- role awaited now; NULL unless awaiting approval
+        status        TEXT NOT NULL,
+        revision      INTEGER NOT NULL,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE INDEX requests_awaiting ON requests(current_role, created_at) WHERE current_role IS NOT NULL;
+    CREATE INDEX requests_by_requester ON requests(requester, created_at);
+    CREATE INDEX requests_by_created ON requests(created_at);
+    CREATE INDEX requests_by_updated ON requests(updated_at);
+
+    CREATE TABLE approvals (
+        id            INTEGER PRIMARY KEY,
+        workflow_id   TEXT NOT NULL REFERENCES requests(id),
+        revision      INTEGER NOT NULL,
+        stage         INTEGER NOT NULL,
+        role          TEXT NOT NULL,
+        approver      TEXT NOT NULL,
+        approver_role TEXT NOT NULL,
+        decision      TEXT NOT NULL,
+        decided_at    TEXT NOT NULL,
+        comments      TEXT NOT NULL,
+        proposed_by   TEXT,
+        -- a stage of a revision is decided once, whatever races between processes
+        UNIQUE (workflow_id, revision, stage)
+    );
+    CREATE INDEX approvals_by_approver ON approvals(approver, decided_at);
+
+    -- body = the exact canonical bytes that were hashed; the other columns index them
+    CREATE TABLE audit_log (
+        seq         INTEGER PRIMARY KEY,
+        ts          TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        workflow_id TEXT,
+        body        BLOB NOT NULL,
+        hash        BLOB NOT NULL
+    );
+    CREATE INDEX audit_by_workflow ON audit_log(workflow_id, seq) WHERE workflow_id IS NOT NULL;
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: entries cannot be changed'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: entries cannot be deleted'); END;
+
+    CREATE TABLE checkpoints (
+        id          INTEGER PRIMARY KEY,
+        size        INTEGER NOT NULL,
+        head_hash   TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        public_key  TEXT NOT NULL,
+        signature   TEXT NOT NULL
+    );
+    CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+    CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+    """),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn) -> int:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    if not exists:
+        return 0
+    row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return row[0] or 0
+
+
+def migrate(conn) -> int:
+    """Apply every migration newer than the database; returns the resulting version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        version = current_version(conn)
+        if version > LATEST:
+            raise StoreError(
+                f"This database has schema version {version}, newer than this hitl-tui knows ({LATEST}); upgrade hitl-tui."
+            )
+        for number, name, sql in MIGRATIONS:
+            if number <= version:
+                continue
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (number, name, datetime.now(timezone.utc).isoformat(timespec="microseconds")),
+            )
+            version = number
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return version
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration script on statement boundaries, keeping trigger bodies whole."""
+    out, buf = [], []
+    for line in sql.strip().splitlines():
+        buf.append(line)
+        text = "\n".join(buf).strip()
+        if text.endswith(";") and _complete(text):
+            out.append(text)
+            buf = []
+    if "\n".join(buf).strip():
+        out.append("\n".join(buf).strip())
+    return out
+
+
+def _complete(text: str) -> bool:
+    import sqlcipher3
+
+    return sqlcipher3.complete_statement(text)

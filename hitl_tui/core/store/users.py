@@ -1,0 +1,49 @@
+"""SQL for the user directory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..models import Role, User
+
+_COLS = "username, role, email, display_name, active, admin, created_at"
+
+
+def _user(row) -> User:
+    return User(username=row[0], role=Role(row[1]), email=row[2], display_name=row[3],
+                active=bool(row[4]), admin=bool(row[5]), created_at=datetime.fromisoformat(row[6]))
+
+
+def get(conn, username: str) -> User | None:
+    row = conn.execute(f"SELECT {_COLS} FROM users WHERE username = ?", (username,)).fetchone()
+    return _user(row) if row else None
+
+
+def list_all(conn, include_inactive: bool = True) -> list[User]:
+    where = "" if include_inactive else "WHERE active = 1"
+    return [_user(r) for r in conn.execute(f"SELECT {_COLS} FROM users {where} ORDER BY username")]
+
+
+def insert(conn, user: User, now: str) -> None:
+    conn.execute(
+        "INSERT INTO users (username, role, email, display_name, active, admin, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (user.username, user.role.value, user.email, user.display_name, int(user.active), int(user.admin), now, now),
+    )
+
+
+def update(conn, username: str, now: str, **changes) -> None:
+    cols = {"role": lambda v: v.value, "active": int, "admin": int, "email": str, "display_name": str}
+    sets, args = [], []
+    for key, value in changes.items():
+        sets.append(f"{key} = ?")
+        args.append(None if value is None else cols[key](value))
+    conn.execute(f"UPDATE users SET {', '.join(sets)}, updated_at = ? WHERE username = ?", (*args, now, username))
+
+
+def has_admin(conn) -> bool:
+    return conn.execute("SELECT 1 FROM users WHERE admin = 1 AND active = 1 LIMIT 1").fetchone() is not None
+
+
+def count(conn) -> int:
+    return conn.execute("SELECT count(*) FROM users").fetchone()[0]

@@ -1,0 +1,449 @@
+"""Key resolution against real files, real scrypt and a real (private) gnome-keyring."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import keyring
+import pytest
+
+from hitl_tui.core import keys
+from hitl_tui.core.errors import (
+    InsecureKeyFile,
+    KeyExists,
+    KeyInvalid,
+    KeyMissing,
+    StoreError,
+    StoreLocked,
+)
+from hitl_tui.core.keys import (
+    KEYRING_SERVICE,
+    ResolvedKey,
+    can_store_rotated_key,
+    create_key,
+    derive_passphrase_key,
+    keyring_backend_status,
+    keyring_username,
+    resolve_key,
+    salt_path,
+    store_rotated_key,
+)
+from tests.keyring_session import PlaintextDictKeyring
+
+KEY = bytes(range(32))
+OTHER = bytes(range(100, 132))
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "hitl.db"
+
+
+def write_key_file(path, data: bytes, mode=0o600):
+    path.write_bytes(data)
+    os.chmod(path, mode)
+    return path
+
+
+# --- key file --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content", [KEY.hex().encode(), b"  " + KEY.hex().upper().encode() + b"\n", KEY])
+def test_key_file_hex_or_raw(db, tmp_path, monkeypatch, content):
+    path = write_key_file(tmp_path / "key", content)
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(path))
+    resolved = resolve_key(db)
+    assert resolved == ResolvedKey(KEY, "key-file", str(path))
+
+
+def test_raw_key_with_whitespace_bytes_is_not_stripped(db, tmp_path, monkeypatch):
+    raw = b" " + bytes(30) + b"\n"
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(write_key_file(tmp_path / "key", raw)))
+    assert resolve_key(db).key == raw
+
+
+@pytest.mark.parametrize("mode", [0o400, 0o600])
+def test_key_file_private_modes_accepted(db, tmp_path, monkeypatch, mode):
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(write_key_file(tmp_path / "key", KEY, mode)))
+    assert resolve_key(db).key == KEY
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_key_file_readable_by_others_refused(db, tmp_path, monkeypatch, mode):
+    path = write_key_file(tmp_path / "key", KEY.hex().encode(), mode)
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(path))
+    with pytest.raises(InsecureKeyFile) as err:
+        resolve_key(db)
+    assert str(path) in str(err.value) and f"chmod 600 {path}" in str(err.value)
+
+
+def test_key_file_missing(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(tmp_path / "nope"))
+    with pytest.raises(KeyMissing, match="nope"):
+        resolve_key(db)
+
+
+def test_key_file_is_a_directory(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(tmp_path))
+    with pytest.raises(KeyMissing, match="not a regular file"):
+        resolve_key(db)
+
+
+@pytest.mark.parametrize("content", [b"", b"abc", KEY.hex().encode()[:-1], b"zz" * 32, bytes(33), b"\xff" * 64])
+def test_key_file_bad_content(db, tmp_path, monkeypatch, content):
+    path = write_key_file(tmp_path / "key", content)
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(path))
+    with pytest.raises(KeyInvalid) as err:
+        resolve_key(db)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+# --- HITL_DB_KEY -----------------------------------------------------------------------------
+
+def test_env_key_ok(db, monkeypatch):
+    monkeypatch.setenv("HITL_DB_KEY", KEY.hex() + "\n")
+    assert resolve_key(db) == ResolvedKey(KEY, "env", "HITL_DB_KEY environment variable")
+
+
+@pytest.mark.parametrize("value", ["", "xyz", KEY.hex()[:-2], KEY.hex() + "00", "g" * 64])
+def test_env_key_bad(db, monkeypatch, value):
+    monkeypatch.setenv("HITL_DB_KEY", value)
+    with pytest.raises(KeyInvalid, match="HITL_DB_KEY"):
+        resolve_key(db)
+
+
+def test_repr_never_shows_the_key(db, monkeypatch):
+    monkeypatch.setenv("HITL_DB_KEY", KEY.hex())
+    resolved = resolve_key(db)
+    assert KEY.hex() not in repr(resolved) and str(KEY) not in repr(resolved)
+
+
+# --- precedence ------------------------------------------------------------------------------
+
+def test_precedence_key_file_then_env_then_keyring_then_passphrase(db, tmp_path, monkeypatch, real_keyring):
+    pw_key = create_key(db, passphrase_prompt=lambda: "pw")  # keyring wins over the prompt
+    assert pw_key.source == "keyring"
+    derive_passphrase_key(db, "pw", create_salt=True)
+    monkeypatch.setenv("HITL_DB_PASSPHRASE", "pw")
+    assert resolve_key(db).source == "keyring"
+    monkeypatch.setenv("HITL_DB_KEY", OTHER.hex())
+    assert resolve_key(db).key == OTHER
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(write_key_file(tmp_path / "key", KEY)))
+    assert resolve_key(db).source == "key-file"
+
+
+def test_explicit_but_broken_key_file_does_not_fall_through(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("HITL_DB_KEY", KEY.hex())
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(tmp_path / "missing"))
+    with pytest.raises(KeyMissing):
+        resolve_key(db)
+
+
+# --- the real (private) keyring --------------------------------------------------------------
+
+@pytest.mark.keyring
+def test_keyring_round_trip(db, real_keyring):
+    created = create_key(db)
+    assert created.source == "keyring" and created.detail == "Secret Service keyring"
+    assert len(created.key) == 32
+    stored = keyring.get_password(KEYRING_SERVICE, keyring_username(db))
+    assert stored == created.key.hex()
+    assert resolve_key(db) == created
+
+
+@pytest.mark.keyring
+def test_two_databases_two_entries(tmp_path, real_keyring):
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    ka, kb = create_key(a), create_key(b)
+    assert ka.key != kb.key
+    assert resolve_key(a).key == ka.key and resolve_key(b).key == kb.key
+    assert keyring.get_password(KEYRING_SERVICE, keyring_username(b)) == kb.key.hex()
+
+
+@pytest.mark.keyring
+def test_keyring_username_is_the_resolved_path(tmp_path, monkeypatch, real_keyring):
+    monkeypatch.chdir(tmp_path)
+    created = create_key(Path("rel.db"))
+    assert resolve_key(tmp_path / "sub" / ".." / "rel.db").key == created.key
+
+
+@pytest.mark.keyring
+def test_keyring_entry_not_hex_is_refused(db, real_keyring):
+    keyring.set_password(KEYRING_SERVICE, keyring_username(db), "not a key")
+    with pytest.raises(KeyInvalid, match="Secret Service keyring"):
+        resolve_key(db)
+
+
+@pytest.mark.keyring
+def test_locked_keyring_raises_store_locked(db, real_keyring):
+    create_key(db)
+    real_keyring.lock()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreLocked, match="keyring is locked"):
+            resolve_key(db)
+        assert time.monotonic() - started < 2  # gnome-keyring refuses; we do not wait it out
+        with pytest.raises(StoreLocked):
+            create_key(db.with_name("other.db"))
+    finally:
+        real_keyring.unlock()
+    assert resolve_key(db).source == "keyring"
+
+
+@pytest.mark.keyring
+def test_locked_keyring_does_not_block_a_passphrase_database(db, monkeypatch, locked_keyring):
+    key = derive_passphrase_key(db, "pw", create_salt=True)
+    monkeypatch.setenv("HITL_DB_PASSPHRASE", "pw")
+    assert resolve_key(db) == ResolvedKey(key, "passphrase", f"passphrase (salt {salt_path(db)})")
+
+
+@pytest.mark.keyring
+def test_keyring_status_real(real_keyring):
+    assert keyring_backend_status() == (True, "Secret Service keyring")
+
+
+@pytest.mark.keyring
+def test_chainer_uses_its_secret_service_child(db, monkeypatch, real_keyring):
+    monkeypatch.setattr(PlaintextDictKeyring, "priority", 20)
+    def forget_all_keyrings():  # keyring computes the list once per process (jaraco `once`)
+        vars(keyring.backend.get_all_keyring).pop("saved_result", None)
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.chainer.ChainerBackend")
+    forget_all_keyrings()  # recompute on this bus, where Secret Service is viable
+    keyring.core.init_backend()
+    try:
+        # The plain-text test backend is discovered too; ranked first, the chainer itself
+        # would write there. We must go straight to the Secret Service child instead.
+        chained = [type(b).__name__ for b in keyring.get_keyring().backends]
+        assert chained == ["PlaintextDictKeyring", "Keyring"]
+        created = create_key(db)
+        assert created.source == "keyring"
+        assert resolve_key(db) == created
+        assert PlaintextDictKeyring.store == {}
+    finally:
+        forget_all_keyrings()
+
+
+@pytest.mark.keyring
+def test_create_key_never_overwrites_keyring_entry(db, real_keyring):
+    first = create_key(db)
+    with pytest.raises(KeyExists, match="already holds a key"):
+        create_key(db)
+    assert resolve_key(db).key == first.key
+
+
+@pytest.mark.keyring
+def test_store_rotated_key_keyring(db, real_keyring):
+    old = create_key(db)
+    assert can_store_rotated_key(old)[0]
+    new = store_rotated_key(db, old, OTHER)
+    assert new == ResolvedKey(OTHER, "keyring", "Secret Service keyring")
+    assert resolve_key(db).key == OTHER
+
+
+# --- backends that are not trusted -----------------------------------------------------------
+
+def test_fail_backend_falls_through(db, monkeypatch):
+    assert keyring_backend_status() == (False, "no keyring backend (keyring.backends.fail.Keyring)")
+    with pytest.raises(KeyMissing) as err:
+        resolve_key(db)
+    for way in ("HITL_DB_KEY_FILE", "keyring", "HITL_DB_PASSPHRASE"):
+        assert way in str(err.value)
+    key = derive_passphrase_key(db, "pw", create_salt=True)
+    monkeypatch.setenv("HITL_DB_PASSPHRASE", "pw")
+    assert resolve_key(db).key == key
+
+
+@pytest.mark.parametrize("backend", [
+    "keyring.backends.null.Keyring",
+    "tests.keyring_session.PlaintextDictKeyring",
+])
+def test_untrusted_backend_is_never_used(db, monkeypatch, backend):
+    PlaintextDictKeyring.store[(KEYRING_SERVICE, keyring_username(db))] = KEY.hex()
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", backend)
+    keyring.core.init_backend()
+    usable, description = keyring_backend_status()
+    assert not usable and backend.rsplit(".", 1)[0] in description
+    with pytest.raises(KeyMissing):
+        resolve_key(db)  # the plain-text store holds a key, and it is ignored
+    with pytest.raises(KeyMissing, match="No safe place"):
+        create_key(db.with_name("new.db"))
+    assert len(PlaintextDictKeyring.store) == 1  # nothing was written to it
+    PlaintextDictKeyring.store.clear()
+
+
+# --- passphrase ------------------------------------------------------------------------------
+
+def test_passphrase_deterministic_per_salt(tmp_path):
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    ka = derive_passphrase_key(a, "correct horse", create_salt=True)
+    assert len(ka) == 32
+    assert derive_passphrase_key(a, "correct horse") == ka
+    assert derive_passphrase_key(a, "Correct horse") != ka
+    assert derive_passphrase_key(b, "correct horse", create_salt=True) != ka  # another salt
+    assert salt_path(a) == tmp_path / "a.db.salt"
+    assert len(salt_path(a).read_bytes()) == 16
+    assert salt_path(a).stat().st_mode & 0o777 == 0o600
+
+
+def test_passphrase_unicode_forms_agree(db):
+    composed = derive_passphrase_key(db, "caf\u00e9", create_salt=True)
+    assert derive_passphrase_key(db, "cafe\u0301") == composed
+
+
+def test_missing_salt_file(db, monkeypatch):
+    with pytest.raises(KeyMissing, match="not created with a passphrase"):
+        derive_passphrase_key(db, "pw")
+    monkeypatch.setenv("HITL_DB_PASSPHRASE", "pw")
+    with pytest.raises(KeyMissing, match="not created with a passphrase"):
+        resolve_key(db)
+
+
+def test_prompt_not_called_without_salt(db):
+    def prompt():
+        raise AssertionError("asked for a passphrase that cannot work")
+
+    with pytest.raises(KeyMissing, match="No key found"):
+        resolve_key(db, passphrase_prompt=prompt)
+
+
+def test_prompt_used_when_salt_exists(db):
+    key = create_key(db, passphrase_prompt=lambda: "from the prompt")
+    assert key.source == "passphrase"
+    assert resolve_key(db, passphrase_prompt=lambda: "from the prompt") == key
+
+
+def test_empty_passphrase_refused(db, monkeypatch):
+    with pytest.raises(KeyInvalid, match="empty passphrase"):
+        create_key(db, passphrase_prompt=lambda: "")
+    assert not salt_path(db).exists()
+    monkeypatch.setenv("HITL_DB_PASSPHRASE", "")
+    with pytest.raises(KeyInvalid):
+        create_key(db)
+
+
+def test_damaged_salt(db):
+    salt_path(db).write_bytes(b"short")
+    with pytest.raises(KeyInvalid, match="damaged"):
+        derive_passphrase_key(db, "pw")
+
+
+# --- create_key ------------------------------------------------------------------------------
+
+def test_create_key_writes_new_key_file(db, tmp_path, monkeypatch):
+    path = tmp_path / "new.key"
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(path))
+    created = create_key(db)
+    assert created.source == "key-file" and created.detail == str(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.read_text().strip() == created.key.hex()
+    assert resolve_key(db) == created
+
+
+def test_create_key_uses_existing_key_file(db, tmp_path, monkeypatch):
+    path = write_key_file(tmp_path / "key", KEY.hex().encode())
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(path))
+    assert create_key(db).key == KEY
+    assert path.read_bytes() == KEY.hex().encode()  # untouched
+
+
+def test_create_key_checks_existing_key_file_mode(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(write_key_file(tmp_path / "key", KEY, 0o644)))
+    with pytest.raises(InsecureKeyFile):
+        create_key(db)
+
+
+def test_create_key_key_file_in_missing_directory(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(tmp_path / "no" / "such" / "key"))
+    with pytest.raises(KeyMissing, match="Cannot create key file"):
+        create_key(db)
+
+
+def test_create_key_from_env(db, monkeypatch):
+    monkeypatch.setenv("HITL_DB_KEY", KEY.hex())
+    assert create_key(db) == ResolvedKey(KEY, "env", "HITL_DB_KEY environment variable")
+
+
+def test_create_key_never_overwrites_salt(db, monkeypatch):
+    first = create_key(db, passphrase_prompt=lambda: "pw")
+    salt = salt_path(db).read_bytes()
+    monkeypatch.setenv("HITL_DB_PASSPHRASE", "pw")
+    with pytest.raises(KeyExists, match="already exists"):
+        create_key(db)
+    assert salt_path(db).read_bytes() == salt
+    assert resolve_key(db).key == first.key
+
+
+def test_create_key_nowhere_to_keep_it(db):
+    with pytest.raises(KeyMissing, match="No safe place"):
+        create_key(db)
+
+
+# --- rotation --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_store_rotated_key_file(db, tmp_path, monkeypatch, mode):
+    path = write_key_file(tmp_path / "key", KEY, mode)
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(path))
+    old = resolve_key(db)
+    assert can_store_rotated_key(old)[0]
+    new = store_rotated_key(db, old, OTHER)
+    assert new == ResolvedKey(OTHER, "key-file", str(path))
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert resolve_key(db).key == OTHER
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("source", ["env", "passphrase"])
+def test_store_rotated_key_refused(db, source):
+    resolved = ResolvedKey(KEY, source, "x")
+    ok, why = can_store_rotated_key(resolved)
+    assert not ok and ("HITL_DB_KEY" in why if source == "env" else "passphrase" in why)
+    with pytest.raises(StoreError, match=why[:20]):
+        store_rotated_key(db, resolved, OTHER)
+
+
+def test_store_rotated_key_wrong_length(db, tmp_path):
+    with pytest.raises(KeyInvalid):
+        store_rotated_key(db, ResolvedKey(KEY, "key-file", str(tmp_path / "k")), b"short")
+
+
+# --- time limits -----------------------------------------------------------------------------
+
+def test_call_with_timeout_value_and_error():
+    assert keys._call_with_timeout(lambda: 42, 1) == 42
+    with pytest.raises(ZeroDivisionError):
+        keys._call_with_timeout(lambda: 1 / 0, 1)
+
+
+def test_call_with_timeout_gives_up():
+    release = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        keys._call_with_timeout(lambda: release.wait(10), 0.2)
+    assert 0.15 < time.monotonic() - started < 1
+    release.set()  # let the abandoned worker thread finish
+
+
+def test_unresponsive_dbus_gives_store_locked(db, tmp_path, monkeypatch):
+    """A bus that accepts the connection and never answers, as a hung desktop session would."""
+    path = tmp_path / "silent-bus"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(1)
+    try:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={path}")
+        monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.SecretService.Keyring")
+        # Forget the cached backend so that choosing it (which already talks to D-Bus) happens
+        # inside resolve_key's time limit, as on a real first call.
+        keyring.core._keyring_backend = None
+        started = time.monotonic()
+        with pytest.raises(StoreLocked, match="did not answer within 0.3 s"):
+            resolve_key(db, keyring_timeout=0.3)
+        assert time.monotonic() - started < 1
+        assert keyring_backend_status(timeout=0.3)[0] is False
+    finally:
+        server.close()
