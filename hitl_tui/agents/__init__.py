@@ -1,0 +1,1 @@
+"""AI agents that coordinate and advise; humans decide. Never imported by hitl_tui.core."""
