@@ -61,9 +61,7 @@ _TRUSTED_BACKENDS = {
 }
 _CHAINER = "keyring.backends.chainer.ChainerBackend"
 
-_LOCKED_HINT = (
-    "unlock it (e.g. log in to the desktop session) or set HITL_DB_KEY_FILE"
-)
+_LOCKED_HINT = "unlock it (e.g. log in to the desktop session) or set HITL_DB_KEY_FILE"
 _HOW_TO_SUPPLY = (
     "set HITL_DB_KEY_FILE to a 0600 file holding the key, unlock the OS keyring that holds it, "
     "or set HITL_DB_PASSPHRASE if the database was created with a passphrase"
@@ -103,6 +101,16 @@ def _parse_hex_key(text: str, where: str) -> bytes:
 
 T = TypeVar("T")
 
+# Flags that are 0 where they do not exist: O_NONBLOCK so that a FIFO given as the key file is
+# refused (it is not a regular file) instead of hanging in open(); O_BINARY so Windows writes
+# the bytes as given.
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)
+
+
+class _TimeLimit(TimeoutError):
+    """Our own time limit ran out (as opposed to a TimeoutError raised inside the call)."""
+
 
 def _call_with_timeout(fn: Callable[[], T], timeout: float) -> T:
     """Run fn in a daemon thread; its result or exception, or TimeoutError after `timeout` s.
@@ -123,7 +131,7 @@ def _call_with_timeout(fn: Callable[[], T], timeout: float) -> T:
 
     threading.Thread(target=run, name="hitl-keyring", daemon=True).start()
     if not done.wait(timeout):
-        raise TimeoutError(f"no answer within {timeout:g} s")
+        raise _TimeLimit(f"no answer within {timeout:g} s")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
@@ -133,11 +141,13 @@ def _call_with_timeout(fn: Callable[[], T], timeout: float) -> T:
 
 def _read_key_file(path: Path) -> bytes:
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_BINARY)
     except FileNotFoundError:
         raise KeyMissing(f"HITL_DB_KEY_FILE points at {path}, which does not exist.") from None
     except OSError as exc:
-        raise KeyMissing(f"Cannot read key file {path} (HITL_DB_KEY_FILE): {exc.strerror}.") from None
+        raise KeyMissing(
+            f"Cannot read key file {path} (HITL_DB_KEY_FILE): {exc.strerror}."
+        ) from None
     try:
         st = os.fstat(fd)  # fstat the open file: no window between checking and reading
         if not stat.S_ISREG(st.st_mode):
@@ -161,7 +171,7 @@ def _read_key_file(path: Path) -> bytes:
 
 def _write_new_file(path: Path, data: bytes) -> None:
     """Create `path` with mode 0600 and `data`; FileExistsError if it exists (never overwrite)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o600)
     try:
         os.write(fd, data)
         os.fsync(fd)
@@ -237,8 +247,10 @@ def keyring_backend_status(timeout: float = 5.0) -> tuple[bool, str]:
     """(usable, description) of the OS keyring, for `hitl-tui doctor` and `init`."""
     try:
         backend, description = _call_with_timeout(_trusted_backend, timeout)
-    except TimeoutError:
+    except _TimeLimit:
         return False, f"the keyring did not answer within {timeout:g} s (locked?)"
+    except Exception as exc:  # a status report never raises
+        return False, f"keyring unavailable ({exc})"
     return backend is not None, description
 
 
@@ -258,7 +270,7 @@ def _keyring_call(op: Callable[[Any], T], timeout: float) -> tuple[bool, T | Non
 
     try:
         return _call_with_timeout(work, timeout)
-    except TimeoutError:
+    except _TimeLimit:
         raise StoreLocked(
             f"The keyring did not answer within {timeout:g} s; it may be locked or waiting "
             f"for an unlock prompt: {_LOCKED_HINT}."

@@ -51,7 +51,9 @@ def write_key_file(path, data: bytes, mode=0o600):
 
 # --- key file --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("content", [KEY.hex().encode(), b"  " + KEY.hex().upper().encode() + b"\n", KEY])
+@pytest.mark.parametrize(
+    "content", [KEY.hex().encode(), b"  " + KEY.hex().upper().encode() + b"\n", KEY]
+)
 def test_key_file_hex_or_raw(db, tmp_path, monkeypatch, content):
     path = write_key_file(tmp_path / "key", content)
     monkeypatch.setenv("HITL_DB_KEY_FILE", str(path))
@@ -92,7 +94,16 @@ def test_key_file_is_a_directory(db, tmp_path, monkeypatch):
         resolve_key(db)
 
 
-@pytest.mark.parametrize("content", [b"", b"abc", KEY.hex().encode()[:-1], b"zz" * 32, bytes(33), b"\xff" * 64])
+def test_key_file_fifo_refused_without_hanging(db, tmp_path, monkeypatch):
+    os.mkfifo(tmp_path / "fifo", 0o600)
+    monkeypatch.setenv("HITL_DB_KEY_FILE", str(tmp_path / "fifo"))
+    with pytest.raises(KeyMissing, match="not a regular file"):
+        resolve_key(db)
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"abc", KEY.hex().encode()[:-1], b"zz" * 32, bytes(33), b"\xff" * 64]
+)
 def test_key_file_bad_content(db, tmp_path, monkeypatch, content):
     path = write_key_file(tmp_path / "key", content)
     monkeypatch.setenv("HITL_DB_KEY_FILE", str(path))
@@ -123,7 +134,8 @@ def test_repr_never_shows_the_key(db, monkeypatch):
 
 # --- precedence ------------------------------------------------------------------------------
 
-def test_precedence_key_file_then_env_then_keyring_then_passphrase(db, tmp_path, monkeypatch, real_keyring):
+@pytest.mark.keyring
+def test_precedence_file_env_keyring_passphrase(db, tmp_path, monkeypatch, real_keyring):
     pw_key = create_key(db, passphrase_prompt=lambda: "pw")  # keyring wins over the prompt
     assert pw_key.source == "keyring"
     derive_passphrase_key(db, "pw", create_salt=True)
@@ -208,6 +220,7 @@ def test_keyring_status_real(real_keyring):
 @pytest.mark.keyring
 def test_chainer_uses_its_secret_service_child(db, monkeypatch, real_keyring):
     monkeypatch.setattr(PlaintextDictKeyring, "priority", 20)
+    monkeypatch.setattr(PlaintextDictKeyring, "store", {})
     def forget_all_keyrings():  # keyring computes the list once per process (jaraco `once`)
         vars(keyring.backend.get_all_keyring).pop("saved_result", None)
 
@@ -262,6 +275,7 @@ def test_fail_backend_falls_through(db, monkeypatch):
     "tests.keyring_session.PlaintextDictKeyring",
 ])
 def test_untrusted_backend_is_never_used(db, monkeypatch, backend):
+    monkeypatch.setattr(PlaintextDictKeyring, "store", {})
     PlaintextDictKeyring.store[(KEYRING_SERVICE, keyring_username(db))] = KEY.hex()
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", backend)
     keyring.core.init_backend()
@@ -272,7 +286,6 @@ def test_untrusted_backend_is_never_used(db, monkeypatch, backend):
     with pytest.raises(KeyMissing, match="No safe place"):
         create_key(db.with_name("new.db"))
     assert len(PlaintextDictKeyring.store) == 1  # nothing was written to it
-    PlaintextDictKeyring.store.clear()
 
 
 # --- passphrase ------------------------------------------------------------------------------
