@@ -160,12 +160,7 @@ class ChainWalker:
             digest = sha(prev + body).digest()
             if digest != stored:
                 self.prev, self.count = prev, count
-                self.bad_seq = seq
-                self.problem = (
-                    f"entry {seq} does not match its hash: it was edited, inserted or moved"
-                    if _links_to(body, prev) else
-                    f"entry {seq} does not link to entry {seq - 1}: entries were inserted, deleted or reordered"
-                )
+                self.bad_seq, self.problem = diagnose(seq, body, prev)
                 return False
             prev, count = digest, expected
             if count in want:
@@ -184,7 +179,20 @@ class ChainWalker:
             self.bad_seq, self.problem = seq, problem
 
 
-def _links_to(body: bytes, prev: bytes) -> bool:
-    """Does the (possibly tampered) body still name `prev` as its predecessor?"""
-    return f'"prev_hash":"{prev.hex()}"'.encode() in body
-
+def diagnose(seq: int, body: bytes, prev: bytes) -> tuple[int, str]:
+    """Entry `seq` does not hash as stored. Its own recorded seq and prev_hash tell what happened,
+    so the report names the entry that was actually touched, not merely where the hash broke."""
+    try:
+        rec = json.loads(body)
+        recorded_seq, recorded_prev = int(rec["seq"]), str(rec["prev_hash"])
+    except (ValueError, KeyError, TypeError):
+        return seq, f"entry {seq} is not a well-formed audit record: it was overwritten"
+    if recorded_seq != seq:
+        return seq, (f"entry {seq} holds what was written as entry {recorded_seq}: "
+                     "entries were deleted, inserted or reordered")
+    if recorded_prev != prev.hex():
+        if seq == 1:
+            return 1, "entry 1 does not start the chain: the log was cut or replaced from its start"
+        return seq - 1, (f"entry {seq - 1} is not the entry that entry {seq} was chained to: "
+                         f"entry {seq - 1} was altered or replaced")
+    return seq, f"entry {seq} does not match its hash: its content was edited"

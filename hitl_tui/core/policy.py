@@ -217,6 +217,8 @@ def load_policy(path: Path | None = None, env: Mapping[str, str] | None = None) 
         return _build(raw, source)
     except PolicyError:
         raise
+    except ValidationFailed as exc:  # an unknown role or risk level named in the file
+        raise PolicyError(f"Policy ({source}): {exc}") from None
     except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
         raise PolicyError(f"Policy ({source}) is malformed: {type(exc).__name__} {exc}") from None
 

@@ -15,6 +15,11 @@ from .policy import Policy
 from .workflow import Action, check_allowed
 
 
+def _a(label: str) -> str:
+    """'a Manager', 'an IT Admin', 'an Executive'."""
+    return ("an " if label[:1].upper() in "AEIOU" else "a ") + label
+
+
 def _require_active(user: User) -> None:
     if not user.active:
         raise PermissionDenied(f"{user.username} is deactivated and cannot act; an administrator can reactivate them.")
@@ -41,7 +46,7 @@ def check_decide(policy: Policy, user: User, request: WorkflowRequest, action: A
     if user.role not in policy.stage_deciders(stage_role):
         allowed = ", ".join(sorted(r.label for r in policy.stage_deciders(stage_role)))
         raise PermissionDenied(
-            f"{request.id} is waiting for a {stage_role.label}; as {user.role.label} you cannot {verb} it "
+            f"{request.id} is waiting for {_a(stage_role.label)}; as {_a(user.role.label)} you cannot {verb} it "
             f"(allowed: {allowed})."
         )
 
@@ -72,7 +77,7 @@ def may_view(policy: Policy, user: User, request: WorkflowRequest) -> bool:
 def check_view(policy: Policy, user: User, request: WorkflowRequest) -> None:
     if not may_view(policy, user, request):
         raise PermissionDenied(
-            f"{request.id} is outside what a {user.role.label} may see (it needs no decision from your role)."
+            f"{request.id} is outside what {_a(user.role.label)} may see (it needs no decision from your role)."
         )
 
 

@@ -79,6 +79,7 @@ class WorkflowService(ReadsMixin):
             create = not path.exists()
         conn = open_connection(path, key, create=create)
         try:
+            migrations.check_is_ours(conn, path)
             migrations.migrate(conn)
             if create or not meta.get(conn, "database_id"):
                 cls._stamp(conn)

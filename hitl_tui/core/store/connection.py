@@ -59,6 +59,8 @@ def open_connection(path: Path, key: bytes, *, create: bool = False) -> sqlciphe
         raise DatabaseMissing(f"No database at {path}; create one with `hitl-tui init` (or pass --db).")
     elif path.is_dir():
         raise NotADatabase(f"{path} is a directory, not a hitl-tui database.")
+    elif path.stat().st_size == 0:  # SQLite would happily treat it as a new database
+        raise NotADatabase(f"{path} is an empty file, not a hitl-tui database; nothing was changed.")
     try:
         conn = sqlcipher3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     except DbError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..errors import StoreError
+from ..errors import NotADatabase, StoreError
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", """
@@ -109,6 +109,13 @@ def current_version(conn) -> int:
         return 0
     row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
     return row[0] or 0
+
+
+def check_is_ours(conn, path) -> None:
+    """Refuse to lay our schema over some other application's (correctly keyed) database."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and "schema_migrations" not in tables:
+        raise NotADatabase(f"{path} is an encrypted database of some other application, not hitl-tui's; nothing was changed.")
 
 
 def migrate(conn) -> int:
