@@ -142,12 +142,15 @@ class ChainWalker:
         self.want = set(want_sizes)
         self.hash_at: dict[int, bytes] = {0: GENESIS}
 
-    def feed(self, rows: Iterable[tuple[int, bytes, bytes]]) -> bool:
-        """Returns False once a problem was found (and further feeding is pointless)."""
+    def feed(self, rows: Iterable[tuple]) -> bool:
+        """Rows are (seq, body, hash) or (seq, body, hash, workflow_id); with the index column,
+        it is checked against the hashed bytes too. Returns False once a problem was found
+        (and further feeding is pointless)."""
         if self.bad_seq is not None:
             return False
         prev, count, want, sha = self.prev, self.count, self.want, hashlib.sha256
-        for seq, body, stored in rows:
+        for row in rows:
+            seq, body, stored = row[0], row[1], row[2]
             expected = count + 1
             if seq != expected:
                 self.prev, self.count = prev, count
@@ -161,6 +164,12 @@ class ChainWalker:
             if digest != stored:
                 self.prev, self.count = prev, count
                 self.bad_seq, self.problem = diagnose(seq, body, prev)
+                return False
+            # canonical JSON sorts its keys, so the body ends with its workflow id: a byte
+            # comparison shows whether the index column still says what the hashed bytes say
+            if len(row) > 3 and not _filed_under(body, row[3]):
+                self.prev, self.count = prev, count
+                self.fail(seq, f"entry {seq} is filed under the wrong request: its index was edited to hide it")
                 return False
             prev, count = digest, expected
             if count in want:
@@ -196,3 +205,12 @@ def diagnose(seq: int, body: bytes, prev: bytes) -> tuple[int, str]:
         return seq - 1, (f"entry {seq - 1} is not the entry that entry {seq} was chained to: "
                          f"entry {seq - 1} was altered or replaced")
     return seq, f"entry {seq} does not match its hash: its content was edited"
+
+
+
+def _filed_under(body: bytes, workflow_id: str | None) -> bool:
+    if workflow_id is None:
+        return body.endswith(b',"workflow_id":null}')
+    # our ids need no JSON escaping; the escaped form is only built for anything else
+    return (body.endswith(b',"workflow_id":"' + workflow_id.encode() + b'"}')
+            or body.endswith(b',"workflow_id":' + json.dumps(workflow_id, ensure_ascii=False).encode() + b"}"))

@@ -145,7 +145,7 @@ class WorkflowService(ReadsMixin):
         size, head = audit_log.checked_head(conn)
         seq, now = size + 1, utc_now()
         body = canonical_bytes(build_record(seq, head, now, actor, action, workflow_id, details, self.ctx))
-        audit_log.append(conn, seq, iso(now), actor, action, workflow_id, body, chain_hash(head, body))
+        audit_log.append(conn, seq, workflow_id, body, chain_hash(head, body))
         return seq
 
     # --- users ---------------------------------------------------------------------------------
@@ -276,7 +276,8 @@ class WorkflowService(ReadsMixin):
             stage_role = req.current_role
             assert stage_role is not None
             outcome = transition(action, req.status, req.current_stage, len(req.required_approvers), req.id)
-            now = iso(utc_now())
+            when = utc_now()
+            now = iso(when)
             changed = req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "status": outcome.status.value, "current_stage": outcome.stage, "updated_at": now,
                 "current_role": (req.required_approvers[outcome.stage].value
@@ -285,7 +286,7 @@ class WorkflowService(ReadsMixin):
             if not changed:  # cannot happen under BEGIN IMMEDIATE; kept as the last line of defence
                 raise ConcurrentChange(f"{req.id} changed while you were deciding; nothing was written.")
             approval = Approval(stage=req.current_stage, role=stage_role, approver=user.username,
-                                approver_role=user.role, decision=decision, decided_at=utc_now(),
+                                approver_role=user.role, decision=decision, decided_at=when,
                                 comments=comments, revision=req.revision,
                                 proposed_by=proposal.agent if proposal else None)
             req_sql.insert_approval(conn, req.id, approval, now)
@@ -301,7 +302,11 @@ class WorkflowService(ReadsMixin):
             action_name = {Decision.APPROVE: "approved", Decision.REJECT: "rejected",
                            Decision.REQUEST_CHANGES: "changes_requested"}[decision]
             self._audit(conn, user.username, action_name, req.id, details)
-            return self._load(conn, req.id)
+        # what the database now holds, without reading it back
+        return req.model_copy(update={
+            "status": outcome.status, "current_stage": outcome.stage, "approvals": [*req.approvals, approval],
+            "updated_at": approval.decided_at,
+        })
 
     def withdraw_workflow(self, workflow_id: str, requester: str, reason: str = "") -> WorkflowRequest:
         reason = _check_text(reason or "", "reason", COMMENT_MAX, required=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 from ..errors import AuditChainBroken
@@ -10,11 +11,10 @@ from . import meta
 BATCH = 20_000
 
 
-def append(conn, seq: int, ts: str, actor: str, action: str, workflow_id: str | None,
-           body: bytes, digest: bytes) -> None:
+def append(conn, seq: int, workflow_id: str | None, body: bytes, digest: bytes) -> None:
     conn.execute(
-        "INSERT INTO audit_log (seq, ts, actor, action, workflow_id, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (seq, ts, actor, action, workflow_id, body, digest),
+        "INSERT INTO audit_log (seq, workflow_id, body, hash) VALUES (?, ?, ?, ?)",
+        (seq, workflow_id, body, digest),
     )
     meta.set_audit_head(conn, seq, digest)
 
@@ -22,9 +22,14 @@ def append(conn, seq: int, ts: str, actor: str, action: str, workflow_id: str | 
 def checked_head(conn) -> tuple[int, bytes]:
     """The head to append after, refusing to extend a chain whose tail disagrees with the head
     recorded beside it (truncated or extended behind our back): new entries would vouch for it."""
-    size, head = meta.audit_head(conn)
-    last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    last_seq, last_hash = (last[0], bytes(last[1])) if last else (0, bytes(32))
+    # one round trip: this runs in every write transaction
+    row = conn.execute(
+        "SELECT (SELECT value FROM meta WHERE key = 'audit_size'), (SELECT value FROM meta WHERE key = 'audit_head'), "
+        "l.seq, l.hash FROM (SELECT 1) LEFT JOIN (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) l"
+    ).fetchone()
+    size = int(row[0] or 0)
+    head = bytes.fromhex(row[1]) if row[1] else bytes(32)
+    last_seq, last_hash = (row[2], bytes(row[3])) if row[2] is not None else (0, bytes(32))
     if last_seq != size or last_hash != head:
         raise AuditChainBroken(
             f"The audit log does not end where the database says it should (entry {size} expected, "
@@ -33,15 +38,17 @@ def checked_head(conn) -> tuple[int, bytes]:
     return size, head
 
 
-def iter_rows(conn, start: int = 1, stop: int | None = None) -> Iterator[list[tuple[int, bytes, bytes]]]:
-    """Batches of (seq, body, hash) in sequence order, so a million entries never sit in memory."""
+def iter_rows(conn, start: int = 1, stop: int | None = None) -> Iterator[list[tuple[int, bytes, bytes, str | None]]]:
+    """Batches of (seq, body, hash, workflow_id) in sequence order, so a million entries never
+    sit in memory."""
     last = start - 1
     while True:
         if stop is not None and last >= stop:
             return
         upper = "" if stop is None else f" AND seq <= {int(stop)}"
         rows = conn.execute(
-            f"SELECT seq, body, hash FROM audit_log WHERE seq > ?{upper} ORDER BY seq LIMIT ?", (last, BATCH)
+            f"SELECT seq, body, hash, workflow_id FROM audit_log WHERE seq > ?{upper} ORDER BY seq LIMIT ?",
+            (last, BATCH),
         ).fetchall()
         if not rows:
             return
@@ -49,27 +56,51 @@ def iter_rows(conn, start: int = 1, stop: int | None = None) -> Iterator[list[tu
         last = rows[-1][0]
 
 
+def iter_rows_filtered(conn, *, start: int = 1, stop: int | None = None, since: str | None = None,
+                       until: str | None = None, workflow_ids: tuple[str, ...] = (), actors: tuple[str, ...] = (),
+                       workflow_types: tuple[str, ...] = ()) -> Iterator[list[tuple[int, bytes, bytes]]]:
+    """Like iter_rows, restricted to the export filters (all optional, combined with AND):
+    `since` <= ts < `until` (ISO text in the stored format), the entry's workflow id, its actor, or
+    its request's workflow type. Workflow filters use the index column (verify_audit checks it
+    against the hashed bytes); time and actor are read from the hashed bytes themselves."""
+    clauses, args = [], []
+    if stop is not None:
+        clauses.append("seq <= ?")
+        args.append(int(stop))
+    if workflow_ids:
+        clauses.append(f"workflow_id IN ({','.join('?' * len(workflow_ids))})")
+        args.extend(workflow_ids)
+    if workflow_types:
+        clauses.append(f"workflow_id IN (SELECT id FROM requests WHERE workflow_type IN "
+                       f"({','.join('?' * len(workflow_types))}))")
+        args.extend(workflow_types)
+    extra = "".join(f" AND {c}" for c in clauses)
+    wanted_actors = set(actors)
+    last = start - 1
+    while True:
+        rows = conn.execute(
+            f"SELECT seq, body, hash FROM audit_log WHERE seq > ?{extra} ORDER BY seq LIMIT ?", (last, *args, BATCH)
+        ).fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        if since is not None or until is not None or wanted_actors:
+            rows = [r for r in rows if _body_matches(r[1], since, until, wanted_actors)]
+        if rows:
+            yield rows
+
+
+def _body_matches(body: bytes, since: str | None, until: str | None, actors: set[str]) -> bool:
+    rec = json.loads(body)
+    ts = rec.get("ts", "")
+    return ((since is None or ts >= since) and (until is None or ts < until)
+            and (not actors or rec.get("actor") in actors))
+
+
 def rows_for_workflow(conn, workflow_id: str) -> list[tuple[int, bytes, bytes]]:
     return conn.execute(
         "SELECT seq, body, hash FROM audit_log WHERE workflow_id = ? ORDER BY seq", (workflow_id,)
     ).fetchall()
-
-
-def first_index_mismatch(conn) -> int | None:
-    """The first entry whose index columns disagree with its hashed bytes (someone edited the
-    columns to hide an entry from a request's timeline). Runs in SQLite's JSON code, not Python."""
-    # body is a BLOB (the exact bytes hashed); SQLite would read a BLOB as JSONB, so cast it
-    row = conn.execute(
-        "SELECT seq FROM (SELECT seq, ts, actor, action, workflow_id, CAST(body AS TEXT) AS b FROM audit_log) "
-        "WHERE json_valid(b) = 0 "
-        "OR json_extract(b, '$.seq') IS NOT seq "
-        "OR json_extract(b, '$.actor') IS NOT actor "
-        "OR json_extract(b, '$.action') IS NOT action "
-        "OR json_extract(b, '$.ts') IS NOT ts "
-        "OR json_extract(b, '$.workflow_id') IS NOT workflow_id "
-        "ORDER BY seq LIMIT 1"
-    ).fetchone()
-    return row[0] if row else None
 
 
 def count(conn) -> int:

@@ -24,7 +24,8 @@ def audit_head(conn) -> tuple[int, bytes]:
 
 
 def set_audit_head(conn, size: int, head: bytes) -> None:
-    conn.executemany(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (("audit_size", str(size)), ("audit_head", head.hex())),
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('audit_size', ?), ('audit_head', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (str(size), head.hex()),
     )

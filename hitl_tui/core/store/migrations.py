@@ -67,12 +67,10 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     );
     CREATE INDEX approvals_by_approver ON approvals(approver, decided_at);
 
-    -- body = the exact canonical bytes that were hashed; the other columns index them
+    -- body = the exact canonical bytes that were hashed; workflow_id only indexes them, and
+    -- every verification checks it against the body (audit.ChainWalker.feed).
     CREATE TABLE audit_log (
         seq         INTEGER PRIMARY KEY,
-        ts          TEXT NOT NULL,
-        actor       TEXT NOT NULL,
-        action      TEXT NOT NULL,
         workflow_id TEXT,
         body        BLOB NOT NULL,
         hash        BLOB NOT NULL
