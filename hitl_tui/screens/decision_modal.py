@@ -1,0 +1,138 @@
+"""Approve / reject / request changes: what is decided, what happens next, and why.
+
+The modal returns a typed result and never calls the engine; the desk does that in a worker.
+A decision proposed by an agent opens this same modal, marked as the agent's proposal with its
+rationale shown as the agent's words: only the human's keystroke decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from ..agents.events import DecisionProposal
+from ..core.models import AgentProposal, Decision, User, WorkflowRequest
+from ..core.policy import Policy
+from ..widgets.chain_progress import eligible_people, names
+from ..widgets.display import format_value, plain, risk_badge
+
+TITLES = {Decision.APPROVE: "Approve", Decision.REJECT: "Reject", Decision.REQUEST_CHANGES: "Request changes"}
+PROMPTS = {
+    Decision.APPROVE: "Comment (optional)",
+    Decision.REJECT: "Reason (required: the requester sees it)",
+    Decision.REQUEST_CHANGES: "What should change? (required)",
+}
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    workflow_id: str
+    decision: Decision
+    comments: str
+    proposal: AgentProposal | None = None
+
+
+def consequence(req: WorkflowRequest, decision: Decision, policy: Policy, people: list[User]) -> str:
+    """What happens if this is confirmed, in one sentence."""
+    if decision is Decision.REJECT:
+        return f"Rejecting ends {req.id} for good; {req.requester} sees your reason."
+    if decision is Decision.REQUEST_CHANGES:
+        return (f"Requesting changes sends it back to {req.requester}, who can edit and resubmit; "
+                f"the approval chain then starts again.")
+    nxt = req.current_stage + 1
+    if nxt >= len(req.required_approvers):
+        return "Approving completes the request: it becomes approved."
+    role = req.required_approvers[nxt]
+    decided = {a.approver for a in req.approvals if a.revision == req.revision}
+    who = eligible_people(policy, people, req, role, decided)
+    return f"Approving moves this to {role.label}" + (f": {names(who, 3)}." if who else ".")
+
+
+def summary_line(req: WorkflowRequest, policy: Policy) -> Text:
+    wtype = policy.types.get(req.workflow_type)
+    kind = ""
+    if wtype is not None:
+        try:
+            kind = wtype.field(req.risk_field).kind
+        except KeyError:
+            kind = ""
+    line = Text(end="")
+    line.append_text(risk_badge(req.risk_level))
+    line.append(" ")
+    line.append_text(plain(req.title, "bold"))
+    line.append("\n")
+    value = format_value(req.headline_value, kind, policy.currency if kind == "money" else "")
+    stage = (f"stage {req.current_stage + 1} of {len(req.required_approvers)} ({req.current_role.label})"
+             if req.current_role else req.status.label)
+    line.append_text(plain(f"{req.id} · {wtype.name if wtype else req.workflow_type} · {value} · "
+                           f"from {req.requester} · {stage}", "dim"))
+    return line
+
+
+class DecisionModal(ModalScreen[DecisionResult | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
+
+    def __init__(self, request: WorkflowRequest, decision: Decision, policy: Policy, people: list[User],
+                 *, proposal: DecisionProposal | None = None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.request = request
+        self.decision = decision
+        self.policy = policy
+        self.people = people
+        self.proposal = proposal
+
+    def compose(self) -> ComposeResult:
+        verb = TITLES[self.decision]
+        with Vertical(id="decision-dialog", classes=f"dialog decision-{self.decision.value}") as box:
+            box.border_title = f"{verb} {self.request.id}" + (" — agent proposal" if self.proposal else "")
+            yield Static(summary_line(self.request, self.policy), id="decision-summary")
+            yield Static(plain(consequence(self.request, self.decision, self.policy, self.people), "bold",
+                               single_line=False), id="decision-consequence")
+            if self.proposal is not None:
+                yield Static(self._proposal_text(), id="decision-proposal")
+            yield Static(PROMPTS[self.decision], id="decision-prompt", markup=False)
+            yield Input(value=self.proposal.comments if self.proposal else "", id="decision-comment",
+                        placeholder="type here", compact=True)
+            yield Static("", id="decision-error", markup=False)
+            yield Static(Text.assemble(("enter", "bold"), f" {verb.lower()}  ·  ", ("escape", "bold"), " cancel"),
+                         id="decision-keys")
+
+    def _proposal_text(self) -> Text:
+        p = self.proposal
+        assert p is not None
+        text = Text(end="")
+        text.append("Proposed by agent ", style="bold magenta")
+        text.append_text(plain(p.agent, "bold magenta"))
+        text.append(" — the agent's words, not a decision:\n", style="magenta")
+        text.append("“")
+        text.append_text(plain(p.rationale or "(no rationale given)", "italic", single_line=False))
+        text.append("”")
+        return text
+
+    def on_mount(self) -> None:
+        self.query_one("#decision-comment", Input).focus()
+
+    @on(Input.Submitted, "#decision-comment")
+    def _confirm(self, event: Input.Submitted) -> None:
+        event.stop()
+        comments = event.value.strip()
+        if self.decision is not Decision.APPROVE and not comments:
+            what = "A reason" if self.decision is Decision.REJECT else "A comment saying what should change"
+            self.query_one("#decision-error", Static).update(
+                Text(f"{what} is required, so {self.request.requester} knows what to do.", style="bold red"))
+            return
+        proposal = None
+        if self.proposal is not None:
+            proposal = AgentProposal(agent=self.proposal.agent, decision=self.proposal.decision,
+                                     rationale=self.proposal.rationale)
+        self.dismiss(DecisionResult(self.request.id, self.decision, comments, proposal))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

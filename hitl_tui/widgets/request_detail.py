@@ -1,0 +1,133 @@
+"""The selected request: what, who, why this risk, where in the chain, what was said."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ..core import rbac
+from ..core.models import Decision, User, WorkflowRequest, WorkflowStatus
+from ..core.policy import Policy
+from .chain_progress import chain_progress
+from .display import clean, format_value, local_time, plain, relative_age, risk_badge
+
+VERBS = {Decision.APPROVE: "approved", Decision.REJECT: "rejected", Decision.REQUEST_CHANGES: "asked for changes"}
+
+
+def compliance_notes(policy: Policy, req: WorkflowRequest) -> list[str]:
+    """Deterministic observations from the policy's compliance rules; flags, never refusals."""
+    notes = []
+    rules = policy.compliance
+    amount, category = req.data.get("amount"), req.data.get("category")
+    if isinstance(amount, Decimal) and category in rules.unusual_amounts and amount > rules.unusual_amounts[category]:
+        notes.append(f"amount {amount:,.2f} is unusual for {category} (over {rules.unusual_amounts[category]:,.0f})")
+    start, end = rules.working_hours
+    for a in req.approvals:
+        local = a.decided_at.astimezone()
+        if local.weekday() not in rules.working_days or not start <= local.hour < end:
+            notes.append(f"{a.approver} decided stage {a.stage + 1} outside working hours "
+                         f"({local.strftime('%a %H:%M')})")
+        if a.proposed_by:
+            notes.append(f"stage {a.stage + 1}: {a.approver} confirmed a decision proposed by agent {a.proposed_by}")
+    if req.revision > 1:
+        notes.append(f"revision {req.revision}: resubmitted after changes were requested")
+    return notes
+
+
+class RequestDetail(VerticalScroll, can_focus=True):
+    """Scrollable; j/k scroll when it has focus."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Scroll down", show=False, id="detail.down"),
+        Binding("k", "scroll_up", "Scroll up", show=False, id="detail.up"),
+    ]
+
+    def __init__(self, policy: Policy, clock: Callable[[], datetime], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.policy = policy
+        self.clock = clock
+        self.request: WorkflowRequest | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Select a request to see its detail.", style="dim"), id="detail-body")
+
+    def show(self, req: WorkflowRequest | None, viewer: User | None, people: list[User], *, note: str = "") -> None:
+        self.request = req
+        body = self.query_one("#detail-body", Static)
+        if req is None:
+            body.update(Text(note or "Select a request to see its detail.", style="dim"))
+            return
+        body.update(self.render_request(req, viewer, people))
+
+    def render_request(self, req: WorkflowRequest, viewer: User | None, people: list[User]) -> Text:
+        wtype = self.policy.types.get(req.workflow_type)
+        out = Text(end="")
+        out.append_text(risk_badge(req.risk_level))
+        out.append(" ")
+        out.append_text(plain(req.title, "bold"))
+        out.append("\n")
+        out.append(f"{req.id} · {wtype.name if wtype else req.workflow_type} · ", style="dim")
+        out.append(self._status_line(req), style="bold")
+        out.append("\n")
+        out.append("requested by ", style="dim")
+        out.append_text(plain(req.requester))
+        requester_user = next((p for p in people if p.username == req.requester), None)
+        if requester_user:
+            out.append(f" ({requester_user.role.label})", style="dim")
+        out.append(f" · {relative_age(req.created_at, self.clock())} · {local_time(req.created_at, micro=False)}",
+                   style="dim")
+        if req.revision > 1:
+            out.append(f" · revision {req.revision}", style="dim")
+        out.append("\n\n")
+        out.append("Risk ", style="bold")
+        out.append(f"{req.risk_level.value}: ", style="bold")
+        out.append_text(plain(req.risk_reason))
+        out.append("\nChain ", style="bold")
+        may = bool(viewer) and rbac.may_decide(self.policy, viewer, req)
+        out.append_text(chain_progress(req, viewer, self.policy, people, you_may_decide=may))
+        out.append("\n\n")
+        for spec in (wtype.fields if wtype else ()):
+            value = req.data.get(spec.name)
+            out.append(f"{spec.label}: ", style="bold")
+            shown = format_value(value, spec.kind, self.policy.currency if spec.kind == "money" else "") \
+                if value is not None else "—"
+            out.append_text(plain(shown))
+            out.append("\n")
+        if not wtype:
+            for key, value in req.data.items():
+                out.append(f"{clean(key, single_line=True)}: ", style="bold")
+                out.append_text(plain(value))
+                out.append("\n")
+        out.append("\nDescription\n", style="bold")
+        out.append_text(plain(req.description or "(none)", single_line=False))
+        out.append("\n")
+        said = [a for a in req.approvals if a.comments]
+        if said:
+            out.append("\nComments\n", style="bold")
+            for a in said:
+                out.append_text(plain(a.approver, "bold"))
+                out.append(f" ({a.approver_role.label}, rev {a.revision}) {VERBS[a.decision]}: ", style="dim")
+                out.append_text(plain(a.comments, single_line=False))
+                out.append("\n")
+        notes = compliance_notes(self.policy, req)
+        out.append("\nCompliance: ", style="bold")
+        if notes:
+            for note in notes:
+                out.append("\n  ⚑ ", style="yellow")
+                out.append_text(plain(note))
+        else:
+            out.append("no flags", style="green")
+        return out
+
+    @staticmethod
+    def _status_line(req: WorkflowRequest) -> str:
+        if req.status is WorkflowStatus.AWAITING_APPROVAL and req.current_role is not None:
+            return f"awaiting {req.current_role.label} (stage {req.current_stage + 1} of {len(req.required_approvers)})"
+        return req.status.label
