@@ -179,3 +179,9 @@ def test_malformed_policy_files_are_clear_errors(tmp_path: Path, text, words):
     with pytest.raises(PolicyError) as err:
         load_policy(path, env={})
     assert words in str(err.value)
+
+
+def test_the_example_policy_in_assets_loads():
+    path = Path(__file__).resolve().parents[2] / "assets" / "policy-example.toml"
+    a = load_policy(path, env={}).assess("laptop_request", {"model": "Pro", "reason": "video editing"})
+    assert a.risk_level is R.MEDIUM and a.chain == (M, I)
