@@ -143,3 +143,30 @@ def test_someone_elses_encrypted_database_is_not_taken_over(tmp_path, db_key):
     with pytest.raises(NotADatabase, match="some other application"):
         WorkflowService.open(path, key=db_key)
     assert "schema_migrations" not in {r[0] for r in raw_connection(path, db_key).execute("SELECT name FROM sqlite_master")}
+
+
+@pytest.mark.keyring
+def test_database_opens_with_its_key_from_the_real_keyring(real_keyring, db_path):
+    from hitl_tui.core.keys import create_key
+
+    created = create_key(db_path)
+    assert created.source == "keyring"
+    svc = WorkflowService.open(db_path, key=created.key)
+    svc.add_user("a", "employee")
+    svc.close()
+    svc = WorkflowService.open(db_path)  # no key given: found in the keyring
+    assert svc.key_source.source == "keyring" and svc.get_user("a").role.value == "employee"
+    svc.close()
+
+
+@pytest.mark.keyring
+def test_locked_keyring_is_its_own_clear_error(locked_keyring, db_path, db_key):
+    from hitl_tui.core.errors import StoreLocked
+
+    locked_keyring.unlock()
+    from hitl_tui.core.keys import create_key
+
+    WorkflowService.open(db_path, key=create_key(db_path).key).close()
+    locked_keyring.lock()
+    with pytest.raises(StoreLocked, match="locked"):
+        WorkflowService.open(db_path)
