@@ -26,6 +26,8 @@ def build_app(db_path: str | Path | None = None, *, username: str | None = None,
     from .core.service import WorkflowService
 
     path = Path(db_path).expanduser() if db_path else default_db_path()
+    if not path.exists():  # before looking for a key: no key can open a file that is not there
+        return None, f"hitl-tui: No database at {path}; create one with `hitl-tui init` (or pass --db)."
     try:
         service = WorkflowService.open(path)
     except KEY_PROBLEMS as exc:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from textual import on
 from textual.timer import Timer
 from textual.widgets import Input
 
@@ -157,15 +156,18 @@ class DeskActions:
         field.display = True
         field.focus()
 
-    @on(Input.Changed, "#filter")
-    def _filter_typed(self, event: Input.Changed) -> None:
+    # handlers named on_* (not @on): @on decorators are not collected from a mixin class
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "filter":
+            return
         event.stop()
         if self._filter_timer is not None:
             self._filter_timer.stop()
         self._filter_timer = self.set_timer(FILTER_DELAY_S, lambda: self._apply_filter(event.value))
 
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "filter":
+            return
         event.stop()
         self._apply_filter(event.value)
         self._leave_filter()
@@ -243,8 +245,7 @@ class DeskActions:
 
     # --- the assistant -------------------------------------------------------------------------
 
-    @on(ChatAsked)
-    def _asked(self, event: ChatAsked) -> None:
+    def on_chat_asked(self, event: ChatAsked) -> None:
         event.stop()
         self.chat.add_user(event.text)
         self.chat.set_busy(True)

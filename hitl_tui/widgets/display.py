@@ -95,18 +95,22 @@ def format_value(value: object, kind: str = "", currency: str = "") -> str:
     return clean(value, single_line=True).replace("_", " ")
 
 
-def relative_age(then: datetime, now: datetime) -> str:
-    """'just now', '45 s ago', '12 min ago', '2 h ago', '3 d ago', '5 wk ago', '4 mo ago'."""
+def relative_age(then: datetime, now: datetime, *, compact: bool = False) -> str:
+    """'just now', '45 s ago', '12 min ago', '2 h ago', '3 d ago', '5 wk ago', '4 mo ago';
+    compact ('12m ago', '2h ago') for narrow columns."""
     seconds = (now - then).total_seconds()
     if seconds < 0:
-        return "just now" if seconds > -60 else "in future"
-    for limit, size, unit in ((60, 1, "s"), (3600, 60, "min"), (86400, 3600, "h"), (14 * 86400, 86400, "d"),
-                              (60 * 86400, 7 * 86400, "wk"), (730 * 86400, 30 * 86400, "mo")):
+        return "just now" if seconds > -60 else "future"
+    units = ((60, 1, "s", "s"), (3600, 60, "min", "m"), (86400, 3600, "h", "h"), (14 * 86400, 86400, "d", "d"),
+             (60 * 86400, 7 * 86400, "wk", "w"), (730 * 86400, 30 * 86400, "mo", "mo"))
+    for limit, size, unit, short in units:
         if seconds < limit:
             if unit == "s" and seconds < 10:
                 return "just now"
-            return f"{int(seconds // size)} {unit} ago"
-    return f"{int(seconds // (365 * 86400))} y ago"
+            n = int(seconds // size)
+            return f"{n}{short} ago" if compact else f"{n} {unit} ago"
+    n = int(seconds // (365 * 86400))
+    return f"{n}y ago" if compact else f"{n} y ago"
 
 
 def local_time(ts: datetime, *, micro: bool = True, date: bool = True) -> str:

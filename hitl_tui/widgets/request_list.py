@@ -44,7 +44,7 @@ def layout_columns(width: int) -> list[Column]:
     fixed = [Column("requester", "Requester" if roomy else "From", 13 if roomy else 10),
              Column("value", "Amount / impact" if width >= 120 else "Value", 15 if width >= 120 else 10, "right"),
              Column("risk", "Risk", 10 if roomy else 8), Column("stage", "Stage", 13 if roomy else 8),
-             Column("age", "Age", 10)]
+             Column("age", "Age", 10 if roomy else 8)]
     if width >= 104:
         fixed.insert(0, Column("type", "Type", 12))
     if width >= 124:
@@ -196,7 +196,8 @@ class RequestList(Vertical):
         return self._age(s, now)
 
     def _age(self, s: RequestSummary, now: datetime) -> Text:
-        return Text(relative_age(s.created_at, now), style="dim", end="")
+        compact = any(c.key == "age" and c.width < 10 for c in self._columns)
+        return Text(relative_age(s.created_at, now, compact=compact), style="dim", end="")
 
     def _value(self, s: RequestSummary) -> str:
         wtype = self.policy.types.get(s.workflow_type)
