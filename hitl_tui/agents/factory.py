@@ -7,10 +7,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..core.service import WorkflowService
     from .events import Assistant
+    from .settings import ModelSettings
 
 
-def create_assistant(service: "WorkflowService", username: str) -> "Assistant":
-    """The assistant for `username`'s session. Until the agents exist this is the placeholder."""
-    from .placeholder import PlaceholderAssistant
+def create_assistant(service: "WorkflowService", username: str,
+                     settings: "ModelSettings | None" = None) -> "Assistant":
+    """The assistant for `username`'s session: the configured model (HITL_LLM_BASE_URL and
+    HITL_LLM_MODEL), else the offline assistant. Slow (imports tframex, ~0.6 s) and may touch the
+    keyring: call it from a worker. Raises HitlError for an unknown user or a half-configured model.
+    """
+    from .session import AgentSession  # deferred: imports tframex
+    from .settings import load_model_settings
 
-    return PlaceholderAssistant()
+    return AgentSession(service, username, settings if settings is not None else load_model_settings())

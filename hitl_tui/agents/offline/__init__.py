@@ -1,0 +1,1 @@
+"""The built-in offline assistant: deterministic command parsing behind tframex's model seam."""

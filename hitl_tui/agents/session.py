@@ -1,0 +1,133 @@
+"""AgentSession: one conversation with the three agents, bound to one logged-in human.
+
+Implements the Assistant protocol (events.py). A turn streams the agent's reply as TextDelta,
+reports tool use as ToolActivity while it happens, and ends with the proposals and drafts the
+tools raised (for the human to confirm), then TurnDone; or TurnFailed if the model could not
+answer. Nothing in here decides or files anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import AsyncIterator
+
+from ..core.errors import HitlError
+from ..core.service import WorkflowService
+from .checked_llm import CheckedOpenAIChatLLM, ModelUnavailable
+from .events import ChatEvent, DecisionProposal, DraftRequest, TextDelta, TurnDone, TurnFailed
+from .memory import RecentMemoryStore
+from .names import AGENT_NAMES, resolve_agent, route
+from .offline.llm import OfflineAssistantLLM
+from .registry import register_agents, register_tools
+from .settings import ModelSettings
+from .tfx import Message, TFrameXApp
+from .tools import EventSink, SessionTools
+
+log = logging.getLogger("tframex.hitl.session")  # under `tframex`: goes to agents.log only
+
+
+class AgentSession:
+    agents: tuple[str, ...] = AGENT_NAMES
+
+    def __init__(self, service: WorkflowService, username: str, settings: ModelSettings | None = None) -> None:
+        self.settings = settings or ModelSettings()
+        self._sink = EventSink()
+        self.tools = SessionTools(service, username, self._sink)  # UnknownUser raised here
+        self.user = service.get_user(self.tools.username)
+        self.memory = RecentMemoryStore()
+        if self.settings.configured:
+            self.llm = CheckedOpenAIChatLLM(
+                self.settings.model, self.settings.base_url, self.settings.api_key,
+                timeout=self.settings.timeout, max_retries=self.settings.max_retries)
+        else:
+            self.llm = OfflineAssistantLLM(service.policy)
+        # mcp_config_file=None: never load or spawn MCP servers from whatever directory we run in
+        self.app = TFrameXApp(default_llm=self.llm, mcp_config_file=None)
+        register_tools(self.app, self.tools, service.policy)
+        register_agents(self.app, self.memory, self.user)
+        self._context = None
+        self._turn_lock = asyncio.Lock()
+
+    @property
+    def offline(self) -> bool:
+        return not self.settings.configured
+
+    def describe(self) -> str:
+        return f"{self.settings.describe()} · as {self.user.username} ({self.user.role.label})"
+
+    async def _runtime(self):
+        if self._context is None:
+            # Entered once for the session: leaving a run_context closes the model's HTTP client.
+            self._context = await self.app.run_context().__aenter__()
+        return self._context
+
+    async def ask(self, text: str, agent: str | None = None) -> AsyncIterator[ChatEvent]:
+        try:
+            name = resolve_agent(agent) or route(text)
+        except HitlError as exc:
+            yield TurnFailed(str(agent), str(exc))
+            yield TurnDone(str(agent))
+            return
+        async with self._turn_lock:
+            async for event in self._turn(name, text):
+                yield event
+
+    async def _turn(self, name: str, text: str) -> AsyncIterator[ChatEvent]:
+        self.tools.start_turn(name)
+        self._sink.drain()
+        mark = self.memory.mark()
+        held: list[ChatEvent] = []  # proposals and drafts: shown after the reply that explains them
+        said = False
+        try:
+            context = await self._runtime()
+            if self.settings.stream or self.offline:
+                async for chunk in context.call_agent_stream(name, Message(role="user", content=text)):
+                    for event in self._pending(held):
+                        yield event
+                    if chunk.content:
+                        said = True
+                        yield TextDelta(name, chunk.content)
+            else:
+                reply = await context.call_agent(name, Message(role="user", content=text))
+                for event in self._pending(held):
+                    yield event
+                if reply.content:
+                    said = True
+                    yield TextDelta(name, reply.content)
+        except ModelUnavailable as exc:
+            self.memory.rollback(mark)
+            yield TurnFailed(name, str(exc))
+            yield TurnDone(name)
+            return
+        except Exception as exc:  # a bug or an unexpected library failure: say so, never crash the pane
+            log.exception("turn failed")
+            self.memory.rollback(mark)
+            yield TurnFailed(name, f"The assistant failed unexpectedly ({type(exc).__name__}: {exc}); "
+                                   f"nothing was changed.")
+            yield TurnDone(name)
+            return
+        for event in self._pending(held):
+            yield event
+        if not said:
+            yield TextDelta(name, "(no reply from the model)")
+        for event in held:
+            yield event
+        yield TurnDone(name)
+
+    def _pending(self, held: list[ChatEvent]) -> list[ChatEvent]:
+        """Tool activity now; proposals and drafts kept for the end of the turn."""
+        now = []
+        for event in self._sink.drain():
+            (held if isinstance(event, (DecisionProposal, DraftRequest)) else now).append(event)
+        return now
+
+    async def aclose(self) -> None:
+        context, self._context = self._context, None
+        if context is not None:
+            await context.__aexit__(None, None, None)
+        elif hasattr(self.llm, "close"):
+            await self.llm.close()
+
+
+__all__ = ["AgentSession"]

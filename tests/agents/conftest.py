@@ -1,0 +1,64 @@
+"""Agent fixtures: a real encrypted database with the seed's cast, the real tframex stack, and a
+small OpenAI-compatible server for the configured-model path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hitl_tui.core.audit import os_login
+from hitl_tui.core.service import WorkflowService
+
+from .fake_model import FakeModel
+
+CAST = {
+    "john.doe": "employee",
+    "jane.roe": "employee",
+    "sarah.manager": "manager",
+    "tom.manager": "manager",
+    "mike.director": "director",
+    "lisa.executive": "executive",
+    "carol.compliance": "compliance",
+    "sam.security": "security",
+    "ian.itadmin": "it_admin",
+}
+LLM_VARS = ("HITL_LLM_BASE_URL", "HITL_LLM_MODEL", "HITL_LLM_API_KEY", "HITL_LLM_STREAM", "HITL_LLM_TIMEOUT",
+            "HITL_TIMEZONE", "HITL_AGENT_LOG_LEVEL", "HITL_POLICY_FILE")
+
+
+@pytest.fixture(autouse=True)
+def no_model_configured(monkeypatch):
+    """A developer's own model settings must not leak into the tests."""
+    for name in LLM_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def db_key() -> bytes:
+    return os.urandom(32)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "x.db"
+
+
+@pytest.fixture
+def service(db_path: Path, db_key: bytes):
+    svc = WorkflowService.open(db_path, key=db_key)
+    for name, role in CAST.items():
+        svc.add_user(name, role)
+    login = os_login()
+    if login and login not in CAST:
+        svc.add_user(login, "manager")  # the human at this keyboard, for `hitl-tui ask`
+    yield svc
+    svc.close(checkpoint=False)
+
+
+@pytest.fixture
+def fake_model():
+    model = FakeModel().start()
+    yield model
+    model.stop()
