@@ -1,0 +1,88 @@
+"""One audit entry as an export line, and in words.
+
+An export entry is the stored record (the exact fields that were hashed) plus its chain hash.
+JSONL lines are spliced from the stored canonical bytes without parsing them, which is both the
+fastest way and the most faithful: the record in the file is byte for byte what was hashed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from ..audit import canonical_bytes
+from .evidence import ENTRY_TYPE, as_bytes
+
+_PREFIX = ('{"record_type":"' + ENTRY_TYPE + '",').encode()
+
+
+def jsonl_line(seq: int, body: bytes, digest: bytes) -> bytes:
+    """`{"record_type":"audit_entry", <the stored record's fields>, "hash": "..."}` + newline."""
+    body = as_bytes(body)
+    tail = b',"hash":"' + as_bytes(digest).hex().encode() + b'"}\n'
+    if len(body) > 2 and body[:1] == b"{" and body[-1:] == b"}" and b"\n" not in body:
+        return _PREFIX + body[1:-1] + tail
+    # Not a JSON object (someone overwrote it): keep the bytes, so the damage stays visible.
+    raw = json.dumps({"record_type": ENTRY_TYPE, "seq": seq,
+                      "unparseable_body_base64": base64.b64encode(body).decode()})
+    return raw[:-1].encode() + tail
+
+
+def body_from_export(obj: dict[str, Any]) -> tuple[bytes, str]:
+    """(the canonical bytes the entry claims, its claimed hash) from a parsed export entry.
+
+    Re-serialising with canonical_bytes reproduces the stored bytes exactly for anything that
+    canonical_bytes wrote (sorted keys, compact, UTF-8; Python's float repr round-trips), so a
+    pipeline may reorder or re-indent the JSON without breaking verification, while any change
+    of content changes the hash.
+    """
+    record = {k: v for k, v in obj.items() if k not in ("record_type", "hash")}
+    claimed = str(obj.get("hash", ""))
+    if "unparseable_body_base64" in record:
+        return base64.b64decode(record["unparseable_body_base64"]), claimed
+    return canonical_bytes(record), claimed
+
+
+def rehash(body: bytes, prev_hex: str) -> str:
+    try:
+        prev = bytes.fromhex(prev_hex)
+    except (TypeError, ValueError):
+        prev = b""
+    return hashlib.sha256(prev + body).hexdigest()
+
+
+def describe(rec: dict[str, Any]) -> str:
+    """The entry in a few words, for CSV's summary column and report timelines."""
+    action, d = rec.get("action", "?"), rec.get("details") or {}
+    if not isinstance(d, dict):
+        d = {}
+    comment = f': "{d["comments"]}"' if d.get("comments") else ""
+    if action == "created":
+        chain = " -> ".join(str(r) for r in d.get("chain") or [])
+        return (f"created {d.get('workflow_type', '?')} \"{d.get('title', '')}\" "
+                f"({d.get('risk_level', '?')} risk: {d.get('risk_reason', '')}; chain {chain})")
+    if action in ("approved", "rejected", "changes_requested"):
+        stage = d.get("stage")
+        where = f"stage {stage + 1} ({d.get('stage_role', '?')})" if isinstance(stage, int) else "a stage"
+        verb = {"approved": "approved", "rejected": "rejected", "changes_requested": "requested changes on"}[action]
+        after = d.get("status_after", "?")
+        proposal = d.get("agent_proposal")
+        agent = f" [proposed by agent {proposal.get('agent')}]" if isinstance(proposal, dict) else ""
+        return f"{verb} {where} as {d.get('decider_role', '?')}; now {after}{agent}{comment}"
+    if action == "withdrawn":
+        return f"withdrew the request{comment}"
+    if action == "resubmitted":
+        return (f"resubmitted as revision {d.get('revision', '?')} ({d.get('risk_level', '?')} risk; chain "
+                f"{' -> '.join(str(r) for r in d.get('chain') or [])}){comment}")
+    if action == "user_added":
+        admin = ", administrator" if d.get("admin") else ""
+        return f"added user {d.get('username', '?')} as {d.get('role', '?')}{admin}"
+    if action.startswith("user_"):
+        return f"{action.replace('_', ' ')}: {d.get('username', '?')} {d.get('before', '')} -> {d.get('after', '')}"
+    if action == "key_rotated":
+        return "rotated the database key"
+    if action == "signing_key_registered":
+        return f"registered checkpoint signing key {str(d.get('public_key', ''))[:16]}..."
+    return action.replace("_", " ")

@@ -1,0 +1,89 @@
+"""export-audit: integrity first, then one of four formats, streamed to a binary output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Callable, Iterator
+
+from ..errors import PermissionDenied
+from .evidence import Integrity, Progress, build_header, gather_integrity
+from .filters import ExportFilter
+
+FORMATS = ("jsonl", "csv", "html", "md")
+DEFAULT_TIMELINES = 200
+
+
+@dataclass
+class ExportJob:
+    service: Any
+    out: BinaryIO
+    filter: ExportFilter
+    integrity: Integrity
+    header: dict[str, Any]
+    max_timelines: int = DEFAULT_TIMELINES
+
+    def rows(self, filt: ExportFilter | None = None) -> Iterator[list[tuple[int, bytes, bytes]]]:
+        """The selected entries, never past what was verified (and signed)."""
+        # stop is None only for a broken chain: then show everything there is, damage included
+        return self.service.iter_audit_rows(stop=self.integrity.stop, **(filt or self.filter).query_args())
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    integrity: Integrity
+    header: dict[str, Any]
+    trailer: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return self.integrity.ok
+
+
+def check_may_export(service, username: str) -> None:
+    """An export shows every request in its window, so it is for those who may see every request:
+    the oversight roles of the policy (executive and compliance by default) and the directory's
+    administrators, who run the system's audit duties."""
+    user = service.get_user(username)  # UnknownUser for someone not in the directory
+    if not user.active:
+        raise PermissionDenied(f"{username} is deactivated and cannot export the audit log.")
+    oversight = service.policy.access.oversight_roles
+    if not (user.admin or user.role in oversight):
+        roles = ", ".join(sorted(r.label for r in oversight))
+        raise PermissionDenied(
+            f"Exporting the audit log shows every request, so it needs an oversight role ({roles}) or directory "
+            f"administrator rights; {username} is {user.role.label}."
+        )
+
+
+def _writer(fmt: str) -> Callable[[ExportJob], dict[str, Any]]:
+    if fmt == "jsonl":
+        from .tabular import write_jsonl
+        return write_jsonl
+    if fmt == "csv":
+        from .tabular import write_csv
+        return write_csv
+    if fmt == "html":
+        from .render import write_html
+        return write_html
+    if fmt == "md":
+        from .render import write_markdown
+        return write_markdown
+    from ..errors import ValidationFailed
+    raise ValidationFailed(f"Unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}.", "format")
+
+
+def export_audit(service, fmt: str, out: BinaryIO, filt: ExportFilter, *, generated_by: str,
+                 max_timelines: int = DEFAULT_TIMELINES, progress: Progress | None = None) -> ExportResult:
+    """Verify, sign, then stream the export. Everything that can refuse (format, permissions,
+    signing key, time zone) refuses before the first byte is written."""
+    writer = _writer(fmt)
+    check_may_export(service, generated_by)
+    if fmt in ("html", "md"):
+        from ..compliance import zone_from_env
+
+        zone_from_env()  # a bad HITL_TIMEZONE refuses now, not half-way through the report
+    integrity = gather_integrity(service, progress)
+    header = build_header(service, integrity, filt, fmt, generated_by)
+    job = ExportJob(service, out, filt, integrity, header, max(0, int(max_timelines)))
+    trailer = writer(job)
+    return ExportResult(integrity, header, trailer)

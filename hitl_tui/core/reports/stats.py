@@ -1,0 +1,214 @@
+"""Streaming statistics over audit entries, for the HTML and Markdown reports.
+
+Everything is computed from the audit log itself (the tamper-evident record), not from the
+mutable request tables. Memory is bounded by the number of requests still open in the exported
+window, not by the number of entries: a request's state is folded into the totals and dropped
+when it reaches a final status. Durations go into log-scale histograms (2% buckets), so medians
+and 90th percentiles are approximate to within 2% and cost constant memory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..models import Role
+from ..policy import Policy
+
+DECISIONS = ("approved", "rejected", "changes_requested")
+FINAL = ("approved", "rejected", "withdrawn")
+RISKS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+MAX_LISTED_FLAGS = 200
+
+
+class Histogram:
+    RATIO = 1.02
+    FLOOR = 0.001  # seconds; anything faster shares the first bucket
+
+    def __init__(self) -> None:
+        self.buckets: Counter[int] = Counter()
+        self.count, self.total, self.max = 0, 0.0, 0.0
+
+    def add(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        idx = 0 if seconds <= self.FLOOR else int(math.log(seconds / self.FLOOR, self.RATIO)) + 1
+        self.buckets[idx] += 1
+        self.count += 1
+        self.total += seconds
+        self.max = max(self.max, seconds)
+
+    def quantile(self, q: float) -> float | None:
+        if not self.count:
+            return None
+        rank, seen = q * self.count, 0
+        for idx in sorted(self.buckets):
+            seen += self.buckets[idx]
+            if seen >= rank:
+                return 0.0 if idx == 0 else min(self.max, self.FLOOR * self.RATIO ** (idx - 0.5))
+        return self.max
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+
+class _Open:
+    """What is remembered about a request until it reaches a final status."""
+
+    __slots__ = ("wtype", "risk", "requester", "created", "status", "deciders", "since")
+
+    def __init__(self) -> None:
+        self.wtype = "(created before this window)"
+        self.risk = "unknown"
+        self.requester: str | None = None
+        self.created: float | None = None
+        self.status = "unknown"
+        self.deciders: dict[str, int] = {}
+        self.since: float | None = None  # when the current stage started waiting
+
+
+@dataclass
+class Stats:
+    policy: Policy
+    timeline_limit: int = 200
+    entries: int = 0
+    unreadable: int = 0
+    first_ts: str | None = None
+    last_ts: str | None = None
+    actions: Counter = field(default_factory=Counter)
+    actors: dict = field(default_factory=dict)  # actor -> Counter(action)
+    requests: int = 0
+    outcomes: dict = field(default_factory=dict)  # type -> Counter(status)
+    risk: dict = field(default_factory=dict)  # type -> Counter(risk)
+    decision_time: dict = field(default_factory=dict)  # risk -> Histogram (creation -> each decision)
+    stage_wait: dict = field(default_factory=dict)  # stage role -> Histogram (stage opened -> decided)
+    to_final: dict = field(default_factory=dict)  # type -> Histogram (creation -> approved/rejected)
+    flags: list = field(default_factory=list)
+    flag_count: int = 0
+
+    def __post_init__(self) -> None:
+        self._open: dict[str, _Open] = {}
+        self._seen: set[str] = set()
+        self.recent: deque[str] = deque(maxlen=max(0, self.timeline_limit))
+
+    # --- feeding -------------------------------------------------------------------------------
+
+    def feed_row(self, seq: int, body: bytes) -> None:
+        try:
+            rec = json.loads(body)
+            if not isinstance(rec, dict):
+                raise ValueError
+        except ValueError:
+            self.entries += 1
+            self.unreadable += 1
+            return
+        self.feed(seq, rec)
+
+    def feed(self, seq: int, rec: dict) -> None:
+        self.entries += 1
+        action, actor, ts = str(rec.get("action")), str(rec.get("actor")), str(rec.get("ts"))
+        self.first_ts = self.first_ts or ts
+        self.last_ts = ts
+        self.actions[action] += 1
+        self.actors.setdefault(actor, Counter())[action] += 1
+        wid = rec.get("workflow_id")
+        if not wid:
+            return
+        try:
+            when = datetime.fromisoformat(ts).timestamp()
+        except ValueError:
+            when = None
+        details = rec.get("details") if isinstance(rec.get("details"), dict) else {}
+        st = self._open.get(wid)
+        if wid not in self._seen:
+            self._seen.add(wid)
+            self.requests += 1
+            self.recent.append(wid)
+        if st is None:
+            st = self._open[wid] = _Open()
+        if action in ("created", "resubmitted"):
+            if action == "created":
+                st.wtype, st.requester, st.created = str(details.get("workflow_type")), actor, when
+            st.risk, st.status, st.deciders, st.since = str(details.get("risk_level")), "awaiting_approval", {}, when
+        elif action in DECISIONS:
+            self._decision(seq, wid, actor, when, details, st)
+        elif action == "withdrawn":
+            st.status = "withdrawn"
+        if st.status in FINAL:
+            if st.status != "withdrawn" and st.created is not None and when is not None:
+                self.to_final.setdefault(st.wtype, Histogram()).add(when - st.created)
+            self._fold(st)
+            del self._open[wid]
+
+    def _decision(self, seq: int, wid: str, actor: str, when: float | None, d: dict, st: _Open) -> None:
+        stage, stage_role, decider_role = d.get("stage"), str(d.get("stage_role")), str(d.get("decider_role"))
+        if st.created is not None and when is not None:
+            self.decision_time.setdefault(st.risk, Histogram()).add(when - st.created)
+        if st.since is not None and when is not None:
+            self.stage_wait.setdefault(stage_role, Histogram()).add(when - st.since)
+        number = stage + 1 if isinstance(stage, int) else "?"
+        if st.requester is not None and actor == st.requester:
+            self._flag("sod_requester_decided", seq, wid,
+                       f"{actor} requested {wid} and also decided stage {number} ({stage_role}).")
+        if actor in st.deciders:
+            self._flag("sod_same_person_two_stages", seq, wid,
+                       f"{actor} decided stages {st.deciders[actor]} and {number} of the same revision of {wid}.")
+        try:
+            eligible = Role(decider_role) in self.policy.stage_deciders(Role(stage_role))
+        except ValueError:
+            eligible = False
+        if not eligible:
+            self._flag("decider_not_eligible", seq, wid,
+                       f"Stage {number} of {wid} needed a {stage_role}; {actor} decided it as {decider_role}.")
+        st.deciders[actor] = number if isinstance(number, int) else 0
+        st.status, st.since = str(d.get("status_after")), when
+
+    def _flag(self, code: str, seq: int, wid: str, text: str) -> None:
+        self.flag_count += 1
+        if len(self.flags) < MAX_LISTED_FLAGS:
+            self.flags.append({"code": code, "severity": "high", "seq": seq, "workflow_id": wid, "explanation": text})
+
+    def _fold(self, st: _Open) -> None:
+        self.outcomes.setdefault(st.wtype, Counter())[st.status] += 1
+        self.risk.setdefault(st.wtype, Counter())[st.risk] += 1
+
+    def finish(self) -> "Stats":
+        """Fold the requests still open at the end of the window (pending, changes requested)."""
+        for st in self._open.values():
+            self._fold(st)
+        self._open.clear()
+        self._seen.clear()
+        return self
+
+    # --- derived figures -----------------------------------------------------------------------
+
+    def totals(self) -> Counter:
+        total: Counter = Counter()
+        for counts in self.outcomes.values():
+            total.update(counts)
+        return total
+
+    def risk_totals(self) -> Counter:
+        total: Counter = Counter()
+        for counts in self.risk.values():
+            total.update(counts)
+        return total
+
+
+def approval_rate(counts: Counter) -> float | None:
+    decided = counts.get("approved", 0) + counts.get("rejected", 0)
+    return counts.get("approved", 0) / decided if decided else None
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.1f} s"

@@ -1,0 +1,118 @@
+"""JSONL and CSV exports: header record, one record per audit entry, trailer record.
+
+Both stream: entries go from the database cursor to the output in batches and are never held
+in a list, so memory stays flat whatever the size of the log.
+
+CSV is written for Excel: UTF-8 with a byte-order mark, CRLF, and every cell that a spreadsheet
+would take for a formula (starting with = + - @ tab or CR) prefixed with an apostrophe. A cell
+that itself starts with an apostrophe gets one too, so the guard is exactly reversible and the
+verifier can recover the stored text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, BinaryIO
+
+from .entries import describe, jsonl_line
+from .evidence import as_bytes
+from .evidence import ENTRY_TYPE, HEADER_TYPE, TRAILER_TYPE, ExportDigest, Integrity
+
+CSV_COLUMNS = ("record_type", "seq", "ts", "actor", "action", "workflow_id", "summary", "details",
+               "session_id", "os_login", "tty", "remote_addr", "prev_hash", "hash", "body")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") else text
+
+
+def _json_line(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
+
+
+def write_jsonl(job) -> dict[str, Any]:
+    out: BinaryIO = job.out
+    digest = ExportDigest()
+    out.write(_json_line(job.header))
+    for batch in job.rows():
+        out.write(b"".join(jsonl_line(seq, body, h) for seq, body, h in batch))
+        for seq, _body, h in batch:
+            digest.add(seq, as_bytes(h))
+    trailer = digest.trailer(job.integrity)
+    out.write(_json_line(trailer))
+    return trailer
+
+
+class _CsvSink:
+    """csv.writer into a text buffer, flushed to the binary output per batch."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out, self.buf = out, io.StringIO()
+        self.writer = csv.writer(self.buf, lineterminator="\r\n")
+
+    def row(self, values: list[Any]) -> None:
+        self.writer.writerow([csv_cell(v) for v in values])
+
+    def flush(self) -> None:
+        self.out.write(self.buf.getvalue().encode("utf-8"))
+        self.buf.seek(0)
+        self.buf.truncate()
+
+
+def _meta_row(record_type: str, summary: str, data: dict[str, Any]) -> list[Any]:
+    row: list[Any] = [""] * len(CSV_COLUMNS)
+    row[0], row[6], row[7] = record_type, summary, json.dumps(data, ensure_ascii=False)
+    return row
+
+
+def write_csv(job) -> dict[str, Any]:
+    sink = _CsvSink(job.out)
+    job.out.write("\ufeff".encode("utf-8"))  # Excel reads UTF-8 only with a BOM
+    sink.row(list(CSV_COLUMNS))
+    sink.row(_meta_row(HEADER_TYPE, job.integrity.banner, job.header))
+    digest = ExportDigest()
+    for batch in job.rows():
+        for seq, body, h in batch:
+            body = as_bytes(body)
+            text = body.decode("utf-8", errors="replace")
+            try:
+                rec = json.loads(body)
+                if not isinstance(rec, dict):
+                    raise ValueError
+            except ValueError:
+                rec = {"seq": seq}
+            details = rec.get("details")
+            sink.row([ENTRY_TYPE, seq, rec.get("ts"), rec.get("actor"), rec.get("action"), rec.get("workflow_id"),
+                      describe(rec) if "action" in rec else "unreadable entry",
+                      json.dumps(details, ensure_ascii=False, sort_keys=True) if details is not None else "",
+                      rec.get("session_id"), rec.get("os_login"), rec.get("tty"), rec.get("remote_addr"),
+                      rec.get("prev_hash"), as_bytes(h).hex(), text])
+            digest.add(seq, as_bytes(h))
+        sink.flush()
+    trailer = digest.trailer(job.integrity)
+    sink.row(_meta_row(TRAILER_TYPE, f"{digest.count:,} entries exported", trailer))
+    sink.flush()
+    return trailer
+
+
+def csv_record_fields(rec: dict[str, Any]) -> dict[str, str]:
+    """The CSV columns an entry's record determines, as the verifier expects to read them."""
+    def text(v: Any) -> str:
+        return "" if v is None else str(v)
+
+    return {"seq": text(rec.get("seq")), "ts": text(rec.get("ts")), "actor": text(rec.get("actor")),
+            "action": text(rec.get("action")), "workflow_id": text(rec.get("workflow_id")),
+            "session_id": text(rec.get("session_id")), "os_login": text(rec.get("os_login")),
+            "tty": text(rec.get("tty")), "remote_addr": text(rec.get("remote_addr")),
+            "prev_hash": text(rec.get("prev_hash"))}
+
+
+__all__ = ["CSV_COLUMNS", "csv_cell", "csv_uncell", "csv_record_fields", "write_csv", "write_jsonl", "Integrity"]

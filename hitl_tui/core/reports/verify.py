@@ -1,0 +1,396 @@
+"""Checking an export (or a checkpoint file) by itself, and against the live database.
+
+By itself (no database, no key): the checkpoint's Ed25519 signature; every entry re-hashed from
+its own content and previous hash; consecutive entries linked; the entry count and the SHA-256
+of the entries' hashes equal to the trailer's (a truncated or trimmed file fails). An unfiltered
+JSONL/CSV export holds the whole chain, so re-hashing it from entry 1 must end exactly at the
+signed head: such a file proves itself. HTML/Markdown reports embed only their timeline entries.
+
+Against the database: the chain verifies and agrees with the export's signed checkpoint (a
+consistent rewrite of the whole chain is exposed here), the signing key is one this database has
+signed with, and the export's selection, re-run on the database, has the same count and digest.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..audit import GENESIS_HEX
+from ..checkpoints import FORMAT as CHECKPOINT_FORMAT
+from ..checkpoints import signature_valid
+from ..errors import CheckpointError
+from ..models import Checkpoint
+from .entries import body_from_export, describe, rehash
+from .evidence import as_bytes
+from .evidence import ENTRY_TYPE, EXPORT_FORMAT, HEADER_TYPE, TRAILER_TYPE, ExportDigest, digest_selection
+from .filters import ExportFilter
+from .render import EVIDENCE_ID, MD_EVIDENCE_MARK
+from .tabular import CSV_COLUMNS, csv_record_fields, csv_uncell
+
+MAX_LISTED = 5
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class FileReport:
+    path: Path
+    kind: str
+    checks: list[Check] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None
+    header: dict[str, Any] | None = None
+    trailer: dict[str, Any] | None = None
+    embedded: dict[int, str] = field(default_factory=dict)  # seq -> hash, HTML/Markdown only
+    embedded_wids: set[str] = field(default_factory=set)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def add(self, name: str, ok: bool, detail: str) -> None:
+        self.checks.append(Check(name, ok, detail))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "kind": self.kind, "ok": self.ok,
+                "checks": [c.__dict__ for c in self.checks],
+                "checkpoint_fingerprint": self.checkpoint.fingerprint if self.checkpoint else None}
+
+
+class _Entries:
+    """Re-hashes exported entries one by one and checks how they link."""
+
+    def __init__(self, stop: int | None) -> None:
+        self.stop, self.digest = stop, ExportDigest()
+        self.problems: list[str] = []
+        self.bad = 0
+        self.last_seq, self.last_hash = 0, GENESIS_HEX
+        self.contiguous_from_one = True
+
+    def feed(self, obj: dict[str, Any], body: bytes | None = None, claimed: str | None = None) -> None:
+        if body is None:
+            body, claimed = body_from_export(obj)
+        seq = obj.get("seq")
+        if not isinstance(seq, int):
+            return self._fail(f"an entry has no sequence number ({str(obj)[:60]})")
+        if "unparseable_body_base64" in obj:
+            self._fail(f"entry {seq} is not a well-formed audit record (it was overwritten in the database)")
+        elif rehash(body, str(obj.get("prev_hash"))) != claimed:
+            self._fail(f"entry {seq}'s content does not match its hash: it was edited")
+        if seq <= self.last_seq:
+            self._fail(f"entry {seq} comes after entry {self.last_seq}: entries were reordered or repeated")
+        elif seq == self.last_seq + 1 and obj.get("prev_hash") != self.last_hash:
+            self._fail(f"entry {seq} does not link to entry {self.last_seq}: entries were replaced or inserted")
+        if seq != self.last_seq + 1:
+            self.contiguous_from_one = False
+        if self.stop is not None and seq > self.stop:
+            self._fail(f"entry {seq} lies beyond the signed checkpoint ({self.stop} entries): it was added")
+        self.last_seq, self.last_hash = seq, str(claimed)
+        try:
+            self.digest.add(seq, bytes.fromhex(str(claimed)))
+        except ValueError:
+            self._fail(f"entry {seq}'s hash is not hexadecimal")
+
+    def _fail(self, text: str) -> None:
+        self.bad += 1
+        if len(self.problems) < MAX_LISTED:
+            self.problems.append(text)
+
+    def report(self, rep: FileReport, what: str) -> None:
+        n = self.digest.count
+        if self.bad:
+            more = f" (and {self.bad - len(self.problems)} more)" if self.bad > len(self.problems) else ""
+            rep.add(what, False, "; ".join(self.problems) + more)
+        else:
+            rep.add(what, True, f"{n:,} entr{'y' if n == 1 else 'ies'} re-hashed, each matches its hash and its links")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def inspect_file(path: Path) -> FileReport:
+    """Everything that can be checked from the file alone. Raises CheckpointError only when the
+    file cannot be read as a checkpoint or export at all."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096).lstrip(b"\xef\xbb\xbf")
+    except OSError as exc:
+        raise CheckpointError(f"Cannot read {path}: {exc.strerror}.") from None
+    if head.startswith(b"record_type,"):
+        return _inspect_csv(path)
+    if head.startswith(b"{"):
+        first = head.split(b"\n", 1)[0]
+        try:
+            if json.loads(first).get("record_type") == HEADER_TYPE:
+                return _inspect_jsonl(path)
+        except (ValueError, AttributeError):
+            pass
+        return _inspect_checkpoint(path)
+    text = _read_text(path)
+    if f'id="{EVIDENCE_ID}"' in text:
+        return _inspect_report(path, "html", _html_evidence(text), text)
+    if MD_EVIDENCE_MARK in text:
+        return _inspect_report(path, "md", _md_evidence(text), text)
+    raise CheckpointError(f"{path} is neither a hitl-tui checkpoint nor an audit export.")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"Cannot read {path}: {exc}") from None
+
+
+def _checkpoint_from(data: Any, rep: FileReport) -> None:
+    """Parse a checkpoint record; a bad signature is a failed check (evidence), not an error."""
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        rep.add("signed checkpoint", False, "none in this file")
+        return
+    try:
+        cp = Checkpoint(size=int(data["size"]), head_hash=str(data["head_hash"]),
+                        created_at=datetime.fromisoformat(data["created_at"]), database_id=str(data["database_id"]),
+                        public_key=str(data["public_key"]), signature=str(data["signature"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        rep.add("signed checkpoint", False, f"malformed ({exc})")
+        return
+    if signature_valid(cp):
+        rep.checkpoint = cp
+        rep.add("checkpoint signature", True,
+                f"valid Ed25519 signature by {cp.fingerprint} over {cp.size:,} entries, head {cp.head_hash[:16]}...")
+    else:
+        rep.add("checkpoint signature", False, "the signature does not verify: the checkpoint was altered or forged")
+
+
+def _inspect_checkpoint(path: Path) -> FileReport:
+    try:
+        data = json.loads(_read_text(path))
+    except ValueError:
+        raise CheckpointError(f"{path} is neither a hitl-tui checkpoint nor an audit export.") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a hitl-tui checkpoint (format {CHECKPOINT_FORMAT!r} expected).")
+    rep = FileReport(path, "checkpoint")
+    _checkpoint_from(data, rep)
+    return rep
+
+
+def _check_header(rep: FileReport, header: Any) -> None:
+    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+        raise CheckpointError(f"{rep.path} is not a hitl-tui audit export ({EXPORT_FORMAT} expected).")
+    rep.header = header
+    if header.get("chain_status") != "intact":
+        rep.add("chain at export time", False, str(header.get("banner")))
+    else:
+        rep.add("chain at export time", True, "the export records an intact, verified chain")
+    _checkpoint_from(header.get("checkpoint"), rep)
+    cp = rep.checkpoint
+    if cp is not None and (cp.database_id != header.get("database_id") or cp.size != header.get("stop_seq")):
+        rep.add("checkpoint matches the export", False, "the checkpoint names another database or size than the export")
+
+
+def _finish(rep: FileReport, entries: _Entries, trailer: Any, full: bool) -> None:
+    """Trailer, count, digest, and (for an unfiltered full export) the chain's signed head."""
+    entries.report(rep, "exported entries")
+    if not isinstance(trailer, dict) or trailer.get("record_type") != TRAILER_TYPE:
+        rep.add("complete file", False, "the export ends without its trailer: it was truncated")
+        return
+    rep.trailer = trailer
+    d = entries.digest
+    if not full:
+        return
+    same = (d.count, d.entries_hex()) == (trailer.get("entries_exported"), trailer.get("entries_sha256"))
+    rep.add("complete file", same, f"{d.count:,} entries, as the trailer says" if same else
+            f"the file holds {d.count:,} entries but the trailer says {trailer.get('entries_exported')}, or their "
+            f"digest differs: entries were removed or added")
+    header, cp = rep.header or {}, rep.checkpoint
+    if cp is not None and ExportFilter.from_json(header.get("filters")).empty and d.count:
+        anchored = entries.contiguous_from_one and entries.last_seq == cp.size and entries.last_hash == cp.head_hash
+        rep.add("whole chain", anchored,
+                "re-hashed from entry 1 to the signed head: the export proves itself" if anchored else
+                "the entries do not run from entry 1 to the signed head")
+
+
+def _inspect_jsonl(path: Path) -> FileReport:
+    rep = FileReport(path, "jsonl")
+    entries, trailer = None, None
+    with open(path, encoding="utf-8", newline="\n") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                obj = None
+            if not isinstance(obj, dict):
+                if entries is not None:
+                    entries._fail(f"line {number} is not a JSON object")
+                continue
+            kind = obj.get("record_type")
+            if number == 1:
+                _check_header(rep, obj)
+                entries = _Entries(rep.header.get("stop_seq"))
+            elif kind == ENTRY_TYPE and trailer is None:
+                entries.feed(obj)
+            elif kind == TRAILER_TYPE and trailer is None:
+                trailer = obj
+            else:
+                entries._fail(f"line {number} is an unexpected {kind!r} record")
+    _finish(rep, entries, trailer, full=True)
+    return rep
+
+
+def _inspect_csv(path: Path) -> FileReport:
+    rep = FileReport(path, "csv")
+    entries, trailer = None, None
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for number, row in enumerate(csv.reader(fh), 1):
+            row = [csv_uncell(c) for c in row]
+            if number == 1:
+                if tuple(row) != CSV_COLUMNS:
+                    raise CheckpointError(f"{path}: the CSV columns are not those of a hitl-tui export.")
+                continue
+            if len(row) != len(CSV_COLUMNS):
+                if entries is not None:
+                    entries._fail(f"row {number} has {len(row)} cells instead of {len(CSV_COLUMNS)}")
+                continue
+            cells = dict(zip(CSV_COLUMNS, row))
+            if number == 2:
+                _check_header(rep, _loads(cells["details"]))
+                entries = _Entries(rep.header.get("stop_seq"))
+            elif cells["record_type"] == ENTRY_TYPE and entries is not None and trailer is None:
+                _feed_csv(entries, cells, number)
+            elif cells["record_type"] == TRAILER_TYPE and trailer is None:
+                trailer = _loads(cells["details"])
+            elif entries is not None:
+                entries._fail(f"row {number} is an unexpected {cells['record_type']!r} row")
+    if entries is None:
+        raise CheckpointError(f"{path} has no export header row.")
+    _finish(rep, entries, trailer, full=True)
+    return rep
+
+
+def _feed_csv(entries: _Entries, cells: dict[str, str], number: int) -> None:
+    body = cells["body"].encode("utf-8")
+    rec = _loads(cells["body"])
+    if not isinstance(rec, dict):
+        rec = {"seq": int(cells["seq"]) if cells["seq"].isdigit() else None, "unparseable_body_base64": ""}
+    else:
+        shown = {k: cells[k] for k in csv_record_fields(rec)}
+        details = json.dumps(rec.get("details"), ensure_ascii=False, sort_keys=True) if rec.get("details") is not None else ""
+        if shown != csv_record_fields(rec) or cells["details"] != details or cells["summary"] != describe(rec):
+            entries._fail(f"row {number} (entry {rec.get('seq')}): its readable columns disagree with the hashed "
+                          f"record: the spreadsheet was edited")
+    entries.feed(rec, body, cells["hash"])
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _html_evidence(text: str) -> Any:
+    start = text.find(f'id="{EVIDENCE_ID}">')
+    end = text.find("</script>", start)
+    return _loads(text[start + len(f'id="{EVIDENCE_ID}">'):end]) if start >= 0 and end > start else None
+
+
+def _md_evidence(text: str) -> Any:
+    start = text.find("```json\n", text.find(MD_EVIDENCE_MARK))
+    end = text.find("\n```", start + 8)
+    return _loads(text[start + 8:end]) if start >= 0 and end > start else None
+
+
+def _inspect_report(path: Path, kind: str, evidence: Any, text: str) -> FileReport:
+    rep = FileReport(path, kind)
+    if not isinstance(evidence, dict):
+        raise CheckpointError(f"{path}: the machine-readable evidence block is missing or damaged.")
+    _check_header(rep, evidence.get("header"))
+    entries = _Entries(rep.header.get("stop_seq"))
+    for obj in evidence.get("entries") or []:
+        if isinstance(obj, dict):
+            entries.feed(obj)
+            if isinstance(obj.get("seq"), int):
+                rep.embedded[obj["seq"]] = str(obj.get("hash"))
+                rep.embedded_wids.add(str(obj.get("workflow_id")))
+    _finish(rep, entries, evidence.get("trailer"), full=False)
+    _check_banners(rep, kind, text)
+    return rep
+
+
+def _check_banners(rep: FileReport, kind: str, text: str) -> None:
+    """The report shows its banner twice (top and Integrity), exactly as its evidence records
+    it: an edited "all good" over a broken chain, or a removed warning, is caught."""
+    from .layout import Block
+    from .render import _html_block, _md_block
+
+    header = rep.header or {}
+    block = Block("banner", str(header.get("banner")), ok=header.get("chain_status") == "intact")
+    if kind == "html":
+        expected = _html_block(block)
+        shown = text.count(expected) == 2 and text.count('class="banner') == 2
+    else:
+        expected = _md_block(block)
+        shown = text.startswith(expected) and text.count(expected) == 2
+    rep.add("visible banner", shown, "the report shows the banner its evidence records" if shown else
+            "the banner shown in the report differs from its evidence: the report was edited")
+
+
+# --- against the database --------------------------------------------------------------------
+
+def check_against_database(service, rep: FileReport, progress=None):
+    """Run the database-side checks for one file; returns the VerifyResult of the live chain."""
+    cps = [rep.checkpoint] if rep.checkpoint else []
+    result = service.verify_audit(checkpoints=cps, progress=progress)
+    if rep.header is not None and rep.header.get("database_id") != service.database_id:
+        rep.add("same database", False, f"the export is of database {rep.header.get('database_id')}, "
+                                        f"this is {service.database_id}")
+        return result
+    if rep.checkpoint is not None:
+        rep.add("database matches the checkpoint", result.ok and result.external_checkpoints_checked >= 1,
+                f"the live chain contains the {rep.checkpoint.size:,} signed entries unchanged" if result.ok
+                else result.summary())
+        known = {c.public_key for c in service.stored_checkpoints()}
+        rep.add("signing key", rep.checkpoint.public_key in known,
+                f"{rep.checkpoint.fingerprint} has signed checkpoints of this database" if rep.checkpoint.public_key in known
+                else f"{rep.checkpoint.fingerprint} never signed a checkpoint of this database")
+    if rep.header is not None and rep.trailer is not None:
+        _check_selection(service, rep)
+    return result
+
+
+def _check_selection(service, rep: FileReport) -> None:
+    header, trailer = rep.header or {}, rep.trailer or {}
+    filt = ExportFilter.from_json(header.get("filters"))
+    stop = header.get("stop_seq") or trailer.get("last_seq")
+    if not stop:
+        return
+    digest = digest_selection(service, filt, stop)
+    same = (digest.count, digest.entries_hex()) == (trailer.get("entries_exported"), trailer.get("entries_sha256"))
+    rep.add("export matches the database", same,
+            f"the database holds exactly these {digest.count:,} entries for the export's filters" if same else
+            f"re-running the export's selection gives {digest.count:,} entries with a different digest: the export "
+            f"or the database was changed")
+    if rep.embedded:
+        wanted = {}
+        by_wid = service.iter_audit_rows(stop=stop, **{**filt.query_args(),
+                                                         "workflow_ids": tuple(sorted(rep.embedded_wids))})
+        for batch in by_wid:
+            wanted.update({seq: as_bytes(h).hex() for seq, _b, h in batch})
+        wrong = sorted(s for s, h in rep.embedded.items() if wanted.get(s) != h)
+        rep.add("report entries match the database", not wrong,
+                f"all {len(rep.embedded):,} timeline entries are in the database unchanged" if not wrong else
+                f"entries {', '.join(map(str, wrong[:MAX_LISTED]))} differ from the database")
+
+
+def iter_checks(reports: list[FileReport]) -> Iterator[tuple[FileReport, Check]]:
+    for rep in reports:
+        for check in rep.checks:
+            yield rep, check
