@@ -1,0 +1,109 @@
+"""`hitl-tui verify-audit` and `hitl-tui checkpoint`: checking the audit chain, and keeping a
+signed statement of it somewhere the database key cannot reach."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .common import EXIT_BROKEN, Failure, echo_json, guarded, open_service, progress_printer, safe
+
+
+def _print_file(rep) -> None:
+    click.echo(f"{safe(rep.path)} ({rep.kind}{' export' if rep.kind != 'checkpoint' else ''}):")
+    for c in rep.checks:
+        click.echo(f"  {'ok  ' if c.ok else 'FAIL'}  {c.name}: {safe(c.detail)}")
+
+
+@click.command("verify-audit")
+@click.option("--checkpoint", "files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A checkpoint file (from `checkpoint -o`) or an export (from `export-audit`) to check the "
+                   "database against; repeatable.")
+@click.option("--offline", is_flag=True, help="Check the --checkpoint files by themselves, without the database.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@guarded
+def verify_audit(ctx: click.Context, files: tuple[Path, ...], offline: bool, as_json: bool) -> None:
+    """Re-hash the whole audit chain and check it against its recorded head, the signed
+    checkpoints stored in the database, and any checkpoint or export files you give.
+
+    An export given with --checkpoint is checked too: its signature, every entry re-hashed, its
+    completeness, and that the database still holds exactly the entries it exported. A consistent
+    rewrite of the whole chain by someone holding the database key passes the inner checks but not
+    a checkpoint kept outside the database.
+
+    Exit status: 0 everything verified; 3 the chain or a file failed (the first bad entry is
+    named); 1 a file or the database could not be read.
+
+    \b
+    Examples:
+      hitl-tui verify-audit
+      hitl-tui verify-audit --checkpoint /secure/hitl-2025-03-31.checkpoint.json
+      hitl-tui verify-audit --checkpoint audit-q1.jsonl --json
+      hitl-tui verify-audit --offline --checkpoint audit-q1.html
+    """
+    from ..core.reports import check_against_database, inspect_file
+
+    if offline and not files:
+        raise click.UsageError("--offline checks files: give at least one --checkpoint FILE.")
+    reports = [inspect_file(f) for f in files]
+    result = None
+    if not offline:
+        with open_service(ctx) as service:
+            progress = None if as_json else progress_printer("verifying")
+            if not reports:
+                result = service.verify_audit(progress=progress)
+            for rep in reports:
+                result = check_against_database(service, rep, progress)
+            where = str(service.path)
+    ok = (result is None or result.ok) and all(r.ok for r in reports)
+    if as_json:
+        echo_json({"ok": ok, "database": None if result is None else {"path": where, **result.model_dump(mode="json")},
+                   "files": [r.to_json() for r in reports]})
+    else:
+        if result is not None:
+            click.echo(f"Database {safe(where)}: {safe(result.summary())}")
+        for rep in reports:
+            _print_file(rep)
+        click.echo("Result: verified." if ok else "Result: VERIFICATION FAILED.")
+    if not ok:
+        ctx.exit(EXIT_BROKEN)
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the checkpoint to this file (refuses to overwrite one). Without it, print it as JSON.")
+@click.pass_context
+@guarded
+def checkpoint(ctx: click.Context, output: Path | None) -> None:
+    """Verify the chain, then sign a checkpoint (entry count + head hash) with this account's
+    signing key and store it in the database; -o also writes it to a file for safe keeping.
+
+    Keep the file where the database key cannot reach it (another machine, an auditor's archive):
+    it later exposes any rewrite of the entries it covers, via `verify-audit --checkpoint FILE`.
+    A broken chain is never signed (exit 3).
+
+    \b
+    Examples:
+      hitl-tui checkpoint -o /secure/hitl-$(date +%F).checkpoint.json
+      hitl-tui checkpoint > checkpoint.json
+    """
+    from ..core.checkpoints import checkpoint_to_json, write_checkpoint_file
+
+    if output is not None and output.exists():
+        raise Failure(f"{output} already exists; a checkpoint file is evidence, so it is never overwritten. "
+                      f"Choose a new name.")
+    with open_service(ctx) as service:
+        result = service.verify_audit(progress=progress_printer("verifying"))
+        if not result.ok:
+            raise Failure(f"{result.summary()}; no checkpoint was signed.", EXIT_BROKEN)
+        cp = service.checkpoint()
+    line = f"Signed checkpoint: {cp.size:,} entries, head {cp.head_hash[:16]}..., key {cp.fingerprint}"
+    if output is None:
+        click.echo(json.dumps(checkpoint_to_json(cp), indent=2))
+        click.echo(line, err=True)
+        return
+    write_checkpoint_file(cp, output)
+    click.echo(f"{line}\nWritten to {safe(output)}; keep it where the database key cannot reach it.")

@@ -1,0 +1,99 @@
+"""`hitl-tui approve|reject|request-changes|withdraw`: decisions, as your OS login."""
+
+from __future__ import annotations
+
+import click
+
+from .common import echo_json, guarded, me, open_service, safe
+
+
+def _outcome(req) -> str:
+    if req.current_role is not None:
+        return f"now awaiting stage {req.current_stage + 1} of {len(req.required_approvers)} ({req.current_role.label})"
+    return f"now {req.status.label}"
+
+
+def _report(req, verb: str, as_json: bool) -> None:
+    if as_json:
+        echo_json({"id": req.id, "status": req.status, "current_stage": req.current_stage,
+                   "awaiting": req.current_role, "revision": req.revision})
+    else:
+        click.echo(f"{verb} {req.id} ({safe(req.title)}); {_outcome(req)}.")
+
+
+_JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+@click.command()
+@click.argument("workflow_id")
+@click.option("-m", "--comment", default="", help="Why you approve (optional, recorded in the audit log).")
+@_JSON
+@click.pass_context
+@guarded
+def approve(ctx: click.Context, workflow_id: str, comment: str, as_json: bool) -> None:
+    """Approve the stage of WORKFLOW_ID that awaits your role.
+
+    Refused (exit 1, nothing written) when you requested it, already decided a stage of it, your
+    role may not decide its current stage, or it is no longer awaiting approval.
+
+    \b
+    Example:
+      hitl-tui approve WF-1704462345-7892 -m "Business justification confirmed"
+    """
+    with open_service(ctx, writes=True) as service:
+        req = service.approve_workflow(workflow_id.strip(), me(), comment)
+    _report(req, "Approved", as_json)
+
+
+@click.command()
+@click.argument("workflow_id")
+@click.option("-m", "--reason", required=True, help="Why (required; the requester sees it).")
+@_JSON
+@click.pass_context
+@guarded
+def reject(ctx: click.Context, workflow_id: str, reason: str, as_json: bool) -> None:
+    """Reject WORKFLOW_ID at the stage awaiting your role; a reason is required.
+
+    \b
+    Example:
+      hitl-tui reject WF-1704462345-7892 -m "Not in this quarter's budget"
+    """
+    with open_service(ctx, writes=True) as service:
+        req = service.reject_workflow(workflow_id.strip(), me(), reason)
+    _report(req, "Rejected", as_json)
+
+
+@click.command("request-changes")
+@click.argument("workflow_id")
+@click.option("-m", "--comment", required=True, help="What must change (required).")
+@_JSON
+@click.pass_context
+@guarded
+def request_changes(ctx: click.Context, workflow_id: str, comment: str, as_json: bool) -> None:
+    """Send WORKFLOW_ID back to its requester for changes; they may resubmit it.
+
+    \b
+    Example:
+      hitl-tui request-changes WF-1704462345-7892 -m "Attach the vendor quote"
+    """
+    with open_service(ctx, writes=True) as service:
+        req = service.request_changes(workflow_id.strip(), me(), comment)
+    _report(req, "Requested changes on", as_json)
+
+
+@click.command()
+@click.argument("workflow_id")
+@click.option("-m", "--reason", default="", help="Why you withdraw it (optional).")
+@_JSON
+@click.pass_context
+@guarded
+def withdraw(ctx: click.Context, workflow_id: str, reason: str, as_json: bool) -> None:
+    """Withdraw your own request WORKFLOW_ID (only its requester may).
+
+    \b
+    Example:
+      hitl-tui withdraw WF-1704462345-7892 -m "Trip cancelled"
+    """
+    with open_service(ctx, writes=True) as service:
+        req = service.withdraw_workflow(workflow_id.strip(), me(), reason)
+    _report(req, "Withdrew", as_json)

@@ -1,0 +1,91 @@
+"""`hitl-tui export-audit`: the audit log as JSONL, CSV, HTML or Markdown, with its evidence."""
+
+from __future__ import annotations
+
+import os
+import sys
+import secrets
+from pathlib import Path
+
+import click
+
+from .common import EXIT_BROKEN, guarded, me, open_service, progress_printer, safe
+
+_SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".html": "html", ".htm": "html",
+                  ".md": "md", ".markdown": "md"}
+
+
+@click.command("export-audit")
+@click.option("--format", "fmt", type=click.Choice(("jsonl", "csv", "html", "md")), default=None,
+              help="jsonl (one entry per line, for Splunk/Datadog), csv (Excel), html (auditor's report), md. "
+                   "Default: from the -o suffix, else jsonl.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (replaced atomically when complete). Default: standard output.")
+@click.option("--since", default=None, help="Entries at or after this time: 2025-01-01, 2025-01-01T09:00+01:00, or 7d/12h.")
+@click.option("--until", default=None, help="Entries before this time (a bare date includes that whole day).")
+@click.option("--workflow", "workflows", multiple=True, metavar="WF-ID", help="Only this request's entries (repeatable).")
+@click.option("--type", "types", multiple=True, metavar="TYPE", help="Only requests of this workflow type (repeatable).")
+@click.option("--user", "users", multiple=True, metavar="USERNAME", help="Only entries by this person (repeatable).")
+@click.option("--timelines", type=click.IntRange(0, 100_000), default=200, show_default=True,
+              help="html/md: draw timelines for this many most recently active requests.")
+@click.pass_context
+@guarded
+def export_audit(ctx: click.Context, fmt: str | None, output: Path | None, since: str | None, until: str | None,
+                 workflows: tuple[str, ...], types: tuple[str, ...], users: tuple[str, ...], timelines: int) -> None:
+    """Export the audit log with its integrity evidence.
+
+    The chain is verified first; if intact, a checkpoint is signed and every export carries the
+    entry count, head hash, verification result and the signed checkpoint with its key
+    fingerprint (JSONL: first and last line; CSV: first and last row; HTML/Markdown: the
+    Integrity section plus an embedded machine-readable block). Check an export and the live
+    database against each other with `hitl-tui verify-audit --checkpoint FILE`.
+
+    A broken chain is exported anyway, with a warning banner at the top, and exits with status 3.
+    Exporting needs an oversight role (executive, compliance) or administrator rights.
+
+    \b
+    Examples:
+      hitl-tui export-audit --format jsonl > audit.jsonl
+      hitl-tui export-audit -o q1-report.html --since 2025-01-01 --until 2025-03-31
+      hitl-tui export-audit --format csv --type expense_approval --user sarah.manager -o sarah.csv
+      hitl-tui export-audit --format md --workflow WF-1704462345-7892
+    """
+    from ..core.reports import ExportFilter, export_audit as run_export
+
+    fmt = fmt or (_SUFFIX_FORMAT.get(output.suffix.lower()) if output else None) or "jsonl"
+    progress = progress_printer("verifying")
+    with open_service(ctx) as service:
+        filt = ExportFilter.build(service.policy, since=since, until=until, workflow_ids=workflows,
+                                  workflow_types=types, actors=users)
+        if output is None:
+            result = run_export(service, fmt, sys.stdout.buffer, filt, generated_by=me(),
+                                max_timelines=timelines, progress=progress)
+        else:
+            result = _to_file(output, lambda fh: run_export(service, fmt, fh, filt, generated_by=me(),
+                                                            max_timelines=timelines, progress=progress))
+    count = result.trailer["entries_exported"]
+    where = f" to {safe(output)}" if output else ""
+    cp = result.integrity.checkpoint
+    signed = f"; checkpoint {cp.size:,} entries signed by {cp.fingerprint}" if cp else ""
+    click.echo(f"Exported {count:,} entr{'y' if count == 1 else 'ies'} ({fmt}){where}{signed}.", err=True)
+    if count == 0 and not filt.empty:
+        click.echo(f"Nothing matched the filters ({safe(filt.describe())}).", err=True)
+    if not result.ok:
+        click.echo(f"hitl-tui: {safe(result.integrity.banner)} The export says so at the top.", err=True)
+        ctx.exit(EXIT_BROKEN)
+
+
+def _to_file(path: Path, write):
+    """Write through a temporary file beside the target, renamed into place only when complete:
+    a failed export never leaves a half file under the real name. The file is 0600: the
+    database is encrypted at rest, its export is not."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            result = write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return result

@@ -1,0 +1,242 @@
+"""`hitl-tui request`: file, list, inspect and resubmit workflow requests."""
+
+from __future__ import annotations
+
+import shutil
+
+import click
+
+from ..core.errors import ValidationFailed
+from .common import echo_json, fmt_time, guarded, me, open_service, safe, stage_text
+
+VIEWS = ("awaiting_me", "mine", "visible", "decided")
+
+
+def parse_fields(pairs: tuple[str, ...]) -> dict[str, str]:
+    data: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValidationFailed(f"--field expects NAME=VALUE, e.g. --field amount=15000 (got {pair!r}).", "field")
+        if name in data:
+            raise ValidationFailed(f"--field {name} was given twice.", name)
+        data[name] = value
+    return data
+
+
+def chain_text(req) -> str:
+    return " -> ".join(r.label for r in req.required_approvers)
+
+
+@click.group()
+def request() -> None:
+    """File, list and inspect workflow requests (you act as your OS login).
+
+    \b
+    Examples:
+      hitl-tui request types
+      hitl-tui request create --type expense_approval --title "Singapore strategy offsite" \\
+          --description "Executive travel for the APAC strategy review" \\
+          --field amount=15000 --field category=travel
+      hitl-tui request list --view awaiting_me
+      hitl-tui request show WF-1704462345-7892
+    """
+
+
+@request.command("types")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@guarded
+def types(ctx: click.Context, as_json: bool) -> None:
+    """List the workflow types, their fields and their approval chains (from the policy).
+
+    \b
+    Example:
+      hitl-tui request types
+    """
+    from ..core.policy import load_policy
+
+    policy = load_policy()
+    if as_json:
+        echo_json({k: {"name": t.name, "fields": {f.name: {"kind": f.kind, "required": f.required,
+                                                            "choices": list(f.choices)} for f in t.fields},
+                       "risk_field": t.risk.field,
+                       "chains": {lv.value: [r.value for r in roles] for lv, roles in t.chains.items()}}
+                   for k, t in policy.types.items()})
+        return
+    for key, t in policy.types.items():
+        click.echo(f"{key}: {safe(t.name)}")
+        for f in t.fields:
+            extra = f" ({', '.join(f.choices)})" if f.choices else ""
+            click.echo(f"    --field {f.name}=...  {f.kind}{' (required)' if f.required else ''}{extra}")
+        for level, roles in t.chains.items():
+            click.echo(f"    {level.value:<8} {' -> '.join(r.label for r in roles)}")
+
+
+@request.command("create")
+@click.option("--type", "workflow_type", required=True, help="Workflow type (see `hitl-tui request types`).")
+@click.option("--title", required=True, help="One line saying what is requested.")
+@click.option("--description", "-d", default="", help="The business justification.")
+@click.option("--field", "-f", "fields", multiple=True, metavar="NAME=VALUE",
+              help="A field of the type, e.g. amount=15000, category=travel, impact=high (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@guarded
+def create(ctx: click.Context, workflow_type: str, title: str, description: str, fields: tuple[str, ...],
+           as_json: bool) -> None:
+    """File a new request; prints its id, risk level and approval chain.
+
+    \b
+    Examples:
+      hitl-tui request create --type expense_approval --title "Q4 conference travel" \\
+          -d "Flights and hotel for the industry conference" -f amount=5000 -f category=travel
+      hitl-tui request create --type infrastructure_change --title "Orders DB migration to PG 16" \\
+          -d "Major version upgrade with a 30 min write freeze" -f impact=high -f system=orders-db
+    """
+    data = parse_fields(fields)
+    with open_service(ctx, writes=True) as service:
+        wid = service.create_workflow_request(workflow_type, title, description, me(), data)
+        req = service.get_workflow(wid)
+    if as_json:
+        echo_json({"id": req.id, "status": req.status, "risk_level": req.risk_level, "risk_reason": req.risk_reason,
+                   "chain": [r.value for r in req.required_approvers], "awaiting": req.current_role})
+        return
+    click.echo(f"Created {req.id}: {safe(req.title)}")
+    click.echo(f"Risk:  {req.risk_level.value} ({safe(req.risk_reason)})")
+    waiting = req.current_role.label if req.current_role else "-"
+    click.echo(f"Chain: {chain_text(req)} (now awaiting {waiting})")
+
+
+@request.command("list")
+@click.option("--view", type=click.Choice(VIEWS), default="awaiting_me", show_default=True,
+              help="awaiting_me: your decisions; mine: what you filed; visible: all you may see; decided: what you decided.")
+@click.option("--search", default=None, help="Only requests whose title, id, requester, type, risk or status contain this.")
+@click.option("--sort", type=click.Choice(("oldest", "newest", "risk")), default="oldest", show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@guarded
+def list_(ctx: click.Context, view: str, search: str | None, sort: str, limit: int, as_json: bool) -> None:
+    """List requests in one of your inbox views.
+
+    \b
+    Examples:
+      hitl-tui request list
+      hitl-tui request list --view visible --search travel --sort risk
+      hitl-tui request list --view mine --json
+    """
+    with open_service(ctx) as service:
+        rows = service.list_requests(me(), view, search=search, sort=sort, limit=limit)
+        total = service.count_requests(me(), view, search=search)
+    if as_json:
+        echo_json([r.model_dump(mode="json") for r in rows])
+        return
+    if not rows:
+        click.echo(f"No requests in {view}" + (f" matching {safe(search)!r}." if search else "."))
+        return
+    width = shutil.get_terminal_size((120, 24)).columns
+    click.echo(f"{'ID':<18}  {'RISK':<8}  {'STATUS':<17}  {'STAGE':<14}  {'REQUESTER':<16}  {'VALUE':>12}  TITLE")
+    for r in rows:
+        line = (f"{r.id:<18}  {r.risk_level.value:<8}  {r.status.value:<17}  "
+                f"{stage_text(r.status, r.current_stage, r.stage_count, r.current_role):<14}  "
+                f"{safe(r.requester):<16}  {safe(r.headline)[:12]:>12}  {safe(r.title)}")
+        click.echo(line if len(line) <= width else line[:max(40, width - 1)] + "…")
+    if total > len(rows):
+        click.echo(f"({len(rows)} of {total} shown; use --limit or --search)")
+
+
+@request.command("show")
+@click.argument("workflow_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@guarded
+def show(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
+    """Show a request: data, risk and its reason, the approval chain with every decision,
+    compliance flags, and its audit trail.
+
+    \b
+    Example:
+      hitl-tui request show WF-1704462345-7892 --json
+    """
+    from ..core.reports.flags import ComplianceLookup
+
+    with open_service(ctx) as service:
+        req = service.get_workflow_for(me(), workflow_id)
+        trail = service.get_audit_trail_for(me(), req.id)
+        flags = ComplianceLookup(service).flags(req)
+    if as_json:
+        echo_json({"request": req.model_dump(mode="json"), "compliance_flags": flags,
+                   "audit_trail": [e.model_dump(mode="json") for e in trail]})
+        return
+    _print_request(service.policy, req, flags, trail)
+
+
+def _print_request(policy, req, flags, trail) -> None:
+    wtype = policy.types.get(req.workflow_type)
+    click.echo(f"{req.id}  {safe(req.title)}")
+    click.echo(f"  Type:       {safe(wtype.name if wtype else req.workflow_type)} ({req.workflow_type})")
+    click.echo(f"  Requester:  {safe(req.requester)}")
+    where = f", stage {req.current_stage + 1} of {len(req.required_approvers)} ({req.current_role.label})" \
+        if req.current_role else ""
+    click.echo(f"  Status:     {req.status.label}{where}   (revision {req.revision})")
+    click.echo(f"  Risk:       {req.risk_level.value}: {safe(req.risk_reason)}")
+    click.echo(f"  Data:       " + "; ".join(f"{k} = {safe(v)}" for k, v in req.data.items()))
+    click.echo(f"  Created:    {fmt_time(req.created_at)}    Updated: {fmt_time(req.updated_at)}")
+    if req.description:
+        click.echo("  Description:")
+        for line in safe(req.description, multiline=True).splitlines():
+            click.echo(f"    {line}")
+    click.echo(f"  Approval chain: {chain_text(req)}")
+    for i, role in enumerate(req.required_approvers):
+        done = [a for a in req.approvals if a.revision == req.revision and a.stage == i]
+        if done:
+            a = done[-1]
+            note = f': "{safe(a.comments)}"' if a.comments else ""
+            agent = f" (proposed by {safe(a.proposed_by)})" if a.proposed_by else ""
+            state = f"{a.decision.past_tense} by {safe(a.approver)} ({a.approver_role.label}) {fmt_time(a.decided_at)}{agent}{note}"
+        elif req.current_role is not None and i == req.current_stage:
+            state = "awaiting decision"
+        else:
+            state = "-"
+        click.echo(f"    {i + 1}. {role.label:<10} {state}")
+    earlier = [a for a in req.approvals if a.revision != req.revision]
+    for a in earlier:
+        click.echo(f"    (revision {a.revision}) stage {a.stage + 1} {a.decision.past_tense} by {safe(a.approver)}"
+                   + (f': "{safe(a.comments)}"' if a.comments else ""))
+    if flags:
+        click.echo("  Compliance flags:")
+        for f in flags:
+            click.echo(f"    [{f['severity']}] {safe(f['title'])}: {safe(f['explanation'])}")
+    click.echo("  Audit trail:")
+    for e in trail:
+        from ..core.reports.entries import describe
+
+        rec = {"action": e.action, "details": e.details}
+        click.echo(f"    #{e.seq:<6} {fmt_time(e.timestamp)}  {safe(e.actor)}: {safe(describe(rec))}")
+
+
+@request.command("resubmit")
+@click.argument("workflow_id")
+@click.option("--title", default=None, help="A new title.")
+@click.option("--description", "-d", default=None, help="A new description.")
+@click.option("--field", "-f", "fields", multiple=True, metavar="NAME=VALUE",
+              help="Change a field (repeatable); the others keep their values.")
+@click.option("-m", "--comment", default="", help="What you changed.")
+@click.pass_context
+@guarded
+def resubmit(ctx: click.Context, workflow_id: str, title: str | None, description: str | None,
+             fields: tuple[str, ...], comment: str) -> None:
+    """After changes were requested: edit your request and restart its approval chain.
+
+    \b
+    Example:
+      hitl-tui request resubmit WF-1704462345-7892 -f amount=12000 -m "Dropped the business-class upgrade"
+    """
+    changes = parse_fields(fields)
+    with open_service(ctx, writes=True) as service:
+        current = service.get_workflow_for(me(), workflow_id)
+        data = {k: str(v) for k, v in current.data.items()} | changes if changes else None
+        req = service.resubmit(current.id, me(), title=title, description=description, data=data, comments=comment)
+    click.echo(f"Resubmitted {req.id} as revision {req.revision}: {req.risk_level.value} risk "
+               f"({safe(req.risk_reason)}); chain {chain_text(req)}, now awaiting {req.current_role.label}.")

@@ -1,0 +1,149 @@
+"""`hitl-tui users`: the user directory (add, list, set-role, deactivate, reactivate, set-admin)."""
+
+from __future__ import annotations
+
+import click
+
+from .common import echo_json, guarded, me, open_service, safe
+
+
+def _user_json(u) -> dict:
+    return {"username": u.username, "role": u.role.value, "email": u.email, "display_name": u.display_name,
+            "active": u.active, "admin": u.admin, "created_at": u.created_at}
+
+
+def _describe(u) -> str:
+    flags = [u.role.label] + (["administrator"] if u.admin else []) + ([] if u.active else ["DEACTIVATED"])
+    return f"{safe(u.username)} ({', '.join(flags)})"
+
+
+@click.group()
+def users() -> None:
+    """The user directory: who may request and decide, and in which role.
+
+    Changes need a directory administrator (the first one is whoever ran `hitl-tui init`); you act
+    as your OS login. Every change is written to the audit log.
+
+    \b
+    Examples:
+      hitl-tui users add sarah.manager --role manager --email sarah@example.com --name "Sarah Chen"
+      hitl-tui users list --json
+      hitl-tui users set-role john.doe manager
+      hitl-tui users deactivate john.doe
+    """
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, help="employee, manager, director, executive, compliance, security or it_admin.")
+@click.option("--email", default=None, help="Email address.")
+@click.option("--name", "display_name", default=None, help="Display name.")
+@click.option("--admin", is_flag=True, help="Also make them a user-directory administrator.")
+@click.pass_context
+@guarded
+def add(ctx: click.Context, username: str, role: str, email: str | None, display_name: str | None, admin: bool) -> None:
+    """Add USERNAME to the directory with a role.
+
+    \b
+    Example:
+      hitl-tui users add mike.director --role director --email mike@example.com
+    """
+    with open_service(ctx, writes=True) as service:
+        user = service.add_user(username, role, email, display_name=display_name, admin=admin, actor=me())
+    click.echo(f"Added {_describe(user)}.")
+
+
+@users.command("list")
+@click.option("--active-only", is_flag=True, help="Leave out deactivated users.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+@guarded
+def list_(ctx: click.Context, active_only: bool, as_json: bool) -> None:
+    """List the directory.
+
+    \b
+    Examples:
+      hitl-tui users list
+      hitl-tui users list --active-only --json
+    """
+    with open_service(ctx) as service:
+        people = service.list_users(include_inactive=not active_only)
+    if as_json:
+        echo_json([_user_json(u) for u in people])
+        return
+    if not people:
+        click.echo("The directory is empty; add people with `hitl-tui users add`.")
+        return
+    width = max(len(u.username) for u in people)
+    click.echo(f"{'USERNAME':<{width}}  {'ROLE':<10}  {'ADMIN':<5}  {'ACTIVE':<6}  NAME / EMAIL")
+    for u in people:
+        who = " ".join(x for x in (u.display_name, f"<{u.email}>" if u.email else None) if x)
+        click.echo(f"{safe(u.username):<{width}}  {u.role.value:<10}  {'yes' if u.admin else '-':<5}  "
+                   f"{'yes' if u.active else 'no':<6}  {safe(who)}")
+
+
+@users.command("set-role")
+@click.argument("username")
+@click.argument("role")
+@click.pass_context
+@guarded
+def set_role(ctx: click.Context, username: str, role: str) -> None:
+    """Change USERNAME's role to ROLE.
+
+    \b
+    Example:
+      hitl-tui users set-role john.doe manager
+    """
+    with open_service(ctx, writes=True) as service:
+        user = service.set_user_role(username, role, actor=me())
+    click.echo(f"{_describe(user)}: role is now {user.role.label}.")
+
+
+@users.command("deactivate")
+@click.argument("username")
+@click.pass_context
+@guarded
+def deactivate(ctx: click.Context, username: str) -> None:
+    """Stop USERNAME from requesting or deciding (their history stays).
+
+    \b
+    Example:
+      hitl-tui users deactivate john.doe
+    """
+    with open_service(ctx, writes=True) as service:
+        user = service.set_user_active(username, False, actor=me())
+    click.echo(f"Deactivated {_describe(user)}.")
+
+
+@users.command("reactivate")
+@click.argument("username")
+@click.pass_context
+@guarded
+def reactivate(ctx: click.Context, username: str) -> None:
+    """Let a deactivated USERNAME act again.
+
+    \b
+    Example:
+      hitl-tui users reactivate john.doe
+    """
+    with open_service(ctx, writes=True) as service:
+        user = service.set_user_active(username, True, actor=me())
+    click.echo(f"Reactivated {_describe(user)}.")
+
+
+@users.command("set-admin")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="Remove administrator rights instead of granting them.")
+@click.pass_context
+@guarded
+def set_admin(ctx: click.Context, username: str, revoke: bool) -> None:
+    """Grant (or with --revoke, remove) USERNAME's user-directory administrator rights.
+
+    \b
+    Examples:
+      hitl-tui users set-admin carol.compliance
+      hitl-tui users set-admin carol.compliance --revoke
+    """
+    with open_service(ctx, writes=True) as service:
+        user = service.set_user_admin(username, not revoke, actor=me())
+    click.echo(f"{_describe(user)}: administrator rights {'removed' if revoke else 'granted'}.")
