@@ -84,7 +84,7 @@ class SessionTools:
         try:
             activity, payload = what()
         except HitlError as exc:
-            self._sink.emit(ToolActivity(self.agent, f"refused ({doing}): {exc}"))
+            self._sink.emit(ToolActivity(self.agent, f"refused ({doing[:80]}): {exc}"))
             return _json({"refused": str(exc)})
         self._sink.emit(ToolActivity(self.agent, activity))
         return _json(payload)
@@ -100,9 +100,8 @@ class SessionTools:
     def get_workflow_status(self, workflow_id: str) -> str:
         def body():
             req = self._service.get_workflow_for(self.username, _clean_id(workflow_id))
-            note = self._decide_note(req)
-            return f"looked up {req.id}", {"report": reports.request_report(self.policy, req, decide_note=note, tz=self._tz()),
-                                           "workflow_id": req.id, "status": req.status.value}
+            report = reports.request_report(self.policy, req, decide_note=self._decide_note(req), tz=self._tz())
+            return f"looked up {req.id}", {"report": report, "workflow_id": req.id, "status": req.status.value}
         return self._run(body, f"look up {workflow_id}")
 
     def get_audit_trail(self, workflow_id: str) -> str:
@@ -177,7 +176,7 @@ class SessionTools:
                       fields: dict[str, Any] | None = None, **loose_fields: Any) -> str:
         def body():
             wtype = self.policy.workflow_type(workflow_type)
-            given = {**(fields if isinstance(fields, dict) else {}), **loose_fields}  # models often flatten
+            given = {**_as_dict(fields), **loose_fields}  # models often flatten, or send the object as text
             clean, problems = {}, []
             for name, value in given.items():
                 if value is None or (isinstance(value, str) and not value.strip()):
@@ -288,6 +287,15 @@ class SessionTools:
         ids = [r.id for r in rows if r.requester == req.requester and r.id != req.id
                and r.workflow_type == req.workflow_type and start <= r.created_at <= end]
         return [self._service.get_workflow_for(self.username, i) for i in ids]
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _clean_id(workflow_id: str) -> str:

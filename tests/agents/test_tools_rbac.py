@@ -102,6 +102,20 @@ def test_a_draft_never_files_and_reports_problems(service):
     assert "Unknown workflow type 'teleport'" in refused(tools.draft_request("teleport", "x"))
 
 
+@pytest.mark.parametrize("call", [
+    {"fields": {"amount": "15k", "category": "travel"}},
+    {"fields": '{"amount": 15000, "category": "travel"}'},   # the object sent as JSON text
+    {"amount": "$15,000", "category": "Travel"},             # fields flattened into the call
+])
+def test_drafts_accept_the_shapes_models_send(service, call):
+    tools, sink = tools_for(service, "john.doe")
+    payload = json.loads(tools.draft_request("Expense approval", "Singapore", "Strategy offsite with partners", **call))
+    assert (payload["risk_level"], payload["chain"]) == ("HIGH", ["manager", "director", "executive"])
+    (draft,) = [e for e in sink.drain() if isinstance(e, DraftRequest)]
+    assert (draft.workflow_type, str(draft.data["amount"]), draft.data["category"]) == (
+        "expense_approval", "15000.00", "travel")
+
+
 async def test_an_unadvertised_tool_run_by_name_still_enforces_permissions(service, fake_model):
     """The ComplianceOfficer does not advertise list_pending_approvals; tframex runs it anyway
     when the model names it. The tool still refuses an employee another person's queue."""

@@ -48,7 +48,8 @@ class OfflineAssistantLLM(BaseLLMWrapper):
             return self._say(f"That is a job for the {owner}: pick it in the agent selector, or leave the "
                              f"selector on auto, and ask again.")
         self._calls += 1
-        call = ToolCall(id=f"offline-{self._calls}", function=FunctionCall(name=step.tool, arguments=json.dumps(step.args)))
+        call = ToolCall(id=f"offline-{self._calls}",
+                        function=FunctionCall(name=step.tool, arguments=json.dumps(step.args)))
         return Message(role="assistant", content=None, tool_calls=[call])
 
     def _say(self, text: str) -> Message:

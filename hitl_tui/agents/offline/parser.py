@@ -38,7 +38,8 @@ _COMMENT = re.compile(
 _AFTER_ID = re.compile(r"(?P<id>\bWF-\d+-\d+)\s*(?::|\s-|\u2013)\s*(?P<text>.+)$", re.I | re.S)
 _QUOTED = re.compile(r"""['"\u2018\u201c](?P<text>.+?)['"\u2019\u201d]""", re.S)
 _PENDING = re.compile(r"\b(?:pending|awaiting|waiting\s+for|inbox|queue)\b", re.I)
-_FOR_USER = re.compile(r"\b(?:for|of)\s+(?!me\b|my\b|myself\b|us\b|approval)(?P<user>[A-Za-z0-9][\w.@-]*[A-Za-z0-9])", re.I)
+_FOR_USER = re.compile(
+    r"\b(?:for|of)\s+(?!me\b|my\b|myself\b|us\b|approval)(?P<user>[A-Za-z0-9][\w.@-]*[A-Za-z0-9])", re.I)
 _POSSESSIVE = re.compile(r"(?P<user>[A-Za-z0-9][\w.@-]*[A-Za-z0-9])'s\s+(?:pending|queue|inbox|approvals)", re.I)
 _COMPLIANCE = re.compile(r"\b(?:complian\w*|flags?|segregation|split\s+purchases?|sod)\b", re.I)
 _AUDIT = re.compile(r"\b(?:audit|trail|history)\b", re.I)
