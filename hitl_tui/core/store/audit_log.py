@@ -58,7 +58,7 @@ def iter_rows(conn, start: int = 1, stop: int | None = None) -> Iterator[list[tu
 
 def iter_rows_filtered(conn, *, start: int = 1, stop: int | None = None, since: str | None = None,
                        until: str | None = None, workflow_ids: tuple[str, ...] = (), actors: tuple[str, ...] = (),
-                       workflow_types: tuple[str, ...] = ()) -> Iterator[list[tuple[int, bytes, bytes]]]:
+                       workflow_types: tuple[str, ...] = (), batch: int = BATCH) -> Iterator[list[tuple[int, bytes, bytes]]]:
     """Like iter_rows, restricted to the export filters (all optional, combined with AND):
     `since` <= ts < `until` (ISO text in the stored format), the entry's workflow id, its actor, or
     its request's workflow type. Workflow filters use the index column (verify_audit checks it
@@ -79,7 +79,7 @@ def iter_rows_filtered(conn, *, start: int = 1, stop: int | None = None, since: 
     last = start - 1
     while True:
         rows = conn.execute(
-            f"SELECT seq, body, hash FROM audit_log WHERE seq > ?{extra} ORDER BY seq LIMIT ?", (last, *args, BATCH)
+            f"SELECT seq, body, hash FROM audit_log WHERE seq > ?{extra} ORDER BY seq LIMIT ?", (last, *args, batch)
         ).fetchall()
         if not rows:
             return
