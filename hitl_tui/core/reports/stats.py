@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from sys import intern
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,9 +57,10 @@ class Histogram:
 
 
 class _Open:
-    """What is remembered about a request until it reaches a final status."""
+    """What is remembered about a request until it reaches a final status. Kept small (slots,
+    interned strings, no dict until someone decides): a log may hold many open requests."""
 
-    __slots__ = ("wtype", "risk", "requester", "created", "status", "deciders", "since")
+    __slots__ = ("wtype", "risk", "requester", "created", "status", "deciders", "since", "stages")
 
     def __init__(self) -> None:
         self.wtype = "(created before this window)"
@@ -66,8 +68,9 @@ class _Open:
         self.requester: str | None = None
         self.created: float | None = None
         self.status = "unknown"
-        self.deciders: dict[str, int] = {}
+        self.deciders: dict[str, int] | None = None
         self.since: float | None = None  # when the current stage started waiting
+        self.stages = 0  # length of the approval chain, when known
 
 
 @dataclass
@@ -91,7 +94,6 @@ class Stats:
 
     def __post_init__(self) -> None:
         self._open: dict[str, _Open] = {}
-        self._seen: set[str] = set()
         self.recent: deque[str] = deque(maxlen=max(0, self.timeline_limit))
 
     # --- feeding -------------------------------------------------------------------------------
@@ -123,18 +125,18 @@ class Stats:
             when = None
         details = rec.get("details") if isinstance(rec.get("details"), dict) else {}
         st = self._open.get(wid)
-        if wid not in self._seen:
-            self._seen.add(wid)
+        if st is None:  # first sight (a request is dropped from memory only once it is final)
+            st = self._open[wid] = _Open()
             self.requests += 1
             self.recent.append(wid)
-        if st is None:
-            st = self._open[wid] = _Open()
         if action in ("created", "resubmitted"):
             if action == "created":
-                st.wtype, st.requester, st.created = str(details.get("workflow_type")), actor, when
-            st.risk, st.status, st.deciders, st.since = str(details.get("risk_level")), "awaiting_approval", {}, when
+                st.wtype, st.requester, st.created = intern(str(details.get("workflow_type"))), intern(actor), when
+            st.risk, st.status, st.deciders, st.since = intern(str(details.get("risk_level"))), "awaiting_approval", None, when
+            chain = details.get("chain")
+            st.stages = len(chain) if isinstance(chain, list) else 0
         elif action in DECISIONS:
-            self._decision(seq, wid, actor, when, details, st)
+            self._decision(seq, wid, action, actor, when, details, st)
         elif action == "withdrawn":
             st.status = "withdrawn"
         if st.status in FINAL:
@@ -143,7 +145,7 @@ class Stats:
             self._fold(st)
             del self._open[wid]
 
-    def _decision(self, seq: int, wid: str, actor: str, when: float | None, d: dict, st: _Open) -> None:
+    def _decision(self, seq: int, wid: str, action: str, actor: str, when: float | None, d: dict, st: _Open) -> None:
         stage, stage_role, decider_role = d.get("stage"), str(d.get("stage_role")), str(d.get("decider_role"))
         if st.created is not None and when is not None:
             self.decision_time.setdefault(st.risk, Histogram()).add(when - st.created)
@@ -153,7 +155,7 @@ class Stats:
         if st.requester is not None and actor == st.requester:
             self._flag("sod_requester_decided", seq, wid,
                        f"{actor} requested {wid} and also decided stage {number} ({stage_role}).")
-        if actor in st.deciders:
+        if st.deciders and actor in st.deciders:
             self._flag("sod_same_person_two_stages", seq, wid,
                        f"{actor} decided stages {st.deciders[actor]} and {number} of the same revision of {wid}.")
         try:
@@ -163,8 +165,10 @@ class Stats:
         if not eligible:
             self._flag("decider_not_eligible", seq, wid,
                        f"Stage {number} of {wid} needed a {stage_role}; {actor} decided it as {decider_role}.")
-        st.deciders[actor] = number if isinstance(number, int) else 0
-        st.status, st.since = str(d.get("status_after")), when
+        if st.deciders is None:
+            st.deciders = {}
+        st.deciders[intern(actor)] = number if isinstance(number, int) else 0
+        st.status, st.since = _status_after(d, action, stage, st.stages), when
 
     def _flag(self, code: str, seq: int, wid: str, text: str) -> None:
         self.flag_count += 1
@@ -180,7 +184,6 @@ class Stats:
         for st in self._open.values():
             self._fold(st)
         self._open.clear()
-        self._seen.clear()
         return self
 
     # --- derived figures -----------------------------------------------------------------------
@@ -196,6 +199,16 @@ class Stats:
         for counts in self.risk.values():
             total.update(counts)
         return total
+
+
+def _status_after(d: dict, action: str, stage, stages: int) -> str:
+    """The status a decision left, from the record; older or foreign records may lack it."""
+    if d.get("status_after"):
+        return intern(str(d["status_after"]))
+    if action != "approved":
+        return action
+    last = isinstance(stage, int) and stages and stage + 1 >= stages
+    return "approved" if last else "awaiting_approval"
 
 
 def approval_rate(counts: Counter) -> float | None:

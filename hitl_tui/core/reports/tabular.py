@@ -43,8 +43,8 @@ def write_jsonl(job) -> dict[str, Any]:
     digest = ExportDigest()
     out.write(_json_line(job.header))
     for batch in job.rows():
-        out.write(b"".join(jsonl_line(seq, body, h) for seq, body, h in batch))
-        for seq, _body, h in batch:
+        for seq, body, h in batch:
+            out.write(jsonl_line(seq, body, h))
             digest.add(seq, as_bytes(h))
     trailer = digest.trailer(job.integrity)
     out.write(_json_line(trailer))
@@ -52,19 +52,19 @@ def write_jsonl(job) -> dict[str, Any]:
 
 
 class _CsvSink:
-    """csv.writer into a text buffer, flushed to the binary output per batch."""
+    """csv.writer on a UTF-8 text layer over the binary output: rows stream out through the
+    text layer's small buffer instead of collecting in memory."""
 
     def __init__(self, out: BinaryIO) -> None:
-        self.out, self.buf = out, io.StringIO()
-        self.writer = csv.writer(self.buf, lineterminator="\r\n")
+        self.text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+        self.writer = csv.writer(self.text, lineterminator="\r\n")
 
     def row(self, values: list[Any]) -> None:
         self.writer.writerow([csv_cell(v) for v in values])
 
-    def flush(self) -> None:
-        self.out.write(self.buf.getvalue().encode("utf-8"))
-        self.buf.seek(0)
-        self.buf.truncate()
+    def close(self) -> None:
+        self.text.flush()
+        self.text.detach()  # hand the binary output back to its owner, unclosed
 
 
 def _meta_row(record_type: str, summary: str, data: dict[str, Any]) -> list[Any]:
@@ -74,8 +74,8 @@ def _meta_row(record_type: str, summary: str, data: dict[str, Any]) -> list[Any]
 
 
 def write_csv(job) -> dict[str, Any]:
-    sink = _CsvSink(job.out)
     job.out.write("\ufeff".encode("utf-8"))  # Excel reads UTF-8 only with a BOM
+    sink = _CsvSink(job.out)
     sink.row(list(CSV_COLUMNS))
     sink.row(_meta_row(HEADER_TYPE, job.integrity.banner, job.header))
     digest = ExportDigest()
@@ -96,10 +96,9 @@ def write_csv(job) -> dict[str, Any]:
                       rec.get("session_id"), rec.get("os_login"), rec.get("tty"), rec.get("remote_addr"),
                       rec.get("prev_hash"), as_bytes(h).hex(), text])
             digest.add(seq, as_bytes(h))
-        sink.flush()
     trailer = digest.trailer(job.integrity)
     sink.row(_meta_row(TRAILER_TYPE, f"{digest.count:,} entries exported", trailer))
-    sink.flush()
+    sink.close()
     return trailer
 
 

@@ -6,9 +6,7 @@ of the entries' hashes equal to the trailer's (a truncated or trimmed file fails
 JSONL/CSV export holds the whole chain, so re-hashing it from entry 1 must end exactly at the
 signed head: such a file proves itself. HTML/Markdown reports embed only their timeline entries.
 
-Against the database: the chain verifies and agrees with the export's signed checkpoint (a
-consistent rewrite of the whole chain is exposed here), the signing key is one this database has
-signed with, and the export's selection, re-run on the database, has the same count and digest.
+The checks against the live database are in crosscheck.py.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..audit import GENESIS_HEX
 from ..checkpoints import FORMAT as CHECKPOINT_FORMAT
@@ -26,8 +24,7 @@ from ..checkpoints import signature_valid
 from ..errors import CheckpointError
 from ..models import Checkpoint
 from .entries import body_from_export, describe, rehash
-from .evidence import as_bytes
-from .evidence import ENTRY_TYPE, EXPORT_FORMAT, HEADER_TYPE, TRAILER_TYPE, ExportDigest, digest_selection
+from .evidence import ENTRY_TYPE, EXPORT_FORMAT, HEADER_TYPE, TRAILER_TYPE, ExportDigest
 from .filters import ExportFilter
 from .render import EVIDENCE_ID, MD_EVIDENCE_MARK
 from .tabular import CSV_COLUMNS, csv_record_fields, csv_uncell
@@ -341,56 +338,3 @@ def _check_banners(rep: FileReport, kind: str, text: str) -> None:
         shown = text.startswith(expected) and text.count(expected) == 2
     rep.add("visible banner", shown, "the report shows the banner its evidence records" if shown else
             "the banner shown in the report differs from its evidence: the report was edited")
-
-
-# --- against the database --------------------------------------------------------------------
-
-def check_against_database(service, rep: FileReport, progress=None):
-    """Run the database-side checks for one file; returns the VerifyResult of the live chain."""
-    cps = [rep.checkpoint] if rep.checkpoint else []
-    result = service.verify_audit(checkpoints=cps, progress=progress)
-    if rep.header is not None and rep.header.get("database_id") != service.database_id:
-        rep.add("same database", False, f"the export is of database {rep.header.get('database_id')}, "
-                                        f"this is {service.database_id}")
-        return result
-    if rep.checkpoint is not None:
-        rep.add("database matches the checkpoint", result.ok and result.external_checkpoints_checked >= 1,
-                f"the live chain contains the {rep.checkpoint.size:,} signed entries unchanged" if result.ok
-                else result.summary())
-        known = {c.public_key for c in service.stored_checkpoints()}
-        rep.add("signing key", rep.checkpoint.public_key in known,
-                f"{rep.checkpoint.fingerprint} has signed checkpoints of this database" if rep.checkpoint.public_key in known
-                else f"{rep.checkpoint.fingerprint} never signed a checkpoint of this database")
-    if rep.header is not None and rep.trailer is not None:
-        _check_selection(service, rep)
-    return result
-
-
-def _check_selection(service, rep: FileReport) -> None:
-    header, trailer = rep.header or {}, rep.trailer or {}
-    filt = ExportFilter.from_json(header.get("filters"))
-    stop = header.get("stop_seq") or trailer.get("last_seq")
-    if not stop:
-        return
-    digest = digest_selection(service, filt, stop)
-    same = (digest.count, digest.entries_hex()) == (trailer.get("entries_exported"), trailer.get("entries_sha256"))
-    rep.add("export matches the database", same,
-            f"the database holds exactly these {digest.count:,} entries for the export's filters" if same else
-            f"re-running the export's selection gives {digest.count:,} entries with a different digest: the export "
-            f"or the database was changed")
-    if rep.embedded:
-        wanted = {}
-        by_wid = service.iter_audit_rows(stop=stop, **{**filt.query_args(),
-                                                         "workflow_ids": tuple(sorted(rep.embedded_wids))})
-        for batch in by_wid:
-            wanted.update({seq: as_bytes(h).hex() for seq, _b, h in batch})
-        wrong = sorted(s for s, h in rep.embedded.items() if wanted.get(s) != h)
-        rep.add("report entries match the database", not wrong,
-                f"all {len(rep.embedded):,} timeline entries are in the database unchanged" if not wrong else
-                f"entries {', '.join(map(str, wrong[:MAX_LISTED]))} differ from the database")
-
-
-def iter_checks(reports: list[FileReport]) -> Iterator[tuple[FileReport, Check]]:
-    for rep in reports:
-        for check in rep.checks:
-            yield rep, check
