@@ -23,10 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hitl_tui.core.audit import iso, os_login  # noqa: E402
+from hitl_tui.core.audit import build_record, canonical_bytes, chain_hash, iso, os_login  # noqa: E402
 from hitl_tui.core.hydrate import data_to_json  # noqa: E402
 from hitl_tui.core.models import WorkflowStatus  # noqa: E402
 from hitl_tui.core.service import WorkflowService  # noqa: E402
+from hitl_tui.core.store import audit_log  # noqa: E402
 from hitl_tui.core.store import requests as req_sql  # noqa: E402
 
 PEOPLE = [
@@ -108,7 +109,12 @@ TITLES = ["Quarterly licence true-up", "Vendor onboarding", "Travel to Berlin", 
 
 
 def bulk(svc: WorkflowService, n: int, seed: int = 7) -> None:
-    """n requests with valid audit entries, in one transaction, via the store functions."""
+    """n requests, each with its hash-linked "created" audit entry, in one transaction.
+
+    Rows go in with executemany; audit entries are built, hashed and appended with the core's own
+    functions (build_record, canonical_bytes, chain_hash, audit_log.append), so verification
+    passes afterwards exactly as for entries the service wrote one by one.
+    """
     rnd = random.Random(seed)
     variants = []
     for wtype, extra, field, values in TEMPLATES:
@@ -120,34 +126,45 @@ def bulk(svc: WorkflowService, n: int, seed: int = 7) -> None:
             svc.add_user(name, "employee")
     now = datetime.now(timezone.utc)
     base = int(time.time()) - 90 * 86400
+    cols = ("id", "workflow_type", "title", "description", "requester", "data", "risk_level", "risk_rank",
+            "risk_field", "risk_reason", "headline", "chain", "current_stage", "current_role", "status",
+            "revision", "created_at", "updated_at")
+    insert = f"INSERT INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    encoded = {id(a): (data_to_json(a.data), req_sql.encode_chain(a.chain)) for a in variants}
     with svc._write() as conn:  # the service's own serialized write transaction
+        size, head = audit_log.checked_head(conn)
+        rows = []
         for i in range(n):
             a = rnd.choice(variants)
-            created = now - timedelta(seconds=rnd.randrange(90 * 86400))
+            created = now - timedelta(seconds=rnd.randrange(90 * 86400), microseconds=rnd.randrange(10**6))
             stage = rnd.randrange(len(a.chain))
             status = WorkflowStatus.AWAITING_APPROVAL if rnd.random() < 0.4 else rnd.choice(
                 [WorkflowStatus.APPROVED, WorkflowStatus.REJECTED, WorkflowStatus.WITHDRAWN])
-            if status is not WorkflowStatus.AWAITING_APPROVAL:
-                stage = len(a.chain) if status is WorkflowStatus.APPROVED else stage
+            if status is WorkflowStatus.APPROVED:
+                stage = len(a.chain)
             wid = f"WF-{base + i // 10_000}-{i % 10_000:04d}"
             title = f"{rnd.choice(TITLES)} #{i}"
             requester = rnd.choice(requesters)
+            data_json, chain = encoded[id(a)]
             ts = iso(created)
-            req_sql.insert(conn, {
-                "id": wid, "workflow_type": a.workflow_type, "title": title, "description": "Generated.",
-                "requester": requester, "data": data_to_json(a.data), "risk_level": a.risk_level.value,
-                "risk_rank": a.risk_level.rank, "risk_field": a.risk_field, "risk_reason": a.risk_reason,
-                "headline": str(a.data[a.risk_field]), "chain": req_sql.encode_chain(a.chain),
-                "current_stage": stage,
-                "current_role": a.chain[stage].value if status is WorkflowStatus.AWAITING_APPROVAL else None,
-                "status": status.value, "revision": 1, "created_at": ts, "updated_at": ts,
-            })
-            svc._audit(conn, requester, "created", wid, {
+            rows.append((wid, a.workflow_type, title, "Generated.", requester, data_json, a.risk_level.value,
+                         a.risk_level.rank, a.risk_field, a.risk_reason, str(a.data[a.risk_field]), chain, stage,
+                         a.chain[stage].value if status is WorkflowStatus.AWAITING_APPROVAL else None,
+                         status.value, 1, ts, ts))
+            size += 1
+            body = canonical_bytes(build_record(size, head, created, requester, "created", wid, {
                 "workflow_type": a.workflow_type, "title": title, "data": a.data,
                 "risk_level": a.risk_level.value, "risk_reason": a.risk_reason,
                 "chain": [r.value for r in a.chain], "status_after": status.value, "stage_after": stage,
                 "generated": True,
-            })
+            }, svc.ctx))
+            head = chain_hash(head, body)
+            audit_log.append(conn, size, wid, body, head)
+            if len(rows) >= 20_000:
+                conn.executemany(insert, rows)
+                rows.clear()
+        if rows:
+            conn.executemany(insert, rows)
 
 
 def main(argv: list[str]) -> int:

@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -24,7 +23,6 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from .core.errors import HitlError, InsecureKeyFile, KeyInvalid, KeyMissing, StoreLocked, WrongKey
 from .core.models import User
 from .messages import SessionOpened
-from .screens.unlock import UnlockScreen
 from .widgets.display import utc_now
 
 log = logging.getLogger("hitl_tui.app")
@@ -56,7 +54,7 @@ class HitlApp(App[int]):
     def __init__(self, service: Any | None, username: str, *, db_path: Path | None = None,
                  problem: HitlError | None = None, clock: Callable[[], datetime] | None = None,
                  assistant_factory: AssistantFactory | None = None, poll_interval: float | None = 1.0,
-                 verify_on_start: bool = True, tour: Callable[[], Any] | None = None,
+                 verify_on_start: bool = True, background_delay: float = 0.3, tour: Callable[[], Any] | None = None,
                  log_file: Path | None = None) -> None:
         super().__init__()
         self.service = service
@@ -67,6 +65,8 @@ class HitlApp(App[int]):
         self.assistant_factory = assistant_factory
         self.poll_interval = poll_interval
         self.verify_on_start = verify_on_start
+        #: seconds between the first painted inbox and the background work (counts, verify)
+        self.background_delay = background_delay
         self.tour = tour
         self.log_file = log_file
         self.user: User | None = None
@@ -81,12 +81,12 @@ class HitlApp(App[int]):
 
     def _show_unlock(self, problem: HitlError) -> None:
         from .core.keys import salt_path
+        from .screens.unlock import UnlockScreen
 
         self.push_screen(UnlockScreen(self.db_path, str(problem),
                                       passphrase_possible=salt_path(self.db_path).exists()))
 
-    @on(UnlockScreen.Attempted)
-    def _try_unlock(self, event: UnlockScreen.Attempted) -> None:
+    def on_unlock_screen_attempted(self, event) -> None:
         passphrase, path = event.passphrase, self.db_path
 
         def work() -> Any:
@@ -100,7 +100,7 @@ class HitlApp(App[int]):
 
     def _unlocked(self, service: Any) -> None:
         self.service = service
-        if isinstance(self.screen, UnlockScreen):
+        if _is_unlock(self.screen):
             self.pop_screen()
         self._open_session()
 
@@ -160,7 +160,7 @@ class HitlApp(App[int]):
             return
         error = event.worker.error
         if isinstance(error, KEY_PROBLEMS):
-            if isinstance(self.screen, UnlockScreen):
+            if _is_unlock(self.screen):
                 self.screen.show_error(str(error))
             else:
                 self._show_unlock(error)
@@ -235,6 +235,11 @@ class HitlApp(App[int]):
 
     async def action_quit(self) -> None:
         self.exit(0)
+
+
+def _is_unlock(screen: Screen) -> bool:
+    """Without importing the unlock screen: most sessions never need it."""
+    return type(screen).__name__ == "UnlockScreen"
 
 
 def make_app(service: Any | None, username: str | None = None, **options: Any) -> HitlApp:

@@ -191,14 +191,25 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
         self.inbox.show(msg.rows, has_more=msg.has_more, append=append, empty_text=empty)
         if not self._started:
             self._started = True
-            self.load_counts()
-            self.start_polling()
-            if self.app.verify_on_start:
-                # after the first page has painted: verification reads the whole chain
-                self.call_after_refresh(self.verify_chain)
-            else:
-                self.header.audit = Text("audit: not verified", style="dim")
-                self.timeline.set_chain_state(Text("chain: not verified", style="dim"))
+            # counts, polling and verification compete for the CPU (verification hashes the
+            # whole chain): they start once the first page is on screen, not before
+            self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        delay = self.app.background_delay
+        if delay:
+            self.set_timer(delay, self._start_background)
+        else:
+            self._start_background()
+
+    def _start_background(self) -> None:
+        self.load_counts()
+        self.start_polling()
+        if self.app.verify_on_start:
+            self.verify_chain()
+        else:
+            self.header.audit = Text("audit: not verified", style="dim")
+            self.timeline.set_chain_state(Text("chain: not verified", style="dim"))
 
     def counts_loaded(self, msg: CountsLoaded) -> None:
         if msg.token == self.token:

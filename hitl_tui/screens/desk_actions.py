@@ -16,9 +16,9 @@ from ..core.errors import HitlError
 from ..core.models import Decision, InboxView, WorkflowStatus
 from ..core.workflow import Action
 from ..messages import ChatAsked, DecisionRecorded, RequestSaved
-from .confirm_modal import ConfirmModal
-from .decision_modal import DecisionModal, DecisionResult
-from .request_form import FormResult, FormSeed, RequestForm
+
+# The modals are imported where they open, not here: the form alone pulls in Select and TextArea,
+# tens of milliseconds that the first paint of the inbox should not wait for.
 
 DECISION_ACTION = {Decision.APPROVE: Action.APPROVE, Decision.REJECT: Action.REJECT,
                    Decision.REQUEST_CHANGES: Action.REQUEST_CHANGES}
@@ -43,13 +43,15 @@ class DeskActions:
         self.open_decision(Decision.REQUEST_CHANGES)
 
     def open_decision(self, decision: Decision, request=None, proposal: DecisionProposal | None = None) -> None:
+        from .decision_modal import DecisionModal
+
         req = request or self.current_request()
         if req is None:
             return
         self.app.push_screen(DecisionModal(req, decision, self.policy, self.people, proposal=proposal),
                              self._decided)
 
-    def _decided(self, result: DecisionResult | None) -> None:
+    def _decided(self, result) -> None:
         if result is None:
             return
         svc, me = self.service, self.user.username
@@ -78,15 +80,19 @@ class DeskActions:
 
     # --- filing, editing, withdrawing ----------------------------------------------------------
 
-    def action_new_request(self, seed: FormSeed | None = None) -> None:
+    def action_new_request(self, seed=None) -> None:
+        from .request_form import RequestForm
+
         self.app.push_screen(RequestForm(self.policy, seed), self._form_done)
 
     def action_resubmit(self) -> None:
+        from .request_form import FormSeed, RequestForm
+
         req = self.current_request()
         if req is not None:
             self.app.push_screen(RequestForm(self.policy, FormSeed.from_request(req)), self._form_done)
 
-    def _form_done(self, result: FormResult | None) -> None:
+    def _form_done(self, result) -> None:
         if result is None:
             return
         svc, me = self.service, self.user.username
@@ -103,6 +109,8 @@ class DeskActions:
         self.app.db(work, group="write", done=self._saved, description="save request")
 
     def action_withdraw(self) -> None:
+        from .confirm_modal import ConfirmModal
+
         req = self.current_request()
         if req is None:
             return
@@ -287,6 +295,8 @@ class DeskActions:
                           f"review it in the dialog: nothing is recorded until you confirm.")
             self._review_proposal(event)
         elif isinstance(event, DraftRequest):
+            from .request_form import FormSeed
+
             chat.add_note(f"{event.agent} drafted a request; check it in the form, ctrl+s files it.")
             self.action_new_request(FormSeed(event.workflow_type, event.title, event.description,
                                              {k: str(v) for k, v in event.data.items()},

@@ -42,7 +42,9 @@ class UnlockScreen(Screen[None]):
     def __init__(self, db_path: Path, problem: str, *, passphrase_possible: bool) -> None:
         super().__init__()
         self.db_path = db_path
-        self.problem = problem
+        home = str(Path.home())
+        # the engine's message names the file in full; ~ keeps it short (and the same everywhere)
+        self.problem = problem.replace(home + "/", "~/") if home not in ("", "/") else problem
         self.passphrase_possible = passphrase_possible
 
     def compose(self) -> ComposeResult:

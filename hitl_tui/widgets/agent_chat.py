@@ -21,7 +21,8 @@ class AgentChat(Vertical):
         self._reply_text = Text(end="")
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("Assistant: starts when you ask something", style="dim italic"), id="chat-status")
+        yield Static(Text("Not started yet: it starts when you ask something below.", style="dim italic"),
+                     id="chat-status")
         yield VerticalScroll(id="chat-log", can_focus=False)
         yield Input(placeholder="Ask the assistant… (enter sends)", id="chat-input", compact=True)
 

@@ -26,6 +26,8 @@ from .display import fit, format_value, relative_age, risk_badge, status_words
 PAGE_SIZE = 150
 #: ask for the next page when the cursor is this close to the last loaded row
 PREFETCH_ROWS = 20
+#: rows added before the first paint; the rest of the page follows right after it
+FIRST_ROWS = 40
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class RequestList(Vertical):
         self.empty_text = "Loading…"
         self._columns: list[Column] = []
         self._waiting_for_more = False
+        self._generation = 0
 
     def compose(self) -> ComposeResult:
         yield InboxTable(cursor_type="row", zebra_stripes=True, id="inbox-table")
@@ -126,6 +129,7 @@ class RequestList(Vertical):
         if empty_text:
             self.empty_text = empty_text
         if append:
+            self._flush()
             known = {r.id for r in self.rows}
             fresh = [r for r in rows if r.id not in known]
             self.rows.extend(fresh)
@@ -152,21 +156,39 @@ class RequestList(Vertical):
 
     def _render_rows(self, keep: str | None, fallback: int = 0) -> None:
         table = self.table
+        self._generation += 1
         self._columns = layout_columns(table.size.width or self.size.width or 80)
         table.clear(columns=True)
         for col in self._columns:
             table.add_column(Text(col.label, justify="right" if col.align == "right" else "left"),
                              width=col.width, key=col.key)
+        index = next((i for i, r in enumerate(self.rows) if r.id == keep), fallback) if keep else fallback
+        # a screenful first, the rest of the page right after it has painted: the first paint of
+        # the inbox should not wait for rows nobody can see yet
+        first = max(FIRST_ROWS, index + 1)
         now = self.clock()
-        for summary in self.rows:
+        for summary in self.rows[:first]:
             table.add_row(*self._cells(summary, now), key=summary.id)
+        if len(self.rows) > first:
+            self.call_after_refresh(self._add_rest, self._generation)
         empty = self.query_one("#inbox-empty", Static)
         empty.update(Text(self.empty_text))
         empty.display = not self.rows
-        index = next((i for i, r in enumerate(self.rows) if r.id == keep), fallback) if keep else fallback
         if self.rows:
             table.move_cursor(row=min(index, len(self.rows) - 1), animate=False)
         self.post_message(self.Highlighted(self.current))
+
+    def _add_rest(self, generation: int) -> None:
+        if generation == self._generation:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Add the rows not yet in the table (after a partial first render)."""
+        table = self.table
+        if table.row_count < len(self.rows):
+            now = self.clock()
+            for summary in self.rows[table.row_count:]:
+                table.add_row(*self._cells(summary, now), key=summary.id)
 
     def _cells(self, s: RequestSummary, now: datetime | None = None) -> list[Text]:
         now = now or self.clock()

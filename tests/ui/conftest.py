@@ -42,6 +42,7 @@ class Desk:
 
     def app(self, username: str, **options) -> HitlApp:
         options.setdefault("poll_interval", None)
+        options.setdefault("background_delay", 0)  # settle() waits for workers, not for timers
         return make_app(self.service(), username, **options)
 
     def close(self) -> None:

@@ -157,7 +157,7 @@ async def test_wrong_key_opens_the_unlock_screen_and_the_passphrase_opens_the_de
     wrong.chmod(0o600)
     monkeypatch.setenv("HITL_DB_KEY_FILE", str(wrong))
 
-    app, message = build_app(db, username="alice", poll_interval=None)
+    app, message = build_app(db, username="alice", poll_interval=None, background_delay=0)
     assert message is None
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
