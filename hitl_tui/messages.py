@@ -43,6 +43,8 @@ class RequestLoaded(Message):
 
     request: WorkflowRequest
     trail: list[AuditEntry]
+    #: core.compliance flags (ComplianceFlag), most severe first
+    flags: list = field(default_factory=list)
 
 
 @dataclass

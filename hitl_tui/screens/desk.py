@@ -244,7 +244,7 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
         if self.highlighted is None or msg.request.id != self.highlighted.id:
             return
         self.request = msg.request
-        self.detail.show(msg.request, self.user, self.people)
+        self.detail.show(msg.request, self.user, self.people, flags=msg.flags)
         self.timeline.show(msg.request.id, msg.trail)
         self.refresh_bindings()
 

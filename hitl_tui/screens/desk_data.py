@@ -34,6 +34,23 @@ class _Stopped(Exception):
     """Raised from verify's progress callback when the app is closing."""
 
 
+#: the requester's other requests looked at for split-purchase checks
+MAX_RELATED = 50
+
+
+def compliance_flags(svc: Any, viewer: str, req: Any) -> list:
+    """The engine's compliance flags for `req`, with the requester's nearby requests (as far as
+    the viewer may see them) so that split purchases show up too."""
+    from ..core import compliance  # only once a request is opened, not at start-up
+
+    start, end = compliance.split_window(svc.policy, req)
+    related = []
+    for s in svc.list_requests(viewer, InboxView.VISIBLE, search=req.requester, sort="newest", limit=MAX_RELATED):
+        if s.requester == req.requester and s.id != req.id and start <= s.created_at <= end:
+            related.append(svc.get_workflow(s.id))
+    return compliance.check_request(svc.policy, req, related)
+
+
 class DeskData:
     """Mixed into DeskScreen; relies on its attributes (service, user, view, sort, search...)."""
 
@@ -71,9 +88,11 @@ class DeskData:
 
         def work() -> RequestLoaded | RequestVanished:
             try:
-                return RequestLoaded(svc.get_workflow_for(me, workflow_id), svc.get_audit_trail_for(me, workflow_id))
+                req = svc.get_workflow_for(me, workflow_id)
+                trail = svc.get_audit_trail_for(me, workflow_id)
             except (PermissionDenied, UnknownWorkflow) as exc:  # it left this user's sight meanwhile
                 return RequestVanished(workflow_id, str(exc))
+            return RequestLoaded(req, trail, compliance_flags(svc, me, req))
 
         self.app.db(work, group="detail", exclusive=True, done=self.request_loaded, description="request detail")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Callable
 
 from rich.text import Text
@@ -21,24 +20,7 @@ from .display import clean, format_value, local_time, plain, relative_age, risk_
 VERBS = {Decision.APPROVE: "approved", Decision.REJECT: "rejected", Decision.REQUEST_CHANGES: "asked for changes"}
 
 
-def compliance_notes(policy: Policy, req: WorkflowRequest) -> list[str]:
-    """Deterministic observations from the policy's compliance rules; flags, never refusals."""
-    notes = []
-    rules = policy.compliance
-    amount, category = req.data.get("amount"), req.data.get("category")
-    if isinstance(amount, Decimal) and category in rules.unusual_amounts and amount > rules.unusual_amounts[category]:
-        notes.append(f"amount {amount:,.2f} is unusual for {category} (over {rules.unusual_amounts[category]:,.0f})")
-    start, end = rules.working_hours
-    for a in req.approvals:
-        local = a.decided_at.astimezone()
-        if local.weekday() not in rules.working_days or not start <= local.hour < end:
-            notes.append(f"{a.approver} decided stage {a.stage + 1} outside working hours "
-                         f"({local.strftime('%a %H:%M')})")
-        if a.proposed_by:
-            notes.append(f"stage {a.stage + 1}: {a.approver} confirmed a decision proposed by agent {a.proposed_by}")
-    if req.revision > 1:
-        notes.append(f"revision {req.revision}: resubmitted after changes were requested")
-    return notes
+SEVERITY_STYLES = {"high": "bold red", "medium": "yellow", "low": "dim"}
 
 
 class RequestDetail(VerticalScroll, can_focus=True):
@@ -54,12 +36,15 @@ class RequestDetail(VerticalScroll, can_focus=True):
         self.policy = policy
         self.clock = clock
         self.request: WorkflowRequest | None = None
+        self.flags: list = []
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Select a request to see its detail.", style="dim"), id="detail-body")
 
-    def show(self, req: WorkflowRequest | None, viewer: User | None, people: list[User], *, note: str = "") -> None:
+    def show(self, req: WorkflowRequest | None, viewer: User | None, people: list[User], *, note: str = "",
+             flags: list | None = None) -> None:
         self.request = req
+        self.flags = flags or []
         body = self.query_one("#detail-body", Static)
         if req is None:
             body.update(Text(note or "Select a request to see its detail.", style="dim"))
@@ -116,12 +101,14 @@ class RequestDetail(VerticalScroll, can_focus=True):
                 out.append(f" ({a.approver_role.label}, rev {a.revision}) {VERBS[a.decision]}: ", style="dim")
                 out.append_text(plain(a.comments, single_line=False))
                 out.append("\n")
-        notes = compliance_notes(self.policy, req)
         out.append("\nCompliance: ", style="bold")
-        if notes:
-            for note in notes:
-                out.append("\n  ⚑ ", style="yellow")
-                out.append_text(plain(note))
+        if self.flags:
+            for flag in self.flags:  # core.compliance: the same list the agents and export-audit show
+                style = SEVERITY_STYLES.get(str(flag.severity), "yellow")
+                out.append(f"\n  ⚑ {str(flag.severity).upper()} ", style=style)
+                out.append_text(plain(flag.title, "bold"))
+                out.append(": ")
+                out.append_text(plain(flag.explanation, single_line=False))
         else:
             out.append("no flags", style="green")
         return out

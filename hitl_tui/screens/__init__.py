@@ -1,0 +1,1 @@
+"""Screens and modals of the approval desk, one per file (see ARCHITECTURE.md)."""
