@@ -17,7 +17,7 @@ def _print_file(rep) -> None:
         click.echo(f"  {'ok  ' if c.ok else 'FAIL'}  {c.name}: {safe(c.detail)}")
 
 
-@click.command("verify-audit")
+@click.command("verify-audit", short_help="Verify the audit chain, and checkpoint or export files against it.")
 @click.option("--checkpoint", "files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="A checkpoint file (from `checkpoint -o`) or an export (from `export-audit`) to check the "
                    "database against; repeatable.")
@@ -72,7 +72,7 @@ def verify_audit(ctx: click.Context, files: tuple[Path, ...], offline: bool, as_
         ctx.exit(EXIT_BROKEN)
 
 
-@click.command()
+@click.command(short_help="Sign a checkpoint of the audit chain (-o FILE keeps a copy).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the checkpoint to this file (refuses to overwrite one). Without it, print it as JSON.")
 @click.pass_context

@@ -24,7 +24,7 @@ def _report(req, verb: str, as_json: bool) -> None:
 _JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
-@click.command()
+@click.command(short_help="Approve the stage of a request that awaits your role.")
 @click.argument("workflow_id")
 @click.option("-m", "--comment", default="", help="Why you approve (optional, recorded in the audit log).")
 @_JSON
@@ -45,7 +45,7 @@ def approve(ctx: click.Context, workflow_id: str, comment: str, as_json: bool) -
     _report(req, "Approved", as_json)
 
 
-@click.command()
+@click.command(short_help="Reject a request (a reason is required).")
 @click.argument("workflow_id")
 @click.option("-m", "--reason", required=True, help="Why (required; the requester sees it).")
 @_JSON
@@ -63,7 +63,7 @@ def reject(ctx: click.Context, workflow_id: str, reason: str, as_json: bool) -> 
     _report(req, "Rejected", as_json)
 
 
-@click.command("request-changes")
+@click.command("request-changes", short_help="Send a request back to its requester for changes.")
 @click.argument("workflow_id")
 @click.option("-m", "--comment", required=True, help="What must change (required).")
 @_JSON
@@ -81,7 +81,7 @@ def request_changes(ctx: click.Context, workflow_id: str, comment: str, as_json:
     _report(req, "Requested changes on", as_json)
 
 
-@click.command()
+@click.command(short_help="Withdraw a request you filed.")
 @click.argument("workflow_id")
 @click.option("-m", "--reason", default="", help="Why you withdraw it (optional).")
 @_JSON

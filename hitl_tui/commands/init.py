@@ -42,7 +42,7 @@ def _remove_created(path: Path, key_file: Path | None, salt: Path | None) -> Non
             p.unlink(missing_ok=True)
 
 
-@click.command()
+@click.command(short_help="Create the database and make you its first administrator.")
 @click.option("--role", default="it_admin", show_default=True,
               help="Your role in the directory (employee, manager, director, executive, compliance, security, it_admin).")
 @click.option("--email", default=None, help="Your email address, for the directory.")

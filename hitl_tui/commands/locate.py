@@ -24,7 +24,7 @@ def _key_source(path: Path) -> tuple[str, str, bytes | None]:
     return resolved.source, resolved.detail, resolved.key
 
 
-@click.command()
+@click.command(short_help="Print where config, data, database, keys and logs live.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 @guarded

@@ -11,7 +11,7 @@ import click
 from .common import Failure, db_path, guarded, me, passphrase_prompt, safe
 
 
-@click.command()
+@click.command(short_help="Rotate the database key.")
 @click.pass_context
 @guarded
 def rekey(ctx: click.Context) -> None:

@@ -29,7 +29,7 @@ def chain_text(req) -> str:
     return " -> ".join(r.label for r in req.required_approvers)
 
 
-@click.group()
+@click.group(short_help="File, list, show and resubmit requests.")
 def request() -> None:
     """File, list and inspect workflow requests (you act as your OS login).
 
@@ -172,6 +172,14 @@ def show(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
     _print_request(service.policy, req, flags, trail)
 
 
+def _value(value, currency: str) -> str:
+    from decimal import Decimal
+
+    from ..core.values import format_money
+
+    return format_money(value, currency) if isinstance(value, Decimal) else str(value)
+
+
 def _print_request(policy, req, flags, trail) -> None:
     wtype = policy.types.get(req.workflow_type)
     click.echo(f"{req.id}  {safe(req.title)}")
@@ -181,7 +189,7 @@ def _print_request(policy, req, flags, trail) -> None:
         if req.current_role else ""
     click.echo(f"  Status:     {req.status.label}{where}   (revision {req.revision})")
     click.echo(f"  Risk:       {req.risk_level.value}: {safe(req.risk_reason)}")
-    click.echo(f"  Data:       " + "; ".join(f"{k} = {safe(v)}" for k, v in req.data.items()))
+    click.echo("  Data:       " + "; ".join(f"{k} = {safe(_value(v, policy.currency))}" for k, v in req.data.items()))
     click.echo(f"  Created:    {fmt_time(req.created_at)}    Updated: {fmt_time(req.updated_at)}")
     if req.description:
         click.echo("  Description:")

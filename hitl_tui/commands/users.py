@@ -17,7 +17,7 @@ def _describe(u) -> str:
     return f"{safe(u.username)} ({', '.join(flags)})"
 
 
-@click.group()
+@click.group(short_help="Manage the user directory (add, list, set-role, deactivate...).")
 def users() -> None:
     """The user directory: who may request and decide, and in which role.
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
+
 from .conftest import CAST, ME
 
 
@@ -116,7 +118,6 @@ def test_rekey_rotates_and_stores_the_new_key(ready):
         assert [e.action for e in s.iter_audit()][-1] == "key_rotated"
     from hitl_tui.core.errors import WrongKey
     from hitl_tui.core.service import WorkflowService
-    import pytest
 
     with pytest.raises(WrongKey):
         WorkflowService.open(cli.db, key=old, create=False)
@@ -140,3 +141,27 @@ def test_rekey_needs_an_administrator(ready):
     cli.refused("rekey", match="not a user-directory administrator")
     assert cli.key == old
     cli.ok("users", "list")
+
+
+@pytest.mark.keyring
+def test_init_keeps_the_key_in_a_real_keyring_and_rekey_updates_it(cli, real_keyring):
+    import keyring
+
+    from hitl_tui.core.keys import KEYRING_SERVICE, keyring_username
+
+    env = {"HITL_DB_KEY_FILE": None}
+    assert "Secret Service" in cli.ok("init", env=env).stdout
+    stored = keyring.get_password(KEYRING_SERVICE, keyring_username(cli.db))
+    assert len(bytes.fromhex(stored)) == 32 and not cli.key_file.exists()
+    assert cli.json("locate", "--json", env=env)["key_source"] == "keyring"
+    cli.ok("rekey", env=env)
+    assert keyring.get_password(KEYRING_SERVICE, keyring_username(cli.db)) != stored
+    assert cli.json("verify-audit", "--json", env=env)["ok"]
+
+
+def test_passphrase_database_works_and_refuses_rekey(cli):
+    env = {"HITL_DB_KEY_FILE": None, "HITL_DB_PASSPHRASE": "correct horse battery staple"}
+    assert "passphrase" in cli.ok("init", env=env).stdout
+    assert cli.json("users", "list", "--json", env=env)[0]["username"] == ME
+    cli.refused("rekey", env=env, match="passphrase-derived key cannot be rotated")
+    cli.refused("users", "list", env={**env, "HITL_DB_PASSPHRASE": "wrong"}, match="wrong key")
