@@ -47,7 +47,7 @@ def verify_audit(ctx: click.Context, files: tuple[Path, ...], offline: bool, as_
     from ..core.reports import check_against_database, inspect_file
 
     if offline and not files:
-        raise click.UsageError("--offline checks files: give at least one --checkpoint FILE.")
+        raise Failure("--offline checks files: give at least one --checkpoint FILE.", 2)
     reports = [inspect_file(f) for f in files]
     result = None
     if not offline:

@@ -47,7 +47,9 @@ def approve(ctx: click.Context, workflow_id: str, comment: str, as_json: bool) -
 
 @click.command(short_help="Reject a request (a reason is required).")
 @click.argument("workflow_id")
-@click.option("-m", "--reason", required=True, help="Why (required; the requester sees it).")
+# Not required=True: the engine refuses an empty reason itself, in one line (a click usage
+# error would print the usage text too).
+@click.option("-m", "--reason", default="", help="Why (required; the requester sees it).")
 @_JSON
 @click.pass_context
 @guarded
@@ -65,7 +67,7 @@ def reject(ctx: click.Context, workflow_id: str, reason: str, as_json: bool) -> 
 
 @click.command("request-changes", short_help="Send a request back to its requester for changes.")
 @click.argument("workflow_id")
-@click.option("-m", "--comment", required=True, help="What must change (required).")
+@click.option("-m", "--comment", default="", help="What must change (required).")
 @_JSON
 @click.pass_context
 @guarded

@@ -111,9 +111,11 @@ def test_wrong_role_and_final_status_are_refused(ready):
 def test_reject_needs_a_reason(ready):
     set_my_role(ready, "manager")
     wid = file_request(ready)
-    result = ready("reject", wid)
-    assert result.exit_code == 2 and "--reason" in result.stderr
+    size = ready.audit_size()
+    ready.refused("reject", wid, match="reason is required")
     ready.refused("reject", wid, "-m", "   ", match="reason is required")
+    ready.refused("request-changes", wid, match="comments is required")
+    assert ready.audit_size() == size
     data = ready.json("reject", wid, "-m", "Use the cheaper fare", "--json")
     assert data["status"] == "rejected"
 
