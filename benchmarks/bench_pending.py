@@ -21,6 +21,7 @@ from datagen import build, key_for  # noqa: E402
 
 from hitl_tui.core.models import InboxView  # noqa: E402
 from hitl_tui.core.service import WorkflowService  # noqa: E402
+from hitl_tui.core.store import requests as req_sql  # noqa: E402
 
 
 def timed(fn, repeat: int = 30) -> float:
@@ -39,18 +40,18 @@ def main() -> None:
     svc = WorkflowService.open(path, key=key_for(path))
     user = "director0"
     queue = len(svc.get_pending_approvals(user))
-    bare_sql = ("SELECT id FROM requests WHERE current_role IN ('director', 'manager') AND requester != ? "
-                "ORDER BY created_at LIMIT 100")
+    decidable = svc.policy.decidable_roles(svc.get_user(user).role)
     rows = {
         "get_pending_approvals(limit=100)": timed(lambda: svc.get_pending_approvals(user, limit=100)),
         "list_requests(awaiting_me, page of 100)": timed(lambda: svc.list_requests(user, InboxView.AWAITING_ME, limit=100)),
         "count_requests(awaiting_me)": timed(lambda: svc.count_requests(user, InboxView.AWAITING_ME)),
         f"get_pending_approvals (all {queue:,})": timed(lambda: svc.get_pending_approvals(user), repeat=5),
     }
-    bare = timed(lambda: svc._conn.execute(bare_sql, (user,)).fetchall())
+    # the bare baseline: the same indexed SQL selecting the ids, no rows or models built
+    bare = timed(lambda: req_sql.pending_ids(svc._conn, user, decidable, 100))
     svc.close(checkpoint=False)
     print(f"{n:,} requests; {user} may decide {queue:,} of them (median ms):")
-    print(f"  {'bare indexed SQL, 100 ids':42s} {bare:8.2f} ms")
+    print(f"  {'bare SQL: the first 100 ids':42s} {bare:8.2f} ms")
     for name, ms in rows.items():
         print(f"  {name:42s} {ms:8.2f} ms  ({ms / bare:.1f}x bare SQL)")
     print(f"goal: first page < 5 ms -> {rows['get_pending_approvals(limit=100)']:.2f} ms")

@@ -94,6 +94,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
         BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
     """),
+    (2, "covering index for counting the awaiting-approval view", """
+    -- count 'awaiting me' from an index alone: the requester check no longer reads (and
+    -- decrypts) a table page per waiting request. Paging keeps requests_awaiting, whose
+    -- created_at order serves ORDER BY ... LIMIT without sorting.
+    CREATE INDEX requests_awaiting_cover ON requests(current_role, requester, id, revision)
+        WHERE current_role IS NOT NULL;
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]
