@@ -13,7 +13,7 @@ import pytest
 
 from hitl_tui.core.reports.tabular import csv_uncell
 
-from .conftest import ME, file_request, seq_of, set_my_role, tamper_body
+from .conftest import ME, seq_of, tamper_body
 
 HOSTILE = "<script>alert('x')</script> <img src=x onerror=alert(1)> | *bold* `tick`"
 

@@ -78,7 +78,10 @@ def _compliance(service):
     request state and the requester's neighbouring requests, so not for all of a huge log)."""
     from .flags import ComplianceLookup
 
-    return ComplianceLookup(service), ""
+    lookup = ComplianceLookup(service)
+    zone = (f"Working hours are judged in {lookup.tz}." if lookup.tz is not None else
+            "Working hours are judged in this machine's time zone (set HITL_TIMEZONE to choose one).")
+    return lookup, zone
 
 
 def _timelines(job, wanted: list[str], lookup) -> tuple[list[Timeline], list[dict[str, Any]]]:
