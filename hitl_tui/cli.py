@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted; nothing was changed.", err=True)
         sys.exit(1)
+    except click.UsageError as exc:  # one line, like every other error; --help has the rest
+        where = exc.ctx.command_path if exc.ctx else "hitl-tui"
+        click.echo(f"{where}: {exc.format_message()} (see `{where} --help`)", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

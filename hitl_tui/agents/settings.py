@@ -76,10 +76,10 @@ def _api_key(env: Mapping[str, str], base_url: str, timeout: float) -> tuple[str
         return env[ENV_API_KEY].strip(), ENV_API_KEY
     # The same trusted-backends-only, time-limited access the database key uses (keys.py): a
     # plain-text keyring is ignored, a locked one cannot hang us.
-    from ..core.keys import _keyring_call
+    from ..core.keys import keyring_call
 
     try:
-        found, value, description = _keyring_call(lambda b: b.get_password(KEYRING_SERVICE, base_url), timeout)
+        found, value, description = keyring_call(lambda b: b.get_password(KEYRING_SERVICE, base_url), timeout)
     except HitlError as exc:  # locked or unresponsive: local servers need no key, so carry on
         return None, f"none (keyring unavailable: {exc})"
     if found and value:

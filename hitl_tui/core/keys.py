@@ -254,7 +254,7 @@ def keyring_backend_status(timeout: float = 5.0) -> tuple[bool, str]:
     return backend is not None, description
 
 
-def _keyring_call(op: Callable[[Any], T], timeout: float) -> tuple[bool, T | None, str]:
+def keyring_call(op: Callable[[Any], T], timeout: float) -> tuple[bool, T | None, str]:
     """Run op(backend) on the trusted backend, time-limited: (had_backend, result, description).
 
     A lock, a timeout or any failure of a trusted backend is StoreLocked: the key may well be
@@ -347,7 +347,7 @@ def resolve_key(
 
     username = keyring_username(db_path)
     try:
-        found, value, description = _keyring_call(
+        found, value, description = keyring_call(
             lambda b: b.get_password(KEYRING_SERVICE, username), keyring_timeout
         )
     except StoreLocked:
@@ -391,7 +391,7 @@ def create_key(
         return ResolvedKey(env_key, "env", "HITL_DB_KEY environment variable")
 
     username = keyring_username(db_path)
-    found, existing, description = _keyring_call(
+    found, existing, description = keyring_call(
         lambda b: b.get_password(KEYRING_SERVICE, username), keyring_timeout
     )
     if found:
@@ -402,7 +402,7 @@ def create_key(
                 f"`python -m keyring del {KEYRING_SERVICE} {username}`."
             )
         key = secrets.token_bytes(KEY_BYTES)
-        _, stored, _ = _keyring_call(_keyring_set_and_check(username, key.hex()), keyring_timeout)
+        _, stored, _ = keyring_call(_keyring_set_and_check(username, key.hex()), keyring_timeout)
         if not stored:
             raise StoreError(f"The {description} did not keep the new key for {username}.")
         return ResolvedKey(key, "keyring", description)
@@ -454,7 +454,7 @@ def store_rotated_key(
             raise StoreError(f"Cannot rewrite key file {resolved.detail}: {exc}.") from None
         return ResolvedKey(new_key, "key-file", resolved.detail)
     username = keyring_username(db_path)
-    found, stored, description = _keyring_call(
+    found, stored, description = keyring_call(
         _keyring_set_and_check(username, new_key.hex()), keyring_timeout
     )
     if not found or not stored:

@@ -219,3 +219,10 @@ def test_audit_entries_carry_who_and_where(busy, monkeypatch):
     assert entry.os_login and entry.details["comments"].startswith("ok")
     assert entry.timestamp.tzinfo is not None and len(entry.prev_hash) == 64
     assert entry.details["status_before"] == "awaiting_approval"
+
+
+def test_body_rewritten_as_text_is_reported_not_a_crash(busy, attacker):
+    attacker.execute("UPDATE audit_log SET body = replace(CAST(body AS TEXT), 'ok 2', 'OK!!') WHERE seq = 15")
+    assert attacker.execute("SELECT typeof(body) FROM audit_log WHERE seq = 15").fetchone()[0] == "text"
+    result = busy.verify_audit()
+    assert result.first_bad_seq == 15 and "edited" in result.problem

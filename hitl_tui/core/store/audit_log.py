@@ -25,7 +25,7 @@ def checked_head(conn) -> tuple[int, bytes]:
     # one round trip: this runs in every write transaction
     row = conn.execute(
         "SELECT (SELECT value FROM meta WHERE key = 'audit_size'), (SELECT value FROM meta WHERE key = 'audit_head'), "
-        "l.seq, l.hash FROM (SELECT 1) LEFT JOIN (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) l"
+        "l.seq, CAST(l.hash AS BLOB) FROM (SELECT 1) LEFT JOIN (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) l"
     ).fetchone()
     size = int(row[0] or 0)
     head = bytes.fromhex(row[1]) if row[1] else bytes(32)
@@ -47,7 +47,7 @@ def iter_rows(conn, start: int = 1, stop: int | None = None) -> Iterator[list[tu
             return
         upper = "" if stop is None else f" AND seq <= {int(stop)}"
         rows = conn.execute(
-            f"SELECT seq, body, hash, workflow_id FROM audit_log WHERE seq > ?{upper} ORDER BY seq LIMIT ?",
+            f"SELECT seq, CAST(body AS BLOB), CAST(hash AS BLOB), workflow_id FROM audit_log WHERE seq > ?{upper} ORDER BY seq LIMIT ?",
             (last, BATCH),
         ).fetchall()
         if not rows:
@@ -79,7 +79,7 @@ def iter_rows_filtered(conn, *, start: int = 1, stop: int | None = None, since: 
     last = start - 1
     while True:
         rows = conn.execute(
-            f"SELECT seq, body, hash FROM audit_log WHERE seq > ?{extra} ORDER BY seq LIMIT ?", (last, *args, batch)
+            f"SELECT seq, CAST(body AS BLOB), CAST(hash AS BLOB) FROM audit_log WHERE seq > ?{extra} ORDER BY seq LIMIT ?", (last, *args, batch)
         ).fetchall()
         if not rows:
             return
@@ -102,7 +102,7 @@ def _body_matches(body: bytes, since: str | None, until: str | None, actors: set
 
 def rows_for_workflow(conn, workflow_id: str) -> list[tuple[int, bytes, bytes]]:
     return conn.execute(
-        "SELECT seq, body, hash FROM audit_log WHERE workflow_id = ? ORDER BY seq", (workflow_id,)
+        "SELECT seq, CAST(body AS BLOB), CAST(hash AS BLOB) FROM audit_log WHERE workflow_id = ? ORDER BY seq", (workflow_id,)
     ).fetchall()
 
 
