@@ -244,9 +244,16 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
         if self.highlighted is None or msg.request.id != self.highlighted.id:
             return
         self.request = msg.request
-        self.detail.show(msg.request, self.user, self.people, flags=msg.flags)
+        self.detail.show(msg.request, self.user, self.people, flags=None)
         self.timeline.show(msg.request.id, msg.trail)
         self.refresh_bindings()
+        self.load_flags(msg.request)
+
+    def flags_loaded(self, found: tuple[str, int, list]) -> None:
+        wid, revision, flags = found
+        req = self.current_request()
+        if req is not None and (req.id, req.revision) == (wid, revision):
+            self.detail.show(req, self.user, self.people, flags=flags)
 
     def reload(self, *, detail: bool = True) -> None:
         """Refresh what may have changed: the page (cursor kept), the counts, and the selected

@@ -92,9 +92,19 @@ class DeskData:
                 trail = svc.get_audit_trail_for(me, workflow_id)
             except (PermissionDenied, UnknownWorkflow) as exc:  # it left this user's sight meanwhile
                 return RequestVanished(workflow_id, str(exc))
-            return RequestLoaded(req, trail, compliance_flags(svc, me, req))
+            return RequestLoaded(req, trail)
 
         self.app.db(work, group="detail", exclusive=True, done=self.request_loaded, description="request detail")
+
+    def load_flags(self, req: Any) -> None:
+        """Compliance flags come second: the split-purchase check searches the requester's other
+        requests, which should not hold up the detail (or, at start-up, the first paint)."""
+        svc, me = self.service, self.user.username
+
+        def work() -> tuple[str, int, list]:
+            return req.id, req.revision, compliance_flags(svc, me, req)
+
+        self.app.db(work, group="flags", exclusive=True, done=self.flags_loaded, description="compliance flags")
 
     # --- audit chain ---------------------------------------------------------------------------
 

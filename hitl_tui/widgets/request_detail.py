@@ -36,7 +36,7 @@ class RequestDetail(VerticalScroll, can_focus=True):
         self.policy = policy
         self.clock = clock
         self.request: WorkflowRequest | None = None
-        self.flags: list = []
+        self.flags: list | None = None  # None: still being checked
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Select a request to see its detail.", style="dim"), id="detail-body")
@@ -44,7 +44,7 @@ class RequestDetail(VerticalScroll, can_focus=True):
     def show(self, req: WorkflowRequest | None, viewer: User | None, people: list[User], *, note: str = "",
              flags: list | None = None) -> None:
         self.request = req
-        self.flags = flags or []
+        self.flags = flags
         body = self.query_one("#detail-body", Static)
         if req is None:
             body.update(Text(note or "Select a request to see its detail.", style="dim"))
@@ -102,7 +102,9 @@ class RequestDetail(VerticalScroll, can_focus=True):
                 out.append_text(plain(a.comments, single_line=False))
                 out.append("\n")
         out.append("\nCompliance: ", style="bold")
-        if self.flags:
+        if self.flags is None:
+            out.append("checking…", style="dim italic")
+        elif self.flags:
             for flag in self.flags:  # core.compliance: the same list the agents and export-audit show
                 style = SEVERITY_STYLES.get(str(flag.severity), "yellow")
                 out.append(f"\n  ⚑ {str(flag.severity).upper()} ", style=style)
