@@ -105,7 +105,7 @@ class InboxView(StrEnum):
 
 
 class User(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     username: str
     role: Role
@@ -120,7 +120,7 @@ class User(BaseModel):
 class Approval(BaseModel):
     """One human decision on one stage of one revision of a request."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     stage: int
     role: Role
@@ -137,7 +137,7 @@ class Approval(BaseModel):
 class AgentProposal(BaseModel):
     """An agent's suggestion, kept beside the human's decision in the audit trail."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     agent: str
     decision: Decision
@@ -145,7 +145,7 @@ class AgentProposal(BaseModel):
 
 
 class WorkflowRequest(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     workflow_type: str
@@ -185,7 +185,7 @@ class WorkflowRequest(BaseModel):
 
 
 class AuditEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     seq: int
     timestamp: datetime
@@ -204,7 +204,7 @@ class AuditEntry(BaseModel):
 class VerifyResult(BaseModel):
     """Outcome of checking the whole audit chain (and any checkpoints) end to end."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     ok: bool
     entries: int
@@ -226,7 +226,7 @@ class VerifyResult(BaseModel):
 class Checkpoint(BaseModel):
     """A signed statement "the chain had `size` entries and its head hash was `head_hash`"."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     size: int
     head_hash: str
@@ -248,7 +248,7 @@ MoneyValue = Decimal
 class RequestSummary(BaseModel):
     """One inbox row: enough to list and sort without loading the chain's decisions."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     workflow_type: str

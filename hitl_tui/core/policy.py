@@ -12,7 +12,6 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -193,6 +192,8 @@ class Policy:
 # --- loading ---------------------------------------------------------------------------------
 
 def default_policy_text() -> str:
+    from importlib import resources  # imported here: it costs start-up time for a rare call
+
     return resources.files("hitl_tui.core").joinpath("default_policy.toml").read_text("utf-8")
 
 
