@@ -185,3 +185,29 @@ def test_the_example_policy_in_assets_loads():
     path = Path(__file__).resolve().parents[2] / "assets" / "policy-example.toml"
     a = load_policy(path, env={}).assess("laptop_request", {"model": "Pro", "reason": "video editing"})
     assert a.risk_level is R.MEDIUM and a.chain == (M, I)
+
+
+def _sample_inputs(wtype):
+    """One input per risk level for any type: just under / at each band threshold, or each word."""
+    base = {f.name: ("x" if f.kind == "text" else 1 if f.kind == "integer" else f.choices[0] if f.kind == "choice"
+                     else "1") for f in wtype.fields if f.required and f.name != wtype.risk.field}
+    rule = wtype.risk
+    if rule.levels:
+        return [({**base, rule.field: word}, level) for word, level in rule.levels.items()]
+    cases, lower = [], Decimal(0)
+    for band in rule.bands:
+        cases += [({**base, rule.field: str(lower)}, band.level),
+                  ({**base, rule.field: str(band.below - Decimal("0.01"))}, band.level)]
+        lower = band.below
+    return cases + [({**base, rule.field: str(lower)}, rule.otherwise)]
+
+
+@pytest.mark.parametrize("type_key", sorted(load_policy(env={}).types))
+def test_every_type_reaches_every_risk_level_with_its_own_chain(policy, type_key):
+    wtype = policy.types[type_key]
+    seen = set()
+    for data, level in _sample_inputs(wtype):
+        a = policy.assess(type_key, data)
+        assert a.risk_level is level and a.chain == wtype.chains[level]
+        seen.add(a.risk_level)
+    assert seen == set(R)
