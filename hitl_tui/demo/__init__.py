@@ -3,6 +3,11 @@
 `open_demo()` never touches the user's database, keyring or signing keys: the database lives in
 a fresh temporary directory, its key is random and held only in memory, and its checkpoint
 signing key is created in that same directory. `DemoSession.close()` removes everything.
+The policy is the built-in default, without the user's policy file or threshold variables: the
+tour's scenarios (a $15,000 expense is HIGH, ...) must read the same on every machine.
+
+`run_demo()` (what `hitl-tui --demo` calls) lives in run.py and is imported only when called:
+this package is also imported by tests and tools that never open a terminal.
 """
 
 from __future__ import annotations
@@ -11,12 +16,13 @@ import os
 import secrets
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .dataset import DEFAULT_SEED, SCENARIO, USERS, DemoDataset, build_demo_dataset
 
-__all__ = ["DEFAULT_SEED", "SCENARIO", "USERS", "DemoDataset", "DemoSession", "build_demo_dataset", "open_demo"]
+__all__ = ["DEFAULT_SEED", "SCENARIO", "USERS", "DemoDataset", "DemoSession", "build_demo_dataset", "open_demo",
+           "run_demo"]
 
 
 @dataclass
@@ -25,6 +31,8 @@ class DemoSession:
     dataset: DemoDataset
     directory: Path
     _owns_directory: bool = True
+    #: the database key, held only here (the tour's tamper simulation opens a second connection)
+    key: bytes = field(default=b"", repr=False)
 
     def close(self) -> None:
         try:
@@ -39,9 +47,12 @@ def open_demo(directory: Path | None = None, seed: int = DEFAULT_SEED) -> DemoSe
     from ..core.service import WorkflowService
 
     owns = directory is None
+    from ..core.policy import load_policy
+
     directory = Path(tempfile.mkdtemp(prefix="hitl-demo-")) if directory is None else Path(directory)
-    service = WorkflowService.open(directory / "demo.db", key=secrets.token_bytes(32), create=True,
-                                   operator="ian.itadmin")
+    key = secrets.token_bytes(32)
+    service = WorkflowService.open(directory / "demo.db", key=key, create=True, operator="ian.itadmin",
+                                   policy=load_policy(env={}))
     try:
         _private_signer(service, directory)
         dataset = build_demo_dataset(service, seed)
@@ -50,7 +61,14 @@ def open_demo(directory: Path | None = None, seed: int = DEFAULT_SEED) -> DemoSe
         if owns:
             shutil.rmtree(directory, ignore_errors=True)
         raise
-    return DemoSession(service, dataset, directory, owns)
+    return DemoSession(service, dataset, directory, owns, key)
+
+
+def run_demo() -> int:
+    """`hitl-tui --demo`: the guided tour on a throwaway database; returns the exit status."""
+    from .run import run_demo as run
+
+    return run()
 
 
 def _private_signer(service, directory: Path) -> None:

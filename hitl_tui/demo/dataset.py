@@ -1,12 +1,14 @@
 """The demo's cast and requests, built through the public engine API only.
 
-Seven people (the seed's cast) and 38 requests across all nine workflow types and all four risk
+Seven people (the seed's cast) and 39 requests across all nine workflow types and all four risk
 levels: some decided (approved, rejected, changes requested, withdrawn, one resubmitted), some
 mid-chain. The seed's scenarios are always present with fixed titles and values (see SCENARIO):
 the $15,000 Singapore travel and the Software License ($8K) and Team Offsite ($3K) requests are
 exactly sarah.manager's three pending approvals; the high-impact database migration waits for
-the IT Admin. The `seed` only shuffles the order of the background requests and nudges their
-amounts within the same risk band, so titles and risk levels never depend on it.
+the IT Admin; mike.director's own partner-summit travel waits at the Director stage (the tour's
+segregation-of-duties example: his role fits, but he asked for it). The `seed` only shuffles the
+order of the background requests and nudges their amounts within the same risk band, so titles
+and risk levels never depend on it.
 
 Timestamps are real (the engine stamps every entry with the current time); the demo does not
 fake history, so decision times in a demo report are seconds, not days.
@@ -81,6 +83,10 @@ SCENARIO = (
           "rollback_plan": "Keep the PG 13 primary read-only for 48 h; switch DNS back if error rate > 1%"},
          "Major-version migration of the orders database with a 30-minute write freeze on Sunday night.",
          scenario=True),
+    Spec("partner_summit", "expense_approval", "Partner summit travel: Austin keynote", "mike.director",
+         {"amount": "6400", "category": "travel", "cost_center": "SALES-NA"},
+         "Flights and three nights in Austin for the partner summit, where I give the channel keynote.",
+         _s(("A", "Keynote confirmed by marketing; fine from my side.")), scenario=True),
 )
 
 BACKGROUND = (
