@@ -102,7 +102,7 @@ def script(c: Cast) -> list[Step]:
              "A throwaway encrypted database with seven people and a few dozen requests; it is deleted when you "
              "quit. You can act as anyone: u switches the acting user.",
              "Press ] to start the tour.", "starts the tour",
-             more="Everything below is the real engine: the same rules, audit trail and signed checkpoints as "
+             more="Everything here is the real engine: the same rules, audit trail and signed checkpoints as "
                   "hitl-tui on your own database. t hides this panel and brings it back; d does a step for you."),
         Step("singapore", "HIGH risk: $15,000 travel to Singapore",
              f"john.doe asked for $15,000 of executive travel. The expense rule ({c.singapore_rule}) makes it "

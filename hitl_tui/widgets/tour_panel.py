@@ -52,7 +52,7 @@ class TourPanel(Widget):
         height: 12;
         background: $surface;
         border: round $secondary;
-        border-title-color: $secondary;
+        border-title-color: $foreground;
         border-title-style: bold;
         border-subtitle-color: $foreground-muted;
     }
@@ -140,6 +140,9 @@ class TourPanel(Widget):
             lines.append(Text(f"Refused: “{clean(refusal, single_line=True)}”", style="yellow"))
         elif key == "tamper":
             lines.append(Text(clean(f.chain.summary(), single_line=True), style="bold red"))
+            seq = tour.cast.tamper_seq
+            lines.append(Text(f"The audit timeline marks entry {seq} UNVERIFIED (its record now reads LOW); the "
+                              f"request itself still says HIGH: only the record was forged.", style="yellow"))
         elif key == "export" and f.export is not None:
             e = f.export
             lines.append(Text(f"Wrote {short_path(e.path)} ({e.size // 1024:,} KB, {e.entries:,} entries).",
@@ -147,6 +150,9 @@ class TourPanel(Widget):
             banner = e.banner + (f" · checkpoint signed, key {e.fingerprint}" if e.fingerprint else "")
             lines.append(Text(clean(banner, single_line=True), style="bold red" if not e.ok else "green"))
             lines.append(Text("Inside: " + ", ".join(e.sections), style="dim"))
+            if self.wide:
+                lines.append(Text("Open it in a browser now: it is deleted with the demo when you quit.",
+                                  style="italic"))
         return lines
 
     # --- layout ----------------------------------------------------------------------------------
@@ -209,16 +215,23 @@ class TourPanel(Widget):
             steps += self._wrap(line, LIST_WIDTH, 1)
         right = width - LIST_WIDTH - 3
         step, out = tour.step, []
+        outcome, done = self.outcome(), tour.done()
+        reported = done and outcome and step.key not in ("welcome", "done")
         out += self._wrap(Text(step.title, style="bold"), right, 1)
         out += self._wrap(Text(step.body), right, 3)
-        if step.more:
+        if step.more and not reported:  # once done, what happened takes the second paragraph's place
             out += self._wrap(Text(step.more, style="dim"), right, 2)
-        after = [self.todo()]
-        if not tour.done() and step.autopilot and not tour.note:
-            hint = Text("d ", style="bold", end="")
-            hint.append(step.autopilot, style="dim")
-            after.append(hint)
-        after += self.outcome()
+        if reported:
+            first = Text("✔ ", style="bold green", end="")
+            first.append_text(outcome[0])
+            after = [first, *outcome[1:]]
+        else:
+            after = [self.todo()]
+            if not done and step.autopilot and not tour.note:
+                hint = Text("d ", style="bold", end="")
+                hint.append(step.autopilot, style="dim")
+                after.append(hint)
+            after += outcome
         tail: list[Text] = []
         for line in after:
             tail += self._wrap(line, right, 2)
