@@ -10,6 +10,7 @@ anything unexpected is logged to a file and summarised, never dumped on the term
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -40,6 +41,29 @@ class WorkDone(Message):
         self.result = result
 
 
+@dataclass(frozen=True)
+class Preload:
+    """What the first frame shows, read synchronously before the app runs: the UI thread does
+    not exist yet, so nothing is blocked, and the first paint needs no worker round trips."""
+
+    username: str
+    user: User | None
+    people: list[User]
+    first_page: Any = None  # a PageLoaded for the default view, or None
+
+    @classmethod
+    def read(cls, service: Any, username: str) -> "Preload":
+        from .core.models import InboxView
+        from .messages import PageLoaded
+        from .widgets.request_list import PAGE_SIZE
+
+        user = service.find_user(username)
+        if user is None:
+            return cls(username, None, [])
+        rows = service.list_requests(username, InboxView.AWAITING_ME, sort="oldest", limit=PAGE_SIZE + 1)
+        return cls(username, user, service.list_users(), PageLoaded(0, rows[:PAGE_SIZE], 0, len(rows) > PAGE_SIZE))
+
+
 class HitlApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "hitl-tui"
@@ -55,7 +79,7 @@ class HitlApp(App[int]):
                  problem: HitlError | None = None, clock: Callable[[], datetime] | None = None,
                  assistant_factory: AssistantFactory | None = None, poll_interval: float | None = 1.0,
                  verify_on_start: bool = True, background_delay: float = 0.3, tour: Callable[[], Any] | None = None,
-                 log_file: Path | None = None) -> None:
+                 log_file: Path | None = None, preload: "Preload | None" = None) -> None:
         super().__init__()
         self.service = service
         self.username = username
@@ -69,6 +93,8 @@ class HitlApp(App[int]):
         self.background_delay = background_delay
         self.tour = tour
         self.log_file = log_file
+        #: the session and first inbox page, read before the event loop started (launch.py)
+        self.preload = preload
         self.user: User | None = None
 
     # --- start-up ------------------------------------------------------------------------------
@@ -76,6 +102,8 @@ class HitlApp(App[int]):
     def on_mount(self) -> None:
         if self.service is None:
             self._show_unlock(self.problem or KeyMissing("No key was found for this database."))
+        elif self.preload is not None and self.preload.username == self.username:
+            self._session_ready((self.preload.user, self.preload.people))
         else:
             self._open_session()
 
@@ -123,7 +151,9 @@ class HitlApp(App[int]):
         from .screens.desk import DeskScreen
 
         self.user = user
-        self.push_screen(DeskScreen(self.service, user, people, self.db_path))
+        first_page = self.preload.first_page if self.preload is not None else None
+        self.preload = None  # only for the first desk: a later one (after an unlock) reads afresh
+        self.push_screen(DeskScreen(self.service, user, people, self.db_path, first_page=first_page))
         if not user.active:
             self.say(f"{user.username} is deactivated: you can look, but every action is refused until an "
                      f"administrator reactivates you.", "warning")
@@ -251,4 +281,6 @@ def make_app(service: Any | None, username: str | None = None, **options: Any) -
         from .core.audit import os_login
 
         username = os_login() or ""
+    if service is not None and options.pop("preload", False) is True:
+        options["preload"] = Preload.read(service, username)
     return HitlApp(service, username, **options)

@@ -34,7 +34,11 @@ def build_app(db_path: str | Path | None = None, *, username: str | None = None,
         return make_app(None, username, db_path=path, problem=exc, **options), None
     except HitlError as exc:
         return None, f"hitl-tui: {exc}"
-    return make_app(service, username, db_path=path, **options), None
+    try:
+        return make_app(service, username, db_path=path, preload=True, **options), None
+    except HitlError as exc:
+        service.close(checkpoint=False)
+        return None, f"hitl-tui: {exc}"
 
 
 def run_tui(db_path: str | None = None, demo: bool = False) -> int:

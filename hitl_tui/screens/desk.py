@@ -81,8 +81,10 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
                 tooltip="Reload now (changes by others also appear by themselves within a second)"),
     ]
 
-    def __init__(self, service: Any, user: User, people: list[User], db_path: Path) -> None:
+    def __init__(self, service: Any, user: User, people: list[User], db_path: Path,
+                 first_page: PageLoaded | None = None) -> None:
         super().__init__()
+        self._first_page = first_page
         self.service = service
         self.policy = service.policy
         self.user = user
@@ -153,7 +155,11 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
         self.inbox.empty_text = "Loading…"
         self._show_lower("detail")
         self.inbox.focus()
-        self.load_page()
+        if self._first_page is not None:  # read before the app started (app.Preload)
+            self.page_loaded(self._first_page)
+            self._first_page = None
+        else:
+            self.load_page()
         self.set_interval(60, self.inbox.refresh_ages)
 
     def on_resize(self) -> None:
