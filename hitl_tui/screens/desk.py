@@ -276,6 +276,9 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
             return not self.wide
         req = self.current_request()
         if action in DECISION_ACTIONS:
+            if req is not None and req.requester == self.user.username:
+                return False  # never yours to decide (segregation of duties): it leaves the footer,
+                # which keeps e/w in view at 80 columns; pressing the key still says why
             return True if req is not None and rbac.may_decide(self.policy, self.user, req) else None
         if action in ("withdraw", "resubmit"):
             if req is None or req.requester != self.user.username:

@@ -75,7 +75,7 @@ async def test_edit_and_resubmit_after_changes_requested(desk):
         await pilot.press("2")
         await settle(pilot)
         assert app.screen.check_action("resubmit", ()) is True
-        assert app.screen.check_action("approve", ()) is None
+        assert not app.screen.check_action("approve", ())  # her own request: never hers to decide
         await pilot.press("e")
         await settle(pilot)
         form = app.screen
