@@ -76,7 +76,7 @@ def _api_key(env: Mapping[str, str], base_url: str, timeout: float) -> tuple[str
         return env[ENV_API_KEY].strip(), ENV_API_KEY
     # The same trusted-backends-only, time-limited access the database key uses (keys.py): a
     # plain-text keyring is ignored, a locked one cannot hang us.
-    from ..core.keys import keyring_call
+    from ..core.os_keyring import keyring_call
 
     try:
         found, value, description = keyring_call(lambda b: b.get_password(KEYRING_SERVICE, base_url), timeout)

@@ -40,7 +40,7 @@ def locate(ctx: click.Context, as_json: bool) -> None:
     from ..core import paths
     from ..core.checkpoints import signing_key_path
     from ..core.errors import HitlError
-    from ..core.keys import keyring_backend_status
+    from ..core.os_keyring import keyring_backend_status
 
     db = db_path(ctx)
     source, detail, key = _key_source(db) if db.exists() else ("none", "no database yet", None)

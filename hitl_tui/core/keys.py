@@ -10,8 +10,7 @@ Resolution order, first that applies wins:
 SQLCipher is always given a raw key (`x'...'`), so opening stays fast; the slow stretching of a
 passphrase happens here, once per process (see FACTS.md).
 
-`keyring` is imported inside functions only: importing it and choosing a backend costs tens of
-milliseconds, and the TUI must paint fast when the key comes from a file or the environment.
+The keyring itself is reached through os_keyring.py (trusted backends only, time-limited).
 """
 
 from __future__ import annotations
@@ -20,12 +19,12 @@ import hashlib
 import os
 import secrets
 import stat
-import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
+from hitl_tui.core.os_keyring import keyring_call
 from hitl_tui.core.errors import (
     InsecureKeyFile,
     KeyExists,
@@ -50,18 +49,6 @@ _SCRYPT_R = 8
 _SCRYPT_P = 1
 _SCRYPT_MAXMEM = 64 * 1024 * 1024  # OpenSSL refuses n=2**15,r=8 at its 32 MiB default
 
-# Only these backends keep secrets encrypted at rest behind the user's login. Matched by exact
-# class name, not isinstance, so a subclass cannot smuggle in different storage. Everything
-# else (fail, null, chainer without one of these, keyrings.alt plain text, cryptfile, which
-# prompts on the terminal) is treated as "no keyring".
-_TRUSTED_BACKENDS = {
-    "keyring.backends.SecretService.Keyring": "Secret Service keyring",
-    "keyring.backends.macOS.Keyring": "macOS Keychain",
-    "keyring.backends.Windows.WinVaultKeyring": "Windows Credential Locker",
-}
-_CHAINER = "keyring.backends.chainer.ChainerBackend"
-
-_LOCKED_HINT = "unlock it (e.g. log in to the desktop session) or set HITL_DB_KEY_FILE"
 _HOW_TO_SUPPLY = (
     "set HITL_DB_KEY_FILE to a 0600 file holding the key, unlock the OS keyring that holds it, "
     "or set HITL_DB_PASSPHRASE if the database was created with a passphrase"
@@ -99,42 +86,11 @@ def _parse_hex_key(text: str, where: str) -> bytes:
     return key
 
 
-T = TypeVar("T")
-
 # Flags that are 0 where they do not exist: O_NONBLOCK so that a FIFO given as the key file is
 # refused (it is not a regular file) instead of hanging in open(); O_BINARY so Windows writes
 # the bytes as given.
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
-
-
-class _TimeLimit(TimeoutError):
-    """Our own time limit ran out (as opposed to a TimeoutError raised inside the call)."""
-
-
-def _call_with_timeout(fn: Callable[[], T], timeout: float) -> T:
-    """Run fn in a daemon thread; its result or exception, or TimeoutError after `timeout` s.
-
-    A desktop keyring can block indefinitely on an unlock prompt or a stuck D-Bus. A daemon
-    thread cannot be cancelled, but it will not keep the process alive at exit either.
-    """
-    outcome: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            outcome["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread as-is
-            outcome["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="hitl-keyring", daemon=True).start()
-    if not done.wait(timeout):
-        raise _TimeLimit(f"no answer within {timeout:g} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 # --- key file --------------------------------------------------------------------------------
@@ -208,77 +164,6 @@ def _key_file_from_env() -> Path | None:
 def _env_key() -> bytes | None:
     value = os.environ.get(ENV_KEY)
     return None if value is None else _parse_hex_key(value, "HITL_DB_KEY")
-
-
-# --- keyring ---------------------------------------------------------------------------------
-
-def _class_name(obj: object) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
-
-
-def _trusted_backend() -> tuple[Any, str]:
-    """(backend, description) for a trusted keyring backend, or (None, why not).
-
-    Runs inside `_call_with_timeout`: choosing a backend already talks to D-Bus.
-    """
-    import keyring  # lazy: see module docstring
-
-    try:
-        backend = keyring.get_keyring()
-    except Exception as exc:  # a configured backend that cannot start (no D-Bus, bad name...)
-        return None, f"keyring backend unavailable ({exc})"
-    name = _class_name(backend)
-    if name in _TRUSTED_BACKENDS:
-        return backend, _TRUSTED_BACKENDS[name]
-    if name == _CHAINER:
-        # Use the trusted child directly: the chainer would also read from (and write to)
-        # any plain-text backend it holds.
-        for child in backend.backends:
-            child_name = _class_name(child)
-            if child_name in _TRUSTED_BACKENDS:
-                return child, _TRUSTED_BACKENDS[child_name]
-        return None, "no trusted keyring backend among the chained ones"
-    if name in ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring"):
-        return None, f"no keyring backend ({name})"
-    return None, f"untrusted keyring backend ({name}) ignored"
-
-
-def keyring_backend_status(timeout: float = 5.0) -> tuple[bool, str]:
-    """(usable, description) of the OS keyring, for `hitl-tui doctor` and `init`."""
-    try:
-        backend, description = _call_with_timeout(_trusted_backend, timeout)
-    except _TimeLimit:
-        return False, f"the keyring did not answer within {timeout:g} s (locked?)"
-    except Exception as exc:  # a status report never raises
-        return False, f"keyring unavailable ({exc})"
-    return backend is not None, description
-
-
-def keyring_call(op: Callable[[Any], T], timeout: float) -> tuple[bool, T | None, str]:
-    """Run op(backend) on the trusted backend, time-limited: (had_backend, result, description).
-
-    A lock, a timeout or any failure of a trusted backend is StoreLocked: the key may well be
-    in there, so falling through to "no key" would mislead.
-    """
-    from keyring.errors import KeyringLocked  # lazy; raised by SecretService when locked
-
-    def work() -> tuple[bool, T | None, str]:
-        backend, description = _trusted_backend()
-        if backend is None:
-            return False, None, description
-        return True, op(backend), description
-
-    try:
-        return _call_with_timeout(work, timeout)
-    except _TimeLimit:
-        raise StoreLocked(
-            f"The keyring did not answer within {timeout:g} s; it may be locked or waiting "
-            f"for an unlock prompt: {_LOCKED_HINT}."
-        ) from None
-    except KeyringLocked:
-        raise StoreLocked(f"The keyring is locked; {_LOCKED_HINT}.") from None
-    except Exception as exc:
-        raise StoreLocked(f"The keyring failed ({exc}); {_LOCKED_HINT}.") from None
 
 
 def _keyring_set_and_check(username: str, value: str) -> Callable[[Any], bool]:

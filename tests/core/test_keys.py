@@ -11,7 +11,7 @@ from pathlib import Path
 import keyring
 import pytest
 
-from hitl_tui.core import keys
+from hitl_tui.core import os_keyring
 from hitl_tui.core.errors import (
     InsecureKeyFile,
     KeyExists,
@@ -26,12 +26,12 @@ from hitl_tui.core.keys import (
     can_store_rotated_key,
     create_key,
     derive_passphrase_key,
-    keyring_backend_status,
     keyring_username,
     resolve_key,
     salt_path,
     store_rotated_key,
 )
+from hitl_tui.core.os_keyring import keyring_backend_status
 from tests.keyring_session import PlaintextDictKeyring
 
 KEY = bytes(range(32))
@@ -427,16 +427,16 @@ def test_store_rotated_key_wrong_length(db, tmp_path):
 # --- time limits -----------------------------------------------------------------------------
 
 def test_call_with_timeout_value_and_error():
-    assert keys._call_with_timeout(lambda: 42, 1) == 42
+    assert os_keyring._call_with_timeout(lambda: 42, 1) == 42
     with pytest.raises(ZeroDivisionError):
-        keys._call_with_timeout(lambda: 1 / 0, 1)
+        os_keyring._call_with_timeout(lambda: 1 / 0, 1)
 
 
 def test_call_with_timeout_gives_up():
     release = threading.Event()
     started = time.monotonic()
     with pytest.raises(TimeoutError):
-        keys._call_with_timeout(lambda: release.wait(10), 0.2)
+        os_keyring._call_with_timeout(lambda: release.wait(10), 0.2)
     assert 0.15 < time.monotonic() - started < 1
     release.set()  # let the abandoned worker thread finish
 
