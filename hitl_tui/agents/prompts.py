@@ -1,7 +1,7 @@
 """System prompts of the three agents.
 
 tframex renders these with str.format (filling {available_tools_descriptions}), so literal
-braces must not appear. Usernames cannot contain braces (service.USERNAME_RE).
+braces must not appear. Usernames cannot contain braces (directory.USERNAME_RE).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def _new_passphrase_prompt():
 def _check_inputs(login: str, role: str, email: str | None):
     """Everything init could refuse, before anything exists on disk."""
     from ..core.models import Role
-    from ..core.service import USERNAME_RE
+    from ..core.directory import USERNAME_RE
 
     if not USERNAME_RE.match(login):
         raise ValidationFailed(f"Your OS login {login!r} cannot be a hitl-tui username (letters, digits, '.', "

@@ -8,7 +8,6 @@ directly, and `WorkflowSystem` (system.py) wraps it in the seed's async API.
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import time
@@ -20,26 +19,24 @@ from typing import Any, Callable, Iterator
 from . import rbac
 from .audit import AuditContext, build_record, canonical_bytes, chain_hash, iso, utc_now
 from .checkpoints import Signer, load_signer
-from .errors import (
-    ConcurrentChange, HitlError, PermissionDenied, StoreError, UnknownUser, UnknownWorkflow, UserExists,
-    ValidationFailed,
-)
+from .directory import DirectoryMixin
+from .errors import ConcurrentChange, HitlError, StoreError, UnknownUser, ValidationFailed
 from .hydrate import data_to_json
 from .keys import ResolvedKey
-from .models import AgentProposal, Approval, Checkpoint, Decision, Role, User, WorkflowRequest, WorkflowStatus
+from .models import AgentProposal, Approval, Checkpoint, Decision, User, WorkflowRequest, WorkflowStatus
 from .policy import DESCRIPTION_MAX, TITLE_MAX, Policy, load_policy
 from .reads import ReadsMixin
 from .store import audit_log, meta, migrations
 from .store import requests as req_sql
 from .store import users as user_sql
 from .store.connection import DbError, open_connection, translate
+from .text import check_text
 from .workflow import Action, transition
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 COMMENT_MAX = 5000
 
 
-class WorkflowService(ReadsMixin):
+class WorkflowService(DirectoryMixin, ReadsMixin):
     def __init__(self, conn, path: Path, key: bytes, policy: Policy, *, key_source: ResolvedKey | None = None,
                  operator: str | None = None) -> None:
         self._conn = conn
@@ -148,68 +145,12 @@ class WorkflowService(ReadsMixin):
         audit_log.append(conn, seq, workflow_id, body, chain_hash(head, body))
         return seq
 
-    # --- users ---------------------------------------------------------------------------------
-
-    def _actor(self, conn, actor: str | None) -> tuple[str, User | None]:
-        name = actor or self.operator
-        return name, user_sql.get(conn, name)
-
-    def add_user(self, username: str, role: Role | str, email: str | None = None, *,
-                 display_name: str | None = None, admin: bool = False, actor: str | None = None) -> User:
-        role = role if isinstance(role, Role) else Role.parse(role)
-        username = _check_username(username)
-        email = _clean_optional(email, "email", 254)
-        display_name = _clean_optional(display_name, "display_name", 120)
-        with self._write() as conn:
-            actor_name, actor_user = self._actor(conn, actor)
-            rbac.check_admin(actor_user, user_sql.has_admin(conn))
-            if user_sql.get(conn, username):
-                raise UserExists(f"{username} is already in the user directory; use `users set-role` to change them.")
-            now = utc_now()
-            user = User(username=username, role=role, email=email, display_name=display_name, admin=admin,
-                        created_at=now)
-            user_sql.insert(conn, user, iso(now))
-            self._audit(conn, actor_name, "user_added", None, {
-                "username": username, "role": role.value, "email": email, "admin": admin,
-            })
-        return user
-
-    def set_user_role(self, username: str, role: Role | str, *, actor: str | None = None) -> User:
-        role = role if isinstance(role, Role) else Role.parse(role)
-        return self._change_user(username, "user_role_changed", actor, role=role)
-
-    def set_user_active(self, username: str, active: bool, *, actor: str | None = None) -> User:
-        return self._change_user(username, "user_reactivated" if active else "user_deactivated", actor, active=active)
-
-    def set_user_admin(self, username: str, admin: bool, *, actor: str | None = None) -> User:
-        return self._change_user(username, "user_admin_changed", actor, admin=admin)
-
-    def _change_user(self, username: str, action: str, actor: str | None, **changes: Any) -> User:
-        with self._write() as conn:
-            actor_name, actor_user = self._actor(conn, actor)
-            rbac.check_admin(actor_user, user_sql.has_admin(conn))
-            before = user_sql.get(conn, username)
-            if before is None:
-                raise UnknownUser(username)
-            if changes.get("active") is False or changes.get("admin") is False:
-                if actor_name == username and before.admin:
-                    raise PermissionDenied("You cannot remove your own administrator rights or deactivate yourself; ask another administrator.")
-            user_sql.update(conn, username, iso(utc_now()), **changes)
-            after = user_sql.get(conn, username)
-            self._audit(conn, actor_name, action, None, {
-                "username": username,
-                "before": {k: _plain(getattr(before, k)) for k in changes},
-                "after": {k: _plain(getattr(after, k)) for k in changes},
-            })
-        assert after is not None
-        return after
-
     # --- requests ------------------------------------------------------------------------------
 
     def create_workflow_request(self, workflow_type: str, title: str, description: str, requester: str,
                                 data: dict[str, Any] | None = None) -> str:
-        title = _check_text(title, "title", TITLE_MAX, single_line=True)
-        description = _check_text(description or "", "description", DESCRIPTION_MAX, required=False)
+        title = check_text(title, "title", TITLE_MAX, single_line=True)
+        description = check_text(description or "", "description", DESCRIPTION_MAX, required=False)
         assessment = self.policy.assess(workflow_type, data)
         with self._write() as conn:
             user = self._require_user(conn, requester)
@@ -267,7 +208,7 @@ class WorkflowService(ReadsMixin):
                   Decision.REQUEST_CHANGES: Action.REQUEST_CHANGES}[decision]
         required = decision is not Decision.APPROVE
         what = "reason" if decision is Decision.REJECT else "comments"
-        comments = _check_text(comments or "", what, COMMENT_MAX, required=required,
+        comments = check_text(comments or "", what, COMMENT_MAX, required=required,
                                hint="say why, so the requester knows what to do")
         with self._write() as conn:
             user = self._require_user(conn, username)
@@ -309,7 +250,7 @@ class WorkflowService(ReadsMixin):
         })
 
     def withdraw_workflow(self, workflow_id: str, requester: str, reason: str = "") -> WorkflowRequest:
-        reason = _check_text(reason or "", "reason", COMMENT_MAX, required=False)
+        reason = check_text(reason or "", "reason", COMMENT_MAX, required=False)
         with self._write() as conn:
             user = self._require_user(conn, requester)
             req = self._load(conn, workflow_id)
@@ -328,13 +269,13 @@ class WorkflowService(ReadsMixin):
                  description: str | None = None, data: dict[str, Any] | None = None,
                  comments: str = "") -> WorkflowRequest:
         """After changes were requested: edit, re-assess the risk, and restart the chain."""
-        comments = _check_text(comments or "", "comments", COMMENT_MAX, required=False)
+        comments = check_text(comments or "", "comments", COMMENT_MAX, required=False)
         with self._write() as conn:
             user = self._require_user(conn, requester)
             req = self._load(conn, workflow_id)
             rbac.check_requester_action(user, req, Action.RESUBMIT)
-            new_title = _check_text(title, "title", TITLE_MAX, single_line=True) if title is not None else req.title
-            new_desc = (_check_text(description, "description", DESCRIPTION_MAX, required=False)
+            new_title = check_text(title, "title", TITLE_MAX, single_line=True) if title is not None else req.title
+            new_desc = (check_text(description, "description", DESCRIPTION_MAX, required=False)
                         if description is not None else req.description)
             merged = dict(req.data) if data is None else data
             assessment = self.policy.assess(req.workflow_type, merged)
@@ -405,39 +346,3 @@ class WorkflowService(ReadsMixin):
         if user is None:
             raise UnknownUser(str(username))
         return user
-
-
-def _check_username(name: str) -> str:
-    if not isinstance(name, str) or not USERNAME_RE.match(name.strip()):
-        raise ValidationFailed(
-            f"Username {name!r} is not valid: use letters, digits, '.', '_', '-' or '@' (at most 64).", "username"
-        )
-    return name.strip()
-
-
-def _clean_optional(value: str | None, field: str, limit: int) -> str | None:
-    if value is None or not str(value).strip():
-        return None
-    return _check_text(value, field, limit, single_line=True)
-
-
-def _check_text(value: Any, field: str, limit: int, *, required: bool = True, single_line: bool = False,
-                hint: str = "") -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationFailed(f"{field} must be text.", field)
-    text = value.strip()
-    if required and not text:
-        raise ValidationFailed(f"{field} is required" + (f": {hint}." if hint else "."), field)
-    if "\x00" in text:
-        raise ValidationFailed(f"{field} contains a NUL character.", field)
-    if single_line and ("\n" in text or "\r" in text):
-        raise ValidationFailed(f"{field} must be a single line.", field)
-    if len(text) > limit:
-        raise ValidationFailed(f"{field} is too long ({len(text):,} characters; at most {limit:,}).", field)
-    return text
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, Role) else value

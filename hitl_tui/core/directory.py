@@ -1,0 +1,95 @@
+"""The user directory side of WorkflowService: adding people, roles, (de)activation, admins.
+
+Every change is checked (rbac.check_admin), written and audited in one transaction, like every
+other action of the engine. Mixed into WorkflowService; relies on its _write and _audit.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import rbac
+from .audit import iso, utc_now
+from .errors import PermissionDenied, UnknownUser, UserExists, ValidationFailed
+from .models import Role, User
+from .store import users as user_sql
+from .text import check_text
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+class DirectoryMixin:
+    operator: str
+
+    def _actor(self, conn, actor: str | None) -> tuple[str, User | None]:
+        name = actor or self.operator
+        return name, user_sql.get(conn, name)
+
+    def add_user(self, username: str, role: Role | str, email: str | None = None, *,
+                 display_name: str | None = None, admin: bool = False, actor: str | None = None) -> User:
+        role = role if isinstance(role, Role) else Role.parse(role)
+        username = _check_username(username)
+        email = _clean_optional(email, "email", 254)
+        display_name = _clean_optional(display_name, "display_name", 120)
+        with self._write() as conn:
+            actor_name, actor_user = self._actor(conn, actor)
+            rbac.check_admin(actor_user, user_sql.has_admin(conn))
+            if user_sql.get(conn, username):
+                raise UserExists(f"{username} is already in the user directory; use `users set-role` to change them.")
+            now = utc_now()
+            user = User(username=username, role=role, email=email, display_name=display_name, admin=admin,
+                        created_at=now)
+            user_sql.insert(conn, user, iso(now))
+            self._audit(conn, actor_name, "user_added", None, {
+                "username": username, "role": role.value, "email": email, "admin": admin,
+            })
+        return user
+
+    def set_user_role(self, username: str, role: Role | str, *, actor: str | None = None) -> User:
+        role = role if isinstance(role, Role) else Role.parse(role)
+        return self._change_user(username, "user_role_changed", actor, role=role)
+
+    def set_user_active(self, username: str, active: bool, *, actor: str | None = None) -> User:
+        return self._change_user(username, "user_reactivated" if active else "user_deactivated", actor, active=active)
+
+    def set_user_admin(self, username: str, admin: bool, *, actor: str | None = None) -> User:
+        return self._change_user(username, "user_admin_changed", actor, admin=admin)
+
+    def _change_user(self, username: str, action: str, actor: str | None, **changes: Any) -> User:
+        with self._write() as conn:
+            actor_name, actor_user = self._actor(conn, actor)
+            rbac.check_admin(actor_user, user_sql.has_admin(conn))
+            before = user_sql.get(conn, username)
+            if before is None:
+                raise UnknownUser(username)
+            if changes.get("active") is False or changes.get("admin") is False:
+                if actor_name == username and before.admin:
+                    raise PermissionDenied("You cannot remove your own administrator rights or deactivate yourself; ask another administrator.")
+            user_sql.update(conn, username, iso(utc_now()), **changes)
+            after = user_sql.get(conn, username)
+            self._audit(conn, actor_name, action, None, {
+                "username": username,
+                "before": {k: _plain(getattr(before, k)) for k in changes},
+                "after": {k: _plain(getattr(after, k)) for k in changes},
+            })
+        assert after is not None
+        return after
+
+
+def _check_username(name: str) -> str:
+    if not isinstance(name, str) or not USERNAME_RE.match(name.strip()):
+        raise ValidationFailed(
+            f"Username {name!r} is not valid: use letters, digits, '.', '_', '-' or '@' (at most 64).", "username"
+        )
+    return name.strip()
+
+
+def _clean_optional(value: str | None, field: str, limit: int) -> str | None:
+    if value is None or not str(value).strip():
+        return None
+    return check_text(value, field, limit, single_line=True)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Role) else value
