@@ -4,7 +4,9 @@ hashlib over the same bytes (the bodies already in memory, chained the same way)
 The engine's figure includes everything verify_audit() does: decrypting and reading every row
 from its own snapshot, re-hashing, the head and index-column checks, and signed checkpoints.
 
-    .venv/bin/python benchmarks/bench_verify.py [N_REQUESTS]   # ~2 audit entries per request
+    .venv/bin/python benchmarks/bench_verify.py [N_REQUESTS]   # default: ~1M entries (~3 per request)
+
+The database comes from bulkdata.py: by default the same one bench_export_memory.py uses.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from datagen import build, key_for  # noqa: E402
+import bulkdata  # noqa: E402
 
 from hitl_tui.core.audit import GENESIS  # noqa: E402
 from hitl_tui.core.service import WorkflowService  # noqa: E402
@@ -44,9 +46,9 @@ def read_only(svc) -> float:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 500_000
-    path = build(n)
-    svc = WorkflowService.open(path, key=key_for(path))
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else bulkdata.requests_for_entries(1_000_000)
+    path, keyfile = bulkdata.cached(n)
+    svc = WorkflowService.open(path, key=bulkdata.read_key(keyfile))
     bodies = [bytes(row[1]) for batch in audit_log.iter_rows(svc._conn) for row in batch]
     entries = len(bodies)
     engine, baseline, floor = [], [], []

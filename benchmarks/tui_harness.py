@@ -1,22 +1,20 @@
-"""Shared by the TUI benchmarks: cached databases, and launching a command in a real terminal
-(tmux) while watching the screen for a marker."""
+"""Shared by the TUI benchmarks: their database (from bulkdata), the child processes' environment,
+and launching a command in a real terminal (tmux) while watching the screen for a marker."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import bulkdata
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HITL = str(Path(PYTHON).parent / "hitl-tui")
-CACHE = Path(os.environ.get("HITL_BENCH_CACHE", "/tmp/hitl-bench"))
-#: bump when make_db's output changes, so an old cached database is not reused
-DATA_VERSION = "2"
 
 MINIMAL_APP = """
 from textual.app import App
@@ -31,31 +29,35 @@ IMPORTS_THEN_MINIMAL = "import hitl_tui.cli\n" + MINIMAL_APP
 
 
 def cached_db(n: int) -> tuple[Path, Path, dict[str, str]]:
-    """(db, key file, env) for a database with n generated requests, built once and reused."""
-    directory = CACHE / f"v{DATA_VERSION}-{n}"
-    home = CACHE / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    env = clean_env(home)
-    db, key = directory / "hitl.db", directory / "hitl.key"
-    if not (db.exists() and key.exists() and (directory / "done").exists()):
-        shutil.rmtree(directory, ignore_errors=True)
-        started = time.perf_counter()
-        print(f"generating {n:,} requests in {directory} (cached for later runs)…", file=sys.stderr)
-        subprocess.run([PYTHON, str(ROOT / "benchmarks" / "make_db.py"), "bulk", str(directory), str(n)],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
-        (directory / "done").write_text("ok")
-        print(f"  done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    """(db, key file, env) for a database with n generated requests (built once, then reused),
+    in which the OS login is a manager: the TUI opens on an inbox."""
+    db, key = bulkdata.cached(n)
+    env = clean_env(bulkdata.CACHE / "home")
     env["HITL_DB_KEY_FILE"] = str(key)
     return db, key, env
 
 
 def clean_env(home: Path) -> dict[str, str]:
-    """An explicit environment: a private HOME, never the real one or its keyring."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HITL_", "DBUS_", "XDG_"))}
+    """An explicit environment: a private HOME, never the real one or its keyring.
+
+    PYTHONDONTWRITEBYTECODE goes too (this sandbox sets it): with it, every start of hitl-tui
+    compiles our modules afresh while the baseline's libraries load precompiled from
+    site-packages, so the start-up race would be timing the compiler. See precompile()."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HITL_", "DBUS_", "XDG_")) and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(HOME=str(home), TERM="xterm-256color", COLORTERM="truecolor",
                XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"),
                XDG_STATE_HOME=str(home / "state"), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     return env
+
+
+def precompile() -> None:
+    """Compile hitl_tui once before timing, as an installed package comes compiled, so that the
+    programs compared all start from bytecode. (The warm-up run would write the .pyc files too,
+    now that the children may; this also covers modules it never imports.)"""
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "hitl_tui")], check=True,
+                   env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
 
 
 SOCKET = f"hitlbench-{os.getpid()}"  # a private tmux server: never touches anyone else's sessions
@@ -67,10 +69,15 @@ def tmux(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 class TmuxServer:
     """Keeps the private server up between runs: with no session left it would exit, and a
-    session started while it shuts down fails ("server exited unexpectedly")."""
+    session started while it shuts down fails ("server exited unexpectedly"). It starts with
+    `env`: sessions inherit the server's environment, not the client's, so a variable dropped
+    from `env` (PYTHONDONTWRITEBYTECODE) must never reach the server."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
 
     def __enter__(self) -> "TmuxServer":
-        done = tmux("new-session", "-d", "-s", "anchor", "sleep 86400")
+        done = tmux("new-session", "-d", "-s", "anchor", "sleep 86400", env=self.env)
         if done.returncode:
             raise RuntimeError(f"tmux: {done.stderr.strip()}")
         return self
