@@ -65,8 +65,8 @@ def check(db: Path, key: bytes) -> bool:
 
 
 def _replay(conn, policy, roles: dict) -> tuple[list[str], int]:
-    rows = conn.execute("SELECT id, chain, status, current_stage, current_role, revision, created_at, updated_at "
-                        "FROM requests ORDER BY id")
+    rows = conn.execute("SELECT id, chain, status, current_stage, current_role, revision, created_at, updated_at, "
+                        "deciders FROM requests ORDER BY id")
     audit = itertools.groupby(conn.execute(
         "SELECT workflow_id, CAST(body AS BLOB) FROM audit_log WHERE workflow_id IS NOT NULL "
         "ORDER BY workflow_id, seq"), itemgetter(0))
@@ -99,7 +99,7 @@ def _replay(conn, policy, roles: dict) -> tuple[list[str], int]:
 
 def _one(policy, roles: dict, row: tuple, entries: list[dict], stored: list[tuple]) -> str | None:
     """What is wrong with one request, or None."""
-    wid, chain_text, status, stage, role, revision, created_at, updated_at = row
+    wid, chain_text, status, stage, role, revision, created_at, updated_at, deciders = row
     if not entries or entries[0]["action"] != "created":
         return "its first audit entry is not 'created'"
     requester, chain = entries[0]["actor"], entries[0]["details"]["chain"]
@@ -135,6 +135,9 @@ def _one(policy, roles: dict, row: tuple, entries: list[dict], stored: list[tupl
         return "created_at/updated_at differ from its first and last entries"
     if stored != decided:
         return f"approvals rows {stored} differ from its decisions {decided}"
+    want_deciders = ",".join(["", *(d[3] for d in decided if d[0] == rev), ""])
+    if deciders != want_deciders:
+        return f"deciders {deciders!r} differ from its current revision's {want_deciders!r}"
     return None
 
 

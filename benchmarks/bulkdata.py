@@ -50,7 +50,7 @@ from hitl_tui.core.store import audit_log  # noqa: E402
 from hitl_tui.core.store import requests as req_sql  # noqa: E402
 
 #: bump whenever the generated data changes, so that no benchmark reuses an older cached database
-DATA_VERSION = "1"
+DATA_VERSION = "2"  # 2: requests carry their current revision's deciders (migration 3)
 CACHE = Path(os.environ.get("HITL_BENCH_CACHE", "/tmp/hitl-bench"))
 #: how requests' lives end (the rest are approved); "resubmitted" is drawn on its own: sent back
 #: once, resubmitted as revision 2, which then ends in one of the ways above
@@ -213,6 +213,8 @@ def build(path: Path, key: bytes, n_requests: int, seed: int = 7, shares: dict |
             while (batch := _receive(queue, producer)) is not None:
                 with svc._write() as conn:  # the service's own serialized write transaction
                     _store(conn, *batch)
+            with svc._write() as conn:
+                conn.execute(FILL_DECIDERS)
         finally:
             producer.join(timeout=10)
             if producer.is_alive():
@@ -283,6 +285,17 @@ def _store(conn, follows: tuple[int, bytes], audit: list, requests: list, approv
     batched.run(conn)
     conn.executemany(INSERT_REQUEST, requests)  # before the approvals, which reference them
     conn.executemany(INSERT_APPROVAL, approvals)
+
+
+# Who decided each request's current revision (",sarah.manager,mike.director,"), as
+# service._decide keeps it; the same statement as migration 3's backfill. Run once at the end: a
+# request's decisions can arrive in later batches than the request itself.
+FILL_DECIDERS = """
+    UPDATE requests SET deciders = ',' || (
+        SELECT group_concat(a.approver, ',') FROM approvals a
+        WHERE a.workflow_id = requests.id AND a.revision = requests.revision) || ','
+    WHERE EXISTS (SELECT 1 FROM approvals a WHERE a.workflow_id = requests.id AND a.revision = requests.revision)
+"""
 
 
 class _Batched:

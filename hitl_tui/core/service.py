@@ -223,7 +223,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 "status": outcome.status.value, "current_stage": outcome.stage, "updated_at": now,
                 "current_role": (req.required_approvers[outcome.stage].value
                                  if outcome.status is WorkflowStatus.AWAITING_APPROVAL else None),
-            })
+            }, add_decider=user.username)
             if not changed:  # cannot happen under BEGIN IMMEDIATE; kept as the last line of defence
                 raise ConcurrentChange(f"{req.id} changed while you were deciding; nothing was written.")
             approval = Approval(stage=req.current_stage, role=stage_role, approver=user.username,
@@ -286,7 +286,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 "risk_reason": assessment.risk_reason, "headline": str(assessment.data[assessment.risk_field]),
                 "chain": req_sql.encode_chain(assessment.chain), "current_stage": outcome.stage,
                 "current_role": assessment.chain[0].value, "status": outcome.status.value,
-                "revision": req.revision + 1, "updated_at": iso(utc_now()),
+                "revision": req.revision + 1, "updated_at": iso(utc_now()), "deciders": ",",
             })
             self._audit(conn, user.username, "resubmitted", req.id, {
                 "comments": comments, "revision": req.revision + 1, "title": new_title, "data": assessment.data,

@@ -170,3 +170,25 @@ def test_locked_keyring_is_its_own_clear_error(locked_keyring, db_path, db_key):
     locked_keyring.lock()
     with pytest.raises(StoreLocked, match="locked"):
         WorkflowService.open(db_path)
+
+
+def test_migration_3_backfills_who_decided_the_current_revision(db_path, db_key):
+    """A database made before migration 3 keeps segregation of duties in 'awaiting me'."""
+    svc = WorkflowService.open(db_path, key=db_key)
+    for name, role in [("a", "employee"), ("m", "manager"), ("d", "director"), ("d2", "director")]:
+        svc.add_user(name, role)
+    wid = svc.create_workflow_request("expense_approval", "t", "", "a", {"amount": 5000})
+    svc.approve_workflow(wid, "d")  # a director may take the manager stage
+    svc.close(checkpoint=False)
+    conn = raw_connection(db_path, db_key)  # roll the schema back to version 2, as shipped before
+    conn.execute("DROP INDEX requests_awaiting_cover")
+    conn.execute("ALTER TABLE requests DROP COLUMN deciders")
+    conn.execute("CREATE INDEX requests_awaiting_cover ON requests(current_role, requester, id, revision) "
+                 "WHERE current_role IS NOT NULL")
+    conn.execute("DELETE FROM schema_migrations WHERE version = 3")
+    conn.close()
+    svc = WorkflowService.open(db_path, key=db_key)
+    assert svc._conn.execute("SELECT deciders FROM requests").fetchone()[0] == ",d,"
+    assert [r.id for r in svc.get_pending_approvals("d2")] == [wid]
+    assert svc.get_pending_approvals("d") == []
+    svc.close(checkpoint=False)

@@ -77,7 +77,9 @@ def test_request_changes_then_resubmit_restarts_the_chain_with_risk_reassessed(s
     assert req.revision == 2 and req.status is S.AWAITING_APPROVAL and req.current_stage == 0
     assert req.risk_level is RiskLevel.HIGH and len(req.required_approvers) == 3
     # the earlier revision's decisions no longer count for segregation of duties
+    assert wid in {r.id for r in service.get_pending_approvals("mike.director")}
     service.approve_workflow(wid, "mike.director")
+    assert wid not in {r.id for r in service.get_pending_approvals("mike.director")}
     trail = service.get_audit_trail(wid)
     assert [e.action for e in trail] == ["created", "approved", "changes_requested", "resubmitted", "approved"]
     assert trail[3].details["risk_before"] == "MEDIUM" and trail[3].details["risk_level"] == "HIGH"

@@ -333,7 +333,8 @@ def test_an_internal_error_still_removes_the_demo_database(monkeypatch):
 def frozen_demo(monkeypatch):
     """The demo dataset with the same ids and times on every run: the engine's clock ticks one
     second per call from two hours before the fixed UI clock, and request ids come from a seeded
-    generator. Only this test's engine module is patched, and only while the data is built."""
+    generator. Only this test's engine modules are patched, and only while the data is built."""
+    import hitl_tui.core.directory as directory_mod
     import hitl_tui.core.service as service_mod
 
     monkeypatch.setenv("TZ", "UTC")
@@ -342,7 +343,9 @@ def frozen_demo(monkeypatch):
     start = FIXTURE_NOW - timedelta(hours=2)
     rng = random.Random(5)
     with monkeypatch.context() as frozen:
-        frozen.setattr(service_mod, "utc_now", lambda: start + timedelta(seconds=next(ticks)))
+        tick = lambda: start + timedelta(seconds=next(ticks))  # noqa: E731 - one clock for the engine
+        frozen.setattr(service_mod, "utc_now", tick)
+        frozen.setattr(directory_mod, "utc_now", tick)
         frozen.setattr(service_mod, "time", SimpleNamespace(time=lambda: 1_795_600_000))
         frozen.setattr(service_mod, "secrets", SimpleNamespace(randbelow=rng.randrange, choice=rng.choice))
         session = open_demo()
