@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .models import Approval, RiskLevel, WorkflowRequest, WorkflowStatus
+from .models import Approval, RiskLevel, WorkflowRequest, WorkflowStatus, trusted
 from .policy import Policy
 from .store.requests import decode_chain
 
@@ -29,7 +29,7 @@ def data_from_json(policy: Policy, workflow_type: str, text: str) -> dict[str, A
 
 
 def request_from_row(policy: Policy, row: dict[str, Any], approvals: list[Approval]) -> WorkflowRequest:
-    return WorkflowRequest.model_construct(
+    return trusted(WorkflowRequest,
         id=row["id"], workflow_type=row["workflow_type"], title=row["title"], description=row["description"],
         requester=row["requester"], data=data_from_json(policy, row["workflow_type"], row["data"]),
         risk_level=RiskLevel(row["risk_level"]), risk_field=row["risk_field"], risk_reason=row["risk_reason"],

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any, Iterable
 
-from ..models import Approval, Decision, InboxView, RequestSummary, RiskLevel, Role, WorkflowStatus
+from ..models import Approval, Decision, InboxView, RequestSummary, RiskLevel, Role, WorkflowStatus, trusted
 
 FULL_COLS = ("id, workflow_type, title, description, requester, data, risk_level, risk_field, risk_reason, "
              "chain, current_stage, status, revision, created_at, updated_at")
@@ -91,7 +91,7 @@ def approvals_for(conn, ids: list[str]) -> dict[str, list[Approval]]:
             chunk,
         )
         for r in rows:
-            out[r[0]].append(Approval.model_construct(
+            out[r[0]].append(trusted(Approval,
                 revision=r[1], stage=r[2], role=Role(r[3]), approver=r[4], approver_role=Role(r[5]),
                 decision=Decision(r[6]), decided_at=datetime.fromisoformat(r[7]), comments=r[8], proposed_by=r[9],
             ))
@@ -166,7 +166,7 @@ def count_view(conn, view: InboxView, username: str, decidable: frozenset[Role],
 
 
 def summary(r) -> RequestSummary:
-    return RequestSummary.model_construct(
+    return trusted(RequestSummary,
         id=r[0], workflow_type=r[1], title=r[2], requester=r[3], headline=r[4], risk_level=RiskLevel(r[5]),
         status=WorkflowStatus(r[6]), current_stage=r[7], stage_count=r[8].count(",") - 1,
         current_role=Role(r[9]) if r[9] else None, created_at=datetime.fromisoformat(r[10]),
