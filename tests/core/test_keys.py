@@ -1,38 +1,28 @@
-"""Key resolution against real files, real scrypt and a real (private) gnome-keyring."""
+"""Key resolution against real files, real scrypt and the environment (the keyring half is in
+test_os_keyring.py)."""
 
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
-from pathlib import Path
 
-import keyring
 import pytest
 
-from hitl_tui.core import os_keyring
 from hitl_tui.core.errors import (
     InsecureKeyFile,
     KeyExists,
     KeyInvalid,
     KeyMissing,
     StoreError,
-    StoreLocked,
 )
 from hitl_tui.core.keys import (
-    KEYRING_SERVICE,
     ResolvedKey,
     can_store_rotated_key,
     create_key,
     derive_passphrase_key,
-    keyring_username,
     resolve_key,
     salt_path,
     store_rotated_key,
 )
-from hitl_tui.core.os_keyring import keyring_backend_status
-from tests.keyring_session import PlaintextDictKeyring
 
 KEY = bytes(range(32))
 OTHER = bytes(range(100, 132))
@@ -152,140 +142,6 @@ def test_explicit_but_broken_key_file_does_not_fall_through(db, tmp_path, monkey
     monkeypatch.setenv("HITL_DB_KEY_FILE", str(tmp_path / "missing"))
     with pytest.raises(KeyMissing):
         resolve_key(db)
-
-
-# --- the real (private) keyring --------------------------------------------------------------
-
-@pytest.mark.keyring
-def test_keyring_round_trip(db, real_keyring):
-    created = create_key(db)
-    assert created.source == "keyring" and created.detail == "Secret Service keyring"
-    assert len(created.key) == 32
-    stored = keyring.get_password(KEYRING_SERVICE, keyring_username(db))
-    assert stored == created.key.hex()
-    assert resolve_key(db) == created
-
-
-@pytest.mark.keyring
-def test_two_databases_two_entries(tmp_path, real_keyring):
-    a, b = tmp_path / "a.db", tmp_path / "b.db"
-    ka, kb = create_key(a), create_key(b)
-    assert ka.key != kb.key
-    assert resolve_key(a).key == ka.key and resolve_key(b).key == kb.key
-    assert keyring.get_password(KEYRING_SERVICE, keyring_username(b)) == kb.key.hex()
-
-
-@pytest.mark.keyring
-def test_keyring_username_is_the_resolved_path(tmp_path, monkeypatch, real_keyring):
-    monkeypatch.chdir(tmp_path)
-    created = create_key(Path("rel.db"))
-    assert resolve_key(tmp_path / "sub" / ".." / "rel.db").key == created.key
-
-
-@pytest.mark.keyring
-def test_keyring_entry_not_hex_is_refused(db, real_keyring):
-    keyring.set_password(KEYRING_SERVICE, keyring_username(db), "not a key")
-    with pytest.raises(KeyInvalid, match="Secret Service keyring"):
-        resolve_key(db)
-
-
-@pytest.mark.keyring
-def test_locked_keyring_raises_store_locked(db, real_keyring):
-    create_key(db)
-    real_keyring.lock()
-    try:
-        started = time.monotonic()
-        with pytest.raises(StoreLocked, match="keyring is locked"):
-            resolve_key(db)
-        assert time.monotonic() - started < 2  # gnome-keyring refuses; we do not wait it out
-        with pytest.raises(StoreLocked):
-            create_key(db.with_name("other.db"))
-    finally:
-        real_keyring.unlock()
-    assert resolve_key(db).source == "keyring"
-
-
-@pytest.mark.keyring
-def test_locked_keyring_does_not_block_a_passphrase_database(db, monkeypatch, locked_keyring):
-    key = derive_passphrase_key(db, "pw", create_salt=True)
-    monkeypatch.setenv("HITL_DB_PASSPHRASE", "pw")
-    assert resolve_key(db) == ResolvedKey(key, "passphrase", f"passphrase (salt {salt_path(db)})")
-
-
-@pytest.mark.keyring
-def test_keyring_status_real(real_keyring):
-    assert keyring_backend_status() == (True, "Secret Service keyring")
-
-
-@pytest.mark.keyring
-def test_chainer_uses_its_secret_service_child(db, monkeypatch, real_keyring):
-    monkeypatch.setattr(PlaintextDictKeyring, "priority", 20)
-    monkeypatch.setattr(PlaintextDictKeyring, "store", {})
-    def forget_all_keyrings():  # keyring computes the list once per process (jaraco `once`)
-        vars(keyring.backend.get_all_keyring).pop("saved_result", None)
-
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.chainer.ChainerBackend")
-    forget_all_keyrings()  # recompute on this bus, where Secret Service is viable
-    keyring.core.init_backend()
-    try:
-        # The plain-text test backend is discovered too; ranked first, the chainer itself
-        # would write there. We must go straight to the Secret Service child instead.
-        chained = [type(b).__name__ for b in keyring.get_keyring().backends]
-        assert chained == ["PlaintextDictKeyring", "Keyring"]
-        created = create_key(db)
-        assert created.source == "keyring"
-        assert resolve_key(db) == created
-        assert PlaintextDictKeyring.store == {}
-    finally:
-        forget_all_keyrings()
-
-
-@pytest.mark.keyring
-def test_create_key_never_overwrites_keyring_entry(db, real_keyring):
-    first = create_key(db)
-    with pytest.raises(KeyExists, match="already holds a key"):
-        create_key(db)
-    assert resolve_key(db).key == first.key
-
-
-@pytest.mark.keyring
-def test_store_rotated_key_keyring(db, real_keyring):
-    old = create_key(db)
-    assert can_store_rotated_key(old)[0]
-    new = store_rotated_key(db, old, OTHER)
-    assert new == ResolvedKey(OTHER, "keyring", "Secret Service keyring")
-    assert resolve_key(db).key == OTHER
-
-
-# --- backends that are not trusted -----------------------------------------------------------
-
-def test_fail_backend_falls_through(db, monkeypatch):
-    assert keyring_backend_status() == (False, "no keyring backend (keyring.backends.fail.Keyring)")
-    with pytest.raises(KeyMissing) as err:
-        resolve_key(db)
-    for way in ("HITL_DB_KEY_FILE", "keyring", "HITL_DB_PASSPHRASE"):
-        assert way in str(err.value)
-    key = derive_passphrase_key(db, "pw", create_salt=True)
-    monkeypatch.setenv("HITL_DB_PASSPHRASE", "pw")
-    assert resolve_key(db).key == key
-
-
-@pytest.mark.parametrize("backend", [
-    "keyring.backends.null.Keyring",
-    "tests.keyring_session.PlaintextDictKeyring",
-])
-def test_untrusted_backend_is_never_used(db, monkeypatch, backend):
-    monkeypatch.setattr(PlaintextDictKeyring, "store", {})
-    PlaintextDictKeyring.store[(KEYRING_SERVICE, keyring_username(db))] = KEY.hex()
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", backend)
-    keyring.core.init_backend()
-    usable, description = keyring_backend_status()
-    assert not usable and backend.rsplit(".", 1)[0] in description
-    with pytest.raises(KeyMissing):
-        resolve_key(db)  # the plain-text store holds a key, and it is ignored
-    with pytest.raises(KeyMissing, match="No safe place"):
-        create_key(db.with_name("new.db"))
-    assert len(PlaintextDictKeyring.store) == 1  # nothing was written to it
 
 
 # --- passphrase ------------------------------------------------------------------------------
@@ -422,41 +278,3 @@ def test_store_rotated_key_refused(db, source):
 def test_store_rotated_key_wrong_length(db, tmp_path):
     with pytest.raises(KeyInvalid):
         store_rotated_key(db, ResolvedKey(KEY, "key-file", str(tmp_path / "k")), b"short")
-
-
-# --- time limits -----------------------------------------------------------------------------
-
-def test_call_with_timeout_value_and_error():
-    assert os_keyring._call_with_timeout(lambda: 42, 1) == 42
-    with pytest.raises(ZeroDivisionError):
-        os_keyring._call_with_timeout(lambda: 1 / 0, 1)
-
-
-def test_call_with_timeout_gives_up():
-    release = threading.Event()
-    started = time.monotonic()
-    with pytest.raises(TimeoutError):
-        os_keyring._call_with_timeout(lambda: release.wait(10), 0.2)
-    assert 0.15 < time.monotonic() - started < 1
-    release.set()  # let the abandoned worker thread finish
-
-
-def test_unresponsive_dbus_gives_store_locked(db, tmp_path, monkeypatch):
-    """A bus that accepts the connection and never answers, as a hung desktop session would."""
-    path = tmp_path / "silent-bus"
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(str(path))
-    server.listen(1)
-    try:
-        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={path}")
-        monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.SecretService.Keyring")
-        # Forget the cached backend so that choosing it (which already talks to D-Bus) happens
-        # inside resolve_key's time limit, as on a real first call.
-        keyring.core._keyring_backend = None
-        started = time.monotonic()
-        with pytest.raises(StoreLocked, match="did not answer within 0.3 s"):
-            resolve_key(db, keyring_timeout=0.3)
-        assert time.monotonic() - started < 1
-        assert keyring_backend_status(timeout=0.3)[0] is False
-    finally:
-        server.close()
