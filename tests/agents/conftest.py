@@ -10,20 +10,11 @@ import pytest
 
 from hitl_tui.core.audit import os_login
 from hitl_tui.core.service import WorkflowService
+from tests.cast import SEED_CAST
 
 from .fake_model import FakeModel
 
-CAST = {
-    "john.doe": "employee",
-    "jane.roe": "employee",
-    "sarah.manager": "manager",
-    "tom.manager": "manager",
-    "mike.director": "director",
-    "lisa.executive": "executive",
-    "carol.compliance": "compliance",
-    "sam.security": "security",
-    "ian.itadmin": "it_admin",
-}
+CAST = {**SEED_CAST, "jane.roe": "employee", "tom.manager": "manager"}
 LLM_VARS = ("HITL_LLM_BASE_URL", "HITL_LLM_MODEL", "HITL_LLM_API_KEY", "HITL_LLM_STREAM", "HITL_LLM_TIMEOUT",
             "HITL_TIMEZONE", "HITL_AGENT_LOG_LEVEL", "HITL_POLICY_FILE")
 

@@ -16,16 +16,10 @@ from click.testing import CliRunner
 from hitl_tui.cli import main_group
 from hitl_tui.core.audit import os_login
 from hitl_tui.core.service import WorkflowService
+from tests.cast import SEED_CAST
+from tests.attacker import drop_audit_triggers
 
-CAST = {
-    "john.doe": "employee",
-    "sarah.manager": "manager",
-    "mike.director": "director",
-    "lisa.executive": "executive",
-    "carol.compliance": "compliance",
-    "sam.security": "security",
-    "ian.itadmin": "it_admin",
-}
+CAST = SEED_CAST
 ME = os_login()
 
 
@@ -104,11 +98,6 @@ def file_request(cli: Cli, requester: str = "john.doe", title: str = "Q4 confere
     with cli.service() as s:
         return s.create_workflow_request(wtype, title, description, requester,
                                          data or {"amount": "5000", "category": "travel"})
-
-
-def drop_audit_triggers(conn) -> None:
-    for name in ("audit_log_no_update", "audit_log_no_delete", "checkpoints_no_update", "checkpoints_no_delete"):
-        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
 def tamper_body(cli: Cli, seq: int, old: bytes, new: bytes) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from hitl_tui.core.audit import GENESIS, canonical_bytes, chain_hash
+from tests.attacker import rewrite_whole_chain
 
-from .conftest import drop_audit_triggers, file_request, seq_of, set_my_role, tamper_body
+from .conftest import file_request, seq_of, set_my_role, tamper_body
 
 
 def _busy(cli) -> str:
@@ -16,23 +16,6 @@ def _busy(cli) -> str:
     cli.ok("approve", wid, "-m", "Within budget")
     file_request(cli, title="Team offsite", data={"amount": "3000"})
     return wid
-
-
-def rewrite_whole_chain(cli, old: bytes, new: bytes) -> None:
-    """What someone holding the database key can do: change an entry, re-hash every entry after
-    it, fix the recorded head, and delete the stored checkpoints. The inner checks all pass."""
-    conn = cli.raw()
-    drop_audit_triggers(conn)
-    prev = GENESIS
-    for seq, body in conn.execute("SELECT seq, body FROM audit_log ORDER BY seq").fetchall():
-        rec = json.loads(bytes(body).replace(old, new))
-        rec["prev_hash"] = prev.hex()
-        data = canonical_bytes(rec)
-        prev = chain_hash(prev, data)
-        conn.execute("UPDATE audit_log SET body = ?, hash = ? WHERE seq = ?", (data, prev, seq))
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'audit_head'", (prev.hex(),))
-    conn.execute("DELETE FROM checkpoints")
-    conn.close()
 
 
 def test_intact_chain_verifies(ready):
@@ -62,7 +45,9 @@ def test_checkpoint_file_exposes_a_full_chain_rewrite(ready, tmp_path):
     assert "Signed checkpoint" in out and "SHA256:" in out and cp_file.exists()
     assert "database matches the checkpoint" in ready.ok("verify-audit", "--checkpoint", str(cp_file)).stdout
 
-    rewrite_whole_chain(ready, b"Within budget", b"Rubber-stamped")
+    conn = ready.raw()
+    rewrite_whole_chain(conn, b"Within budget", b"Rubber-stamped")
+    conn.close()
     assert ready.ok("verify-audit").exit_code == 0  # every inner check is fooled...
     result = ready("verify-audit", "--checkpoint", str(cp_file))  # ...but not the checkpoint kept elsewhere
     assert result.exit_code == 3

@@ -9,16 +9,9 @@ import pytest
 import sqlcipher3
 
 from hitl_tui.core.service import WorkflowService
+from tests.cast import SEED_CAST
 
-CAST = {
-    "john.doe": "employee",
-    "sarah.manager": "manager",
-    "mike.director": "director",
-    "lisa.executive": "executive",
-    "carol.compliance": "compliance",
-    "sam.security": "security",
-    "ian.itadmin": "it_admin",
-}
+CAST = SEED_CAST
 
 
 @pytest.fixture

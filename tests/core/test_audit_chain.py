@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from hitl_tui.core.audit import GENESIS, canonical_bytes, chain_hash
+from hitl_tui.core.audit import canonical_bytes, chain_hash
 from hitl_tui.core.checkpoints import read_checkpoint_file, write_checkpoint_file
 from hitl_tui.core.errors import AuditChainBroken, CheckpointError
+from tests.attacker import rewrite_whole_chain
 
 from .conftest import raw_connection
 
@@ -143,21 +144,6 @@ def test_appending_after_tampering_is_refused(busy, attacker):
     with pytest.raises(AuditChainBroken, match="nothing was written"):
         busy.create_workflow_request("expense_approval", "t", "", "john.doe", {"amount": 1})
     assert busy.audit_size() == size
-
-
-def rewrite_whole_chain(conn, change: bytes, to: bytes, drop_checkpoints: bool = True) -> None:
-    """What someone with the key but not the signing key can do: a consistent new history."""
-    if drop_checkpoints:
-        conn.execute("DROP TRIGGER checkpoints_no_delete")
-        conn.execute("DELETE FROM checkpoints")
-    prev = GENESIS
-    for seq, old in conn.execute("SELECT seq, body FROM audit_log ORDER BY seq").fetchall():
-        rec = json.loads(bytes(old).replace(change, to))
-        rec["prev_hash"] = prev.hex()
-        new = canonical_bytes(rec)
-        prev = chain_hash(prev, new)
-        conn.execute("UPDATE audit_log SET body = ?, hash = ? WHERE seq = ?", (new, prev, seq))
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'audit_head'", (prev.hex(),))
 
 
 def test_full_rewrite_passes_the_inner_checks_but_not_an_external_checkpoint(busy, attacker, tmp_path):

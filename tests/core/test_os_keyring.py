@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -32,31 +31,19 @@ from hitl_tui.core.keys import (
 from hitl_tui.core.os_keyring import keyring_backend_status
 from tests.keyring_session import PlaintextDictKeyring
 
-KEY = bytes(range(32))
-OTHER = bytes(range(100, 132))
-
-
-@pytest.fixture
-def db(tmp_path):
-    return tmp_path / "hitl.db"
-
-
-def write_key_file(path, data: bytes, mode=0o600):
-    path.write_bytes(data)
-    os.chmod(path, mode)
-    return path
+from .key_files import KEY, OTHER
 
 
 # --- the real (private) keyring --------------------------------------------------------------
 
 @pytest.mark.keyring
-def test_keyring_round_trip(db, real_keyring):
-    created = create_key(db)
+def test_keyring_round_trip(db_path, real_keyring):
+    created = create_key(db_path)
     assert created.source == "keyring" and created.detail == "Secret Service keyring"
     assert len(created.key) == 32
-    stored = keyring.get_password(KEYRING_SERVICE, keyring_username(db))
+    stored = keyring.get_password(KEYRING_SERVICE, keyring_username(db_path))
     assert stored == created.key.hex()
-    assert resolve_key(db) == created
+    assert resolve_key(db_path) == created
 
 
 @pytest.mark.keyring
@@ -76,33 +63,33 @@ def test_keyring_username_is_the_resolved_path(tmp_path, monkeypatch, real_keyri
 
 
 @pytest.mark.keyring
-def test_keyring_entry_not_hex_is_refused(db, real_keyring):
-    keyring.set_password(KEYRING_SERVICE, keyring_username(db), "not a key")
+def test_keyring_entry_not_hex_is_refused(db_path, real_keyring):
+    keyring.set_password(KEYRING_SERVICE, keyring_username(db_path), "not a key")
     with pytest.raises(KeyInvalid, match="Secret Service keyring"):
-        resolve_key(db)
+        resolve_key(db_path)
 
 
 @pytest.mark.keyring
-def test_locked_keyring_raises_store_locked(db, real_keyring):
-    create_key(db)
+def test_locked_keyring_raises_store_locked(db_path, real_keyring):
+    create_key(db_path)
     real_keyring.lock()
     try:
         started = time.monotonic()
         with pytest.raises(StoreLocked, match="keyring is locked"):
-            resolve_key(db)
+            resolve_key(db_path)
         assert time.monotonic() - started < 2  # gnome-keyring refuses; we do not wait it out
         with pytest.raises(StoreLocked):
-            create_key(db.with_name("other.db"))
+            create_key(db_path.with_name("other.db"))
     finally:
         real_keyring.unlock()
-    assert resolve_key(db).source == "keyring"
+    assert resolve_key(db_path).source == "keyring"
 
 
 @pytest.mark.keyring
-def test_locked_keyring_does_not_block_a_passphrase_database(db, monkeypatch, locked_keyring):
-    key = derive_passphrase_key(db, "pw", create_salt=True)
+def test_locked_keyring_does_not_block_a_passphrase_database(db_path, monkeypatch, locked_keyring):
+    key = derive_passphrase_key(db_path, "pw", create_salt=True)
     monkeypatch.setenv("HITL_DB_PASSPHRASE", "pw")
-    assert resolve_key(db) == ResolvedKey(key, "passphrase", f"passphrase (salt {salt_path(db)})")
+    assert resolve_key(db_path) == ResolvedKey(key, "passphrase", f"passphrase (salt {salt_path(db_path)})")
 
 
 @pytest.mark.keyring
@@ -111,7 +98,7 @@ def test_keyring_status_real(real_keyring):
 
 
 @pytest.mark.keyring
-def test_chainer_uses_its_secret_service_child(db, monkeypatch, real_keyring):
+def test_chainer_uses_its_secret_service_child(db_path, monkeypatch, real_keyring):
     monkeypatch.setattr(PlaintextDictKeyring, "priority", 20)
     monkeypatch.setattr(PlaintextDictKeyring, "store", {})
     def forget_all_keyrings():  # keyring computes the list once per process (jaraco `once`)
@@ -125,59 +112,59 @@ def test_chainer_uses_its_secret_service_child(db, monkeypatch, real_keyring):
         # would write there. We must go straight to the Secret Service child instead.
         chained = [type(b).__name__ for b in keyring.get_keyring().backends]
         assert chained == ["PlaintextDictKeyring", "Keyring"]
-        created = create_key(db)
+        created = create_key(db_path)
         assert created.source == "keyring"
-        assert resolve_key(db) == created
+        assert resolve_key(db_path) == created
         assert PlaintextDictKeyring.store == {}
     finally:
         forget_all_keyrings()
 
 
 @pytest.mark.keyring
-def test_create_key_never_overwrites_keyring_entry(db, real_keyring):
-    first = create_key(db)
+def test_create_key_never_overwrites_keyring_entry(db_path, real_keyring):
+    first = create_key(db_path)
     with pytest.raises(KeyExists, match="already holds a key"):
-        create_key(db)
-    assert resolve_key(db).key == first.key
+        create_key(db_path)
+    assert resolve_key(db_path).key == first.key
 
 
 @pytest.mark.keyring
-def test_store_rotated_key_keyring(db, real_keyring):
-    old = create_key(db)
+def test_store_rotated_key_keyring(db_path, real_keyring):
+    old = create_key(db_path)
     assert can_store_rotated_key(old)[0]
-    new = store_rotated_key(db, old, OTHER)
+    new = store_rotated_key(db_path, old, OTHER)
     assert new == ResolvedKey(OTHER, "keyring", "Secret Service keyring")
-    assert resolve_key(db).key == OTHER
+    assert resolve_key(db_path).key == OTHER
 
 
 # --- backends that are not trusted -----------------------------------------------------------
 
-def test_fail_backend_falls_through(db, monkeypatch):
+def test_fail_backend_falls_through(db_path, monkeypatch):
     assert keyring_backend_status() == (False, "no keyring backend (keyring.backends.fail.Keyring)")
     with pytest.raises(KeyMissing) as err:
-        resolve_key(db)
+        resolve_key(db_path)
     for way in ("HITL_DB_KEY_FILE", "keyring", "HITL_DB_PASSPHRASE"):
         assert way in str(err.value)
-    key = derive_passphrase_key(db, "pw", create_salt=True)
+    key = derive_passphrase_key(db_path, "pw", create_salt=True)
     monkeypatch.setenv("HITL_DB_PASSPHRASE", "pw")
-    assert resolve_key(db).key == key
+    assert resolve_key(db_path).key == key
 
 
 @pytest.mark.parametrize("backend", [
     "keyring.backends.null.Keyring",
     "tests.keyring_session.PlaintextDictKeyring",
 ])
-def test_untrusted_backend_is_never_used(db, monkeypatch, backend):
+def test_untrusted_backend_is_never_used(db_path, monkeypatch, backend):
     monkeypatch.setattr(PlaintextDictKeyring, "store", {})
-    PlaintextDictKeyring.store[(KEYRING_SERVICE, keyring_username(db))] = KEY.hex()
+    PlaintextDictKeyring.store[(KEYRING_SERVICE, keyring_username(db_path))] = KEY.hex()
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", backend)
     keyring.core.init_backend()
     usable, description = keyring_backend_status()
     assert not usable and backend.rsplit(".", 1)[0] in description
     with pytest.raises(KeyMissing):
-        resolve_key(db)  # the plain-text store holds a key, and it is ignored
+        resolve_key(db_path)  # the plain-text store holds a key, and it is ignored
     with pytest.raises(KeyMissing, match="No safe place"):
-        create_key(db.with_name("new.db"))
+        create_key(db_path.with_name("new.db"))
     assert len(PlaintextDictKeyring.store) == 1  # nothing was written to it
 
 
@@ -198,7 +185,7 @@ def test_call_with_timeout_gives_up():
     release.set()  # let the abandoned worker thread finish
 
 
-def test_unresponsive_dbus_gives_store_locked(db, tmp_path, monkeypatch):
+def test_unresponsive_dbus_gives_store_locked(db_path, tmp_path, monkeypatch):
     """A bus that accepts the connection and never answers, as a hung desktop session would."""
     path = tmp_path / "silent-bus"
     server = socket.socket(socket.AF_UNIX)
@@ -212,7 +199,7 @@ def test_unresponsive_dbus_gives_store_locked(db, tmp_path, monkeypatch):
         keyring.core._keyring_backend = None
         started = time.monotonic()
         with pytest.raises(StoreLocked, match="did not answer within 0.3 s"):
-            resolve_key(db, keyring_timeout=0.3)
+            resolve_key(db_path, keyring_timeout=0.3)
         assert time.monotonic() - started < 1
         assert keyring_backend_status(timeout=0.3)[0] is False
     finally:

@@ -18,7 +18,7 @@ from hitl_tui.screens.request_form import RequestForm
 from hitl_tui.screens.unknown_user import UnknownUserScreen
 from hitl_tui.screens.unlock import UnlockScreen
 
-from .conftest import SIZE, notes, screen_text, settle
+from .conftest import SIZE, screen_text, settle
 
 
 class ScriptedAssistant:

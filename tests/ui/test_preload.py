@@ -3,7 +3,6 @@ no worker, and an unknown account still gets its screen."""
 
 from __future__ import annotations
 
-import os
 
 from hitl_tui.core.audit import os_login
 from hitl_tui.launch import build_app
