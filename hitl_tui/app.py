@@ -103,7 +103,7 @@ class HitlApp(App[int]):
         if self.service is None:
             self._show_unlock(self.problem or KeyMissing("No key was found for this database."))
         elif self.preload is not None and self.preload.username == self.username:
-            self._session_ready((self.preload.user, self.preload.people))
+            self._session_ready(self.preload)
         else:
             self._open_session()
 
@@ -133,16 +133,15 @@ class HitlApp(App[int]):
         self._open_session()
 
     def _open_session(self) -> None:
+        """Who you are, the directory and the first inbox page, read in one worker (after an
+        unlock or a user switch; at start-up launch.py read them before the app ran)."""
         service, username = self.service, self.username
+        self.db(lambda: Preload.read(service, username), group="session", done=self._session_ready,
+                description="find user")
 
-        def work() -> tuple[User | None, list[User]]:
-            user = service.find_user(username)
-            return user, (service.list_users() if user is not None else [])
-
-        self.db(work, group="session", done=self._session_ready, description="find user")
-
-    def _session_ready(self, found: tuple[User | None, list[User]]) -> None:
-        user, people = found
+    def _session_ready(self, session: "Preload") -> None:
+        self.preload = None
+        user, people = session.user, session.people
         if user is None:
             from .screens.unknown_user import UnknownUserScreen
 
@@ -151,9 +150,7 @@ class HitlApp(App[int]):
         from .screens.desk import DeskScreen
 
         self.user = user
-        first_page = self.preload.first_page if self.preload is not None else None
-        self.preload = None  # only for the first desk: a later one (after an unlock) reads afresh
-        self.push_screen(DeskScreen(self.service, user, people, self.db_path, first_page=first_page))
+        self.push_screen(DeskScreen(self.service, user, people, self.db_path, first_page=session.first_page))
         if not user.active:
             self.say(f"{user.username} is deactivated: you can look, but every action is refused until an "
                      f"administrator reactivates you.", "warning")

@@ -20,7 +20,7 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from ..app import HitlApp, WorkDone
+from ..app import HitlApp, Preload, WorkDone
 from ..messages import AuditVerified, DecisionRecorded, PageLoaded, RequestLoaded, SessionOpened
 from .tour import PEOPLE, START_AS, Cast, Tour
 
@@ -166,6 +166,8 @@ class DemoApp(HitlApp):
 
     def observe(self, result: Any) -> None:
         facts, me = self.guide.facts, self.username
+        if isinstance(result, Preload):  # a new session: its desk opened on this first page
+            result = result.first_page
         if isinstance(result, PageLoaded):
             if _is_desk(self.screen):
                 self.page_shown = (id(self.screen), result.token)
