@@ -7,8 +7,7 @@ same way. Money values inside `data` are kept as `Decimal`, never float.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from enum import Enum, StrEnum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -180,8 +179,6 @@ class WorkflowRequest(BaseModel):
         """The value the risk rule looked at (amount, impact...), for list columns."""
         return self.data.get(self.risk_field)
 
-    def decided_by(self, username: str) -> bool:
-        return any(a.approver == username and a.revision == self.revision for a in self.approvals)
 
 
 class AuditEntry(BaseModel):
@@ -242,7 +239,6 @@ class Checkpoint(BaseModel):
         return "SHA256:" + hashlib.sha256(bytes.fromhex(self.public_key)).hexdigest()[:32]
 
 
-MoneyValue = Decimal
 
 
 class RequestSummary(BaseModel):

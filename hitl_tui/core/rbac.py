@@ -10,7 +10,7 @@ person never decides two stages of the same revision of a request.
 from __future__ import annotations
 
 from .errors import HitlError, PermissionDenied, SegregationOfDuties
-from .models import Role, User, WorkflowRequest, WorkflowStatus
+from .models import User, WorkflowRequest, WorkflowStatus
 from .policy import Policy
 from .workflow import Action, check_allowed
 
@@ -116,6 +116,6 @@ def may_resubmit(user: User, request: WorkflowRequest) -> bool:
 
 
 __all__ = [
-    "Role", "check_decide", "check_requester_action", "check_create", "check_view", "check_admin",
+    "check_decide", "check_requester_action", "check_create", "check_view", "check_admin",
     "may_view", "may_decide", "may_withdraw", "may_resubmit", "may",
 ]

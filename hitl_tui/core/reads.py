@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 from . import rbac
 from .audit import ChainWalker, entry_from_row
 from .checkpoints import signature_valid
-from .errors import PermissionDenied, UnknownUser, UnknownWorkflow
+from .errors import UnknownUser, UnknownWorkflow
 from .hydrate import request_from_row
 from .models import AuditEntry, Checkpoint, InboxView, RequestSummary, User, VerifyResult, WorkflowRequest
 from .store import audit_log, meta
@@ -252,5 +252,3 @@ def _compare(walker: ChainWalker, cp: Checkpoint, what: str) -> bool:
         return False
     return True
 
-
-__all__ = ["ReadsMixin", "PermissionDenied"]

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from ..core import rbac
-from ..core.models import Decision, InboxView, RequestSummary, User, WorkflowRequest
+from ..core.models import InboxView, RequestSummary, User, WorkflowRequest
 from ..core.workflow import Action
 from ..messages import CountsLoaded, PageLoaded, RequestLoaded, RequestVanished
 from ..widgets.agent_chat import AgentChat

@@ -106,9 +106,6 @@ def rows_for_workflow(conn, workflow_id: str) -> list[tuple[int, bytes, bytes]]:
     ).fetchall()
 
 
-def count(conn) -> int:
-    return conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
-
 
 def insert_checkpoint(conn, size: int, head_hash: str, created_at: str, public_key: str, signature: str) -> None:
     conn.execute(

@@ -44,6 +44,3 @@ def update(conn, username: str, now: str, **changes) -> None:
 def has_admin(conn) -> bool:
     return conn.execute("SELECT 1 FROM users WHERE admin = 1 AND active = 1 LIMIT 1").fetchone() is not None
 
-
-def count(conn) -> int:
-    return conn.execute("SELECT count(*) FROM users").fetchone()[0]
