@@ -187,8 +187,8 @@ class DemoApp(HitlApp):
     def _watch_panes(self) -> None:
         """What is on screen but reported by no worker: which request's audit timeline shows."""
         desk = self.screen
-        if not _is_desk(desk):
-            return
+        if not _is_desk(desk) or not desk.query("AuditTimeline"):
+            return  # not a desk, or one just pushed (start, user switch) whose panes are not mounted yet
         from textual.widgets import Input
 
         typing = isinstance(self.focused, Input)
