@@ -7,6 +7,8 @@ Sub-commands live one module each in hitl_tui/commands/ and are imported only wh
 from __future__ import annotations
 
 import importlib
+import importlib.util  # not implied by `import importlib`; an editable install's finder hid this
+import os
 import sys
 
 import click
@@ -27,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "export-audit": "hitl_tui.commands.export:export_audit",
     "rekey": "hitl_tui.commands.rekey:rekey",
     "locate": "hitl_tui.commands.locate:locate",
+    "policy": "hitl_tui.commands.policy:policy",
     "ask": "hitl_tui.commands.ask:ask",
 }
 
@@ -47,6 +50,11 @@ class LazyGroup(click.Group):
                 return None  # not built yet
             raise
 
+    def invoke(self, ctx: click.Context) -> None:
+        # main() turns what click hands back into the exit status, so a command's return value
+        # must never reach it: only ctx.exit(N) sets a status (or an exception does)
+        super().invoke(ctx)
+
 
 def _available(name: str) -> bool:
     module = COMMANDS[name].split(":")[0]
@@ -55,7 +63,9 @@ def _available(name: str) -> bool:
 
 @click.group(cls=LazyGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--db", "db_path", type=click.Path(dir_okay=False), envvar="HITL_DB_PATH",
+# no checks in click.Path: its errors would name --db when the path came from HITL_DB_PATH; the
+# engine says what is wrong with the file (a directory, unreadable, ...) and where the path came from
+@click.option("--db", "db_path", type=click.Path(readable=False), envvar="HITL_DB_PATH",
               help="Database file (default: hitl.db in the data directory; `hitl-tui locate` prints it).")
 @click.option("--demo", is_flag=True, help="Open the guided demo on a throwaway database.")
 @click.version_option(package_name="hitl-tui", prog_name="hitl-tui")
@@ -64,6 +74,9 @@ def main_group(ctx: click.Context, db_path: str | None, demo: bool) -> None:
     """hitl-tui: the approval desk. With no command, opens the full-screen inbox."""
     ctx.ensure_object(dict)
     ctx.obj["db_path"] = db_path
+    if ctx.invoked_subcommand not in ("init", "policy"):  # those two say what they read themselves
+        from .commands.policy import warn_ignored_environment
+        warn_ignored_environment()
     if ctx.invoked_subcommand is not None:
         return
     from .launch import run_tui  # the TUI's imports are paid only when it opens
@@ -72,9 +85,17 @@ def main_group(ctx: click.Context, db_path: str | None, demo: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry: every HitlError becomes one line on stderr and exit status 1."""
+    """Console-script entry: every HitlError becomes one line on stderr and exit status 1; the
+    status a command sets with ctx.exit(N) (3: verification failed) is the process's status."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    bad = _not_utf8(args)
+    if bad:
+        click.echo(f"hitl-tui: {bad}", err=True)
+        sys.exit(2)
     try:
-        main_group.main(args=argv, prog_name="hitl-tui", standalone_mode=False)
+        # standalone_mode=False hands errors to the handlers below (one line each) and returns
+        # the code of ctx.exit(N) instead of exiting: it must be passed on, or 3 becomes 0
+        code = main_group.main(args=args, prog_name="hitl-tui", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted; nothing was changed.", err=True)
         sys.exit(1)
@@ -93,3 +114,32 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted; nothing was changed.", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _not_utf8(args: list[str]) -> str | None:
+    """The one-line complaint about the first argument that is not UTF-8, or None.
+
+    Python hands undecodable bytes over as lone surrogates (PEP 383); every later step (the
+    database, the terminal, the error log) would fail on them with a traceback, so they are
+    refused here, before any command runs. The argument is shown byte by byte, never raw."""
+    for number, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+            continue
+        except UnicodeEncodeError:
+            pass
+        try:
+            raw = os.fsencode(arg)  # the bytes as typed
+        except UnicodeError:  # a surrogate that did not come from the OS (argv given in code)
+            raw = arg.encode("utf-8", "surrogatepass")
+        try:
+            raw.decode("utf-8")
+            where = ""
+        except UnicodeDecodeError as exc:
+            where = f" (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        shown = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02x}" for b in raw[:60])
+        more = "..." if len(raw) > 60 else ""
+        return (f"argument {number} '{shown}{more}' is not valid UTF-8 text{where}; nothing was done. "
+                f"Give arguments in UTF-8 (check the terminal's or the script's encoding).")
+    return None

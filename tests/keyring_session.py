@@ -79,6 +79,9 @@ def isolated_environment(tmp_path_factory, monkeypatch):
     for name in REMOVED_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    # the tests start `hitl-tui` hundreds of times: let those processes keep their bytecode
+    # (a machine that sets PYTHONDONTWRITEBYTECODE recompiles every module on every start)
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     _reset_keyring_backend()
     yield
 

@@ -6,11 +6,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from click.testing import CliRunner
 
-from hitl_tui.cli import main_group
 from hitl_tui.commands.ask import NEEDS_TERMINAL
 from hitl_tui.core.audit import os_login
 from hitl_tui.core.models import WorkflowStatus
@@ -20,11 +19,18 @@ from .helpers import expense
 
 ME = os_login()
 SINGAPORE = "Create an expense approval request for $15,000 executive travel to Singapore for strategic planning"
+SCRIPT = Path(sys.executable).with_name("hitl-tui")
 
 
-def cli(db_path: Path, key: bytes, *args: str, env: dict[str, str] | None = None):
-    return CliRunner().invoke(main_group, ["--db", str(db_path), "ask", *args],
-                              env={"HITL_DB_KEY": key.hex(), **(env or {})}, catch_exceptions=False)
+def cli(db_path: Path, key: bytes, *args: str, env: dict[str, str] | None = None) -> SimpleNamespace:
+    """`hitl-tui --db DB ask ARGS`: the installed console script as a real process (so the exit
+    status is the process's), no terminal (stdin is /dev/null)."""
+    proc = subprocess.run([str(SCRIPT), "--db", str(db_path), "ask", *args],
+                          env={**os.environ, "HITL_DB_KEY": key.hex(), **(env or {})}, capture_output=True,
+                          encoding="utf-8", errors="replace", timeout=120, stdin=subprocess.DEVNULL)
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    return SimpleNamespace(exit_code=proc.returncode, stdout=proc.stdout, stderr=proc.stderr,
+                           output=proc.stdout + proc.stderr)
 
 
 def in_a_terminal(db_path: Path, key: bytes, question: str, typed: str) -> tuple[int, str, str]:

@@ -1,19 +1,25 @@
-"""CLI fixtures: the real `main_group` on a real encrypted database with a 0600 key file.
+"""CLI fixtures: the installed `hitl-tui` console script, run as a real process, on a real
+encrypted database with a 0600 key file.
 
-Every CLI command acts as the OS login running the tests (`me`); the rest of the seed's cast is
-added through the engine so that other people can file and decide requests.
+Every command runs as a subprocess of the dev venv's console script, so an exit status, an error
+line or a missing import is exactly what a user's shell sees (click's CliRunner runs in-process
+and reads the status from click, which hid exit status 3). Every CLI command acts as the OS
+login running the tests (`me`); the rest of the seed's cast is added through the engine so that
+other people can file and decide requests.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlcipher3
-from click.testing import CliRunner
 
-from hitl_tui.cli import main_group
 from hitl_tui.core.audit import os_login
 from hitl_tui.core.service import WorkflowService
 from tests.cast import SEED_CAST
@@ -23,18 +29,51 @@ CAST = SEED_CAST
 ME = os_login()
 
 
+SCRIPT = Path(sys.executable).with_name("hitl-tui")
+
+
+@dataclass
+class Run:
+    """One finished `hitl-tui` process, with the attributes tests read from click's Result."""
+
+    args: tuple[str, ...]
+    exit_code: int
+    stdout_bytes: bytes
+    stderr_bytes: bytes
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_bytes.decode("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_bytes.decode("utf-8", "replace")
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
 class Cli:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.db = root / "hitl.db"
         self.key_file = root / "db.key"
         self.env = {"HITL_DB_PATH": str(self.db), "HITL_DB_KEY_FILE": str(self.key_file)}
-        self.runner = CliRunner()
 
-    def __call__(self, *args: str, env: dict | None = None, input: str | None = None):
-        # catch_exceptions=False: an exception escaping a command (a traceback) fails the test
-        return self.runner.invoke(main_group, list(args), env={**self.env, **(env or {})}, input=input,
-                                  catch_exceptions=False)
+    def __call__(self, *args: str, env: dict | None = None, input: str | None = None) -> Run:
+        """Run `hitl-tui ARGS` with the test's environment (temp HOME/XDG, conftest.py) plus this
+        database's; a value of None in `env` unsets that variable. No terminal: stdin is
+        /dev/null unless `input` is given."""
+        full = {**os.environ, **self.env, **(env or {})}
+        full = {k: v for k, v in full.items() if v is not None}
+        proc = subprocess.run([str(SCRIPT), *args], env=full, cwd=self.root, capture_output=True, timeout=120,
+                              input=None if input is None else input.encode(),
+                              stdin=subprocess.DEVNULL if input is None else None)
+        result = Run(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+        # as catch_exceptions=False did in-process: a traceback reaching the user fails the test
+        assert "Traceback" not in result.output, f"{args}:\n{result.output}"
+        return result
 
     def ok(self, *args: str, **kw):
         result = self(*args, **kw)

@@ -53,6 +53,10 @@ def test_the_test_command_sets_itself_up_in_a_fresh_clone(clone, tmp_path):
                          stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert (clone / ".venv" / "bin" / "hitl-tui").exists()
+    # the half minute of pip is announced (what, about how long) and timed, on stderr
+    assert "hitl-tui setup: creating the virtual environment .venv" in out.stderr, out.stderr
+    assert "hitl-tui setup: installing hitl-tui (editable) and its dependencies" in out.stderr
+    assert re.search(r"hitl-tui setup: installed into \.venv \(\d+ s\)", out.stderr), out.stderr
     assert "Contracts: 1 kept, 0 broken" in out.stdout
     assert re.search(r"\d+ passed", out.stdout)
 
