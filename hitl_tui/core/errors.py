@@ -157,3 +157,36 @@ class KeyExists(StoreError):
     """Creating a key would overwrite one that already exists (key-file salt, keyring entry)."""
 
     code = "key_exists"
+
+
+# --- the database's files and their filesystem (added by the store-faults work) ------------
+
+class WrongPassphrase(WrongKey):
+    """The key derived from a passphrase does not open the database (a WrongKey, so the desk's
+    unlock screen asks again)."""
+
+    code = "wrong_passphrase"
+
+
+class DatabaseDamaged(StoreError):
+    """The key is right (page 1 decrypts) but the file is truncated or its pages are corrupt."""
+
+    code = "database_damaged"
+
+
+class StoreReadOnly(StoreError):
+    """The database, its directory or its filesystem cannot be written by this account."""
+
+    code = "store_read_only"
+
+
+class WalFilesForeign(StoreReadOnly):
+    """The database's -wal/-shm files belong to another account or group that this one cannot use."""
+
+    code = "wal_files_foreign"
+
+
+class DiskFull(StoreError):
+    """No space left on the filesystem holding the database."""
+
+    code = "disk_full"

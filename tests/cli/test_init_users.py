@@ -97,7 +97,7 @@ def test_locate(ready):
     assert info["database"] == str(ready.db) and info["database_exists"]
     assert info["key_source"] == "key-file" and info["key_detail"] == str(ready.key_file)
     assert info["database_id"] and info["signing_key"].endswith(f"{info['database_id']}.ed25519")
-    assert info["signing_key_exists"] and info["policy_in_use"] == "built-in default"
+    assert info["signing_key_exists"] and info["policy"]["source"] == "database" and info["policy"]["version"] == 1
     text = ready.ok("locate").stdout
     assert "Database key:" in text and "key-file" in text
 
@@ -164,4 +164,4 @@ def test_passphrase_database_works_and_refuses_rekey(cli):
     assert "passphrase" in cli.ok("init", env=env).stdout
     assert cli.json("users", "list", "--json", env=env)[0]["username"] == ME
     cli.refused("rekey", env=env, match="passphrase-derived key cannot be rotated")
-    cli.refused("users", "list", env={**env, "HITL_DB_PASSPHRASE": "wrong"}, match="wrong key")
+    cli.refused("users", "list", env={**env, "HITL_DB_PASSPHRASE": "wrong"}, match="the wrong passphrase for this database")

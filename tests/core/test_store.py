@@ -24,7 +24,7 @@ def test_wrong_key_is_a_clear_error_and_the_file_is_untouched(db_path, db_key):
 
 
 def test_missing_database(tmp_path):
-    with pytest.raises(DatabaseMissing, match="hitl-tui init"):
+    with pytest.raises(DatabaseMissing, match=r"create one there with `hitl-tui --db \S+ init`"):
         WorkflowService.open(tmp_path / "nope.db", key=os.urandom(32), create=False)
 
 
@@ -180,6 +180,9 @@ def test_migration_3_backfills_who_decided_the_current_revision(db_path, db_key)
     svc.approve_workflow(wid, "d")  # a director may take the manager stage
     svc.close(checkpoint=False)
     conn = raw_connection(db_path, db_key)  # roll the schema back to version 2, as shipped before
+    conn.execute("DROP TABLE policies")  # migration 4
+    conn.execute("ALTER TABLE requests DROP COLUMN policy_version")
+    conn.execute("DELETE FROM schema_migrations WHERE version = 4")
     conn.execute("DROP INDEX requests_awaiting_cover")
     conn.execute("ALTER TABLE requests DROP COLUMN deciders")
     conn.execute("CREATE INDEX requests_awaiting_cover ON requests(current_role, requester, id, revision) "

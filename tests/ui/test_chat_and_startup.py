@@ -140,7 +140,7 @@ async def test_unknown_os_account_gets_a_screen_saying_how_to_be_added(desk):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, UnknownUserScreen)
-        assert "hitl-tui users add mallory ROLE" in screen_text(app)
+        assert "hitl-tui users add mallory --role ROLE" in screen_text(app)
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
@@ -166,7 +166,7 @@ async def test_wrong_key_opens_the_unlock_screen_and_the_passphrase_opens_the_de
         await pilot.press(*"wrong guess", "enter")
         await settle(pilot)
         assert isinstance(app.screen, UnlockScreen)
-        assert "The key does not open" in screen_text(app)
+        assert "The passphrase does not open" in screen_text(app)
         await pilot.press(*"correct horse", "enter")
         await settle(pilot)
         assert isinstance(app.screen, DeskScreen)

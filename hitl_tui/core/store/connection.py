@@ -2,19 +2,36 @@
 
 SQLCipher 4 defaults are kept (page size, KDF, HMAC) so the standard `sqlcipher` shell opens the
 file with `PRAGMA key = "x'<hex>'"`. The key is a raw 32-byte key, so no PBKDF2 runs on open.
+
+"Wrong key" is said only when it is so: every page of the file fails its HMAC under this key. A
+file whose page 1 opens but whose later pages do not is damaged; a failure that comes from the
+filesystem (read-only, full, another account's -wal/-shm) or another writer is named by
+faults.py.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 import threading
 from pathlib import Path
 
 import sqlcipher3
 
-from ..errors import DatabaseExists, DatabaseMissing, NotADatabase, StoreBusy, StoreError, WrongKey
+from ..errors import (
+    DatabaseDamaged,
+    DatabaseExists,
+    DatabaseMissing,
+    NotADatabase,
+    StoreError,
+    StoreReadOnly,
+    WrongKey,
+    WrongPassphrase,
+)
+from . import faults
+from .faults import busy_timeout, error_name
 
-BUSY_TIMEOUT_S = 15.0
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _log_silenced = False
 _log_lock = threading.Lock()
@@ -56,23 +73,25 @@ def open_connection(path: Path, key: bytes, *, create: bool = False) -> sqlciphe
         # create the file ourselves so its mode is 0600 from the first byte
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     elif not path.exists():
-        raise DatabaseMissing(f"No database at {path}; create one with `hitl-tui init` (or pass --db).")
+        raise missing_database(path)
     elif path.is_dir():
         raise NotADatabase(f"{path} is a directory, not a hitl-tui database.")
     elif path.stat().st_size == 0:  # SQLite would happily treat it as a new database
         raise NotADatabase(f"{path} is an empty file, not a hitl-tui database; nothing was changed.")
+    else:
+        faults.repair_sidecar_modes(path)
     try:
-        conn = sqlcipher3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        conn = sqlcipher3.connect(str(path), timeout=busy_timeout(), isolation_level=None, check_same_thread=False)
     except DbError as exc:
-        raise StoreError(f"Cannot open {path}: {exc}") from None
+        raise translate(exc, path) from None
     try:
         conn.execute(f"PRAGMA key = \"x'{hexkey}'\"")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # decrypts page 1: wrong key fails here
     except DbError as exc:
         conn.close()
         if create:
-            raise StoreError(f"Cannot create {path}: {exc}") from None
-        raise _classify_open_failure(path, exc) from None
+            raise faults.diagnose(path, exc) or StoreError(f"Cannot create {path}: {exc}") from None
+        raise _classify_open_failure(path, exc, hexkey) from None
     try:
         conn.execute("PRAGMA temp_store = MEMORY")  # temp files are not encrypted otherwise
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -86,33 +105,126 @@ def open_connection(path: Path, key: bytes, *, create: bool = False) -> sqlciphe
     return conn
 
 
-def _classify_open_failure(path: Path, exc: Exception) -> StoreError:
+def missing_database(path: Path) -> DatabaseMissing:
+    """No file at `path`: the message says where the path came from, and how to choose another."""
+    from ..paths import data_dir, default_db_path
+
+    path = Path(path)
+    q = faults.q(path)
+    if os.environ.get("HITL_DB_PATH") and path == default_db_path():
+        return DatabaseMissing(
+            f"No database at {path} (from HITL_DB_PATH); create one there with `hitl-tui init`, "
+            f"or set HITL_DB_PATH to an existing database."
+        )
+    if path == data_dir() / "hitl.db":
+        return DatabaseMissing(
+            f"No database at {path} (the default path); create one with `hitl-tui init`, or name "
+            f"another with --db or HITL_DB_PATH."
+        )
+    return DatabaseMissing(f"No database at {path}; check the path, or create one there with `hitl-tui --db {q} init`.")
+
+
+def wrong_key(path: Path, source: str | None = None, detail: str = "") -> WrongKey:
+    """The key, named by where it came from (keys.ResolvedKey.source/.detail), does not open `path`."""
+    if source == "passphrase":
+        salt = f"{path}.salt"
+        return WrongPassphrase(
+            f"The passphrase does not open {path}: it is the wrong passphrase for this database "
+            f"(or {salt} is not the salt file it was created with); nothing was changed."
+        )
+    where = {
+        "key-file": f"The key in {detail} (HITL_DB_KEY_FILE)",
+        "env": "The key in HITL_DB_KEY",
+        "keyring": f"The key kept in the {detail}",
+    }.get(source or "", "The key")
+    return WrongKey(
+        f"{where} does not open {path}: it is the wrong key for this database (or the file is "
+        f"not a hitl-tui database); nothing was changed."
+    )
+
+
+def _classify_open_failure(path: Path, exc: Exception, hexkey: str) -> StoreError:
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
         size = path.stat().st_size
     except OSError as err:
-        return StoreError(f"Cannot read {path}: {err.strerror}.")
-    if "locked" in str(exc) or "busy" in str(exc):
-        return StoreBusy(f"{path} is locked by another process; try again.")
+        return faults.unreadable(path, err)
+    name, text = error_name(exc), str(exc)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        return faults.busy(path)
     if head == SQLITE_MAGIC:
         return NotADatabase(f"{path} is an unencrypted SQLite file, not a hitl-tui database.")
-    if size == 0 or size % 512 != 0:
-        return NotADatabase(f"{path} is not a hitl-tui database (its size, {size} bytes, is no whole number of pages).")
-    return WrongKey(
-        f"The key does not open {path}: it is the wrong key for this database (or the file is not a database)."
+    if size % 512 != 0:
+        return NotADatabase(
+            f"{path} is not a hitl-tui database, or is truncated (its size, {size} bytes, is no "
+            f"whole number of pages); nothing was changed."
+        )
+    cause = faults.diagnose(path, exc)
+    if cause is not None:
+        return cause
+    if name.startswith("SQLITE_CORRUPT") or "malformed" in text:
+        return damaged(path, text)
+    if name.startswith("SQLITE_NOTADB") or "not a database" in text:
+        if _key_opens_some_page(path, hexkey):
+            return damaged(path, "page 1 fails its integrity check")
+        return wrong_key(path)
+    return StoreError(f"Cannot open {path} ({text}); nothing was written.")
+
+
+def damaged(path: Path | str, why: str) -> DatabaseDamaged:
+    return DatabaseDamaged(
+        f"{path} is damaged ({why}): the key is right, but the file is truncated or some of its "
+        f"pages are corrupt; nothing was written. Restore it from a backup (with its -wal file, "
+        f"if there is one)."
     )
 
 
+_PROBE_PAGES = 8
+_PAGE = 4096  # SQLCipher 4's default page size, which hitl-tui keeps
+
+
+def _key_opens_some_page(path: Path, hexkey: str) -> bool:
+    """Whether any of the first pages authenticates under this key. A wrong key fails every
+    page's HMAC; a damaged page 1 under the right key leaves the others intact. Checked on a
+    copy of the first pages (ciphertext only) so that a big file is not read whole."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="hitl-probe-") as tmp:
+            probe = Path(tmp) / "probe.db"
+            with open(path, "rb") as src:
+                probe.write_bytes(src.read(_PROBE_PAGES * _PAGE))
+            pages = probe.stat().st_size // _PAGE
+            conn = sqlcipher3.connect(str(probe), isolation_level=None)
+            try:
+                conn.execute(f"PRAGMA key = \"x'{hexkey}'\"")
+                failed = {int(m.group(1)) for (line,) in conn.execute("PRAGMA cipher_integrity_check")
+                          if (m := re.search(r"page (\d+)", str(line)))}
+            finally:
+                conn.close()
+    except (OSError, DbError):
+        return False  # cannot tell: the plainer "wrong key (or not a database)" stands
+    return pages > 0 and len(failed & set(range(1, pages + 1))) < pages
+
+
 def translate(exc: Exception, path: Path | str = "the database") -> StoreError:
-    """Turn a driver error into one clear line."""
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return StoreBusy(f"{path} stayed locked by another writer for {BUSY_TIMEOUT_S:.0f} s; try again.")
-    if "not a database" in text:
-        return NotADatabase(f"{path} is damaged or not a hitl-tui database ({text}).")
-    if "readonly" in text or "read-only" in text:
-        return StoreError(f"{path} is read-only for this account; nothing was written.")
-    if "disk I/O" in text or "full" in text:
-        return StoreError(f"Writing {path} failed ({text}); nothing was written.")
+    """Turn a driver error on an open database into one clear line naming the real cause."""
+    name, text = error_name(exc), str(exc)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text or "busy" in text:
+        return faults.busy(Path(path))
+    if name.startswith("SQLITE_CORRUPT") or "malformed" in text:
+        return damaged(path, text)
+    if name.startswith("SQLITE_NOTADB") or "not a database" in text:
+        return DatabaseDamaged(
+            f"{path} no longer reads with the key it was opened with ({text}): it is damaged, or "
+            f"another process changed its key; nothing was written."
+        )
+    cause = faults.diagnose(Path(path), exc)
+    if cause is not None:
+        return cause
+    if name.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text:
+        return StoreReadOnly(f"{path} cannot be written by this account ({text}); nothing was written.")
+    if name.startswith("SQLITE_FULL") or "full" in text:
+        return faults.disk_full(Path(path), certain=True)
+    if name.startswith("SQLITE_IOERR") or "disk I/O" in text:
+        return StoreError(f"Reading or writing {path} failed ({text}); nothing was written. Check the disk.")
     return StoreError(f"Database error on {path}: {text}")

@@ -115,6 +115,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     CREATE INDEX requests_awaiting_cover ON requests(current_role, requester, deciders)
         WHERE current_role IS NOT NULL;
     """),
+    (4, "the policy is part of the database", """
+    -- Every policy version as applied by an administrator: the full effective TOML, its sha256,
+    -- who and when, and the audit entry (policy_applied) that recorded it; the newest is in
+    -- force. No row: the built-in default governs (a database from before this migration).
+    CREATE TABLE policies (
+        version     INTEGER PRIMARY KEY,
+        body        TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        applied_by  TEXT NOT NULL,
+        applied_at  TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        audit_seq   INTEGER NOT NULL
+    );
+    CREATE TRIGGER policies_no_update BEFORE UPDATE ON policies
+        BEGIN SELECT RAISE(ABORT, 'policies are append-only: apply a new version instead'); END;
+    CREATE TRIGGER policies_no_delete BEFORE DELETE ON policies
+        BEGIN SELECT RAISE(ABORT, 'policies are append-only: apply a new version instead'); END;
+    -- the policy version a request was (re)assessed under: 0 the built-in default with none
+    -- applied, NULL for requests filed before this migration
+    ALTER TABLE requests ADD COLUMN policy_version INTEGER;
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]
@@ -138,7 +159,16 @@ def check_is_ours(conn, path) -> None:
 
 
 def migrate(conn) -> int:
-    """Apply every migration newer than the database; returns the resulting version."""
+    """Apply every migration newer than the database; returns the resulting version.
+
+    The version is read first without a lock: a database that is up to date (nearly every open)
+    needs no write lock, so opening it for reading never waits for, or is refused by, another
+    writer. Only a database that needs a migration takes the write lock, and checks again
+    under it (another process may have migrated it meanwhile)."""
+    version = current_version(conn)
+    _refuse_newer(version)
+    if version == LATEST:
+        return version
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
@@ -146,10 +176,7 @@ def migrate(conn) -> int:
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
         version = current_version(conn)
-        if version > LATEST:
-            raise StoreError(
-                f"This database has schema version {version}, newer than this hitl-tui knows ({LATEST}); upgrade hitl-tui."
-            )
+        _refuse_newer(version)
         for number, name, sql in MIGRATIONS:
             if number <= version:
                 continue
@@ -162,9 +189,17 @@ def migrate(conn) -> int:
             version = number
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite has already rolled back after a full disk or an I/O error
+            conn.execute("ROLLBACK")
         raise
     return version
+
+
+def _refuse_newer(version: int) -> None:
+    if version > LATEST:
+        raise StoreError(
+            f"This database has schema version {version}, newer than this hitl-tui knows ({LATEST}); upgrade hitl-tui."
+        )
 
 
 def _statements(sql: str) -> list[str]:
