@@ -56,9 +56,10 @@ def ask(ctx: click.Context, agent: str | None, question: tuple[str, ...]) -> Non
     from ..agents.factory import create_assistant  # deferred: imports tframex (~0.6 s)
 
     username = me()
-    changed = False
-    # writes=False first: a question writes nothing, so it must not sign a checkpoint either
-    with open_service(ctx) as service:
+    # writes=True: open_service seals what a confirmed proposal or draft wrote, and reports a
+    # refused seal (a broken chain) as every other writing command does; a question, or a
+    # proposal refused, writes nothing, so nothing is sealed
+    with open_service(ctx, writes=True) as service:
         assistant = create_assistant(service, username)
         outcome = asyncio.run(_converse(assistant, text, agent))
         if outcome.failed:
@@ -68,14 +69,9 @@ def ask(ctx: click.Context, agent: str | None, question: tuple[str, ...]) -> Non
                 _show(service, username, item)
             raise Failure(NEEDS_TERMINAL, EXIT_ERROR)
         for proposal in outcome.proposals:
-            changed |= _confirm_decision(service, username, proposal)
+            _confirm_decision(service, username, proposal)
         for draft in outcome.drafts:
-            changed |= _confirm_draft(service, username, draft)
-        if changed:  # seal what this command wrote, as open_service(writes=True) would
-            try:
-                service.checkpoint(only_if_grown=True)
-            except HitlError:
-                pass  # as in WorkflowService.close: an unusable signing key must not undo a decision
+            _confirm_draft(service, username, draft)
 
 
 async def _converse(assistant, text: str, agent: str | None) -> TurnOutcome:

@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import traceback
-import unicodedata
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -24,13 +23,14 @@ import click
 
 from ..core.audit import os_login
 from ..core.errors import HitlError
+from ..core.text import neutralise
 
 EXIT_ERROR = 1
 EXIT_BROKEN = 3
 
 # Bidirectional overrides and isolates can make a title display as something else entirely
 # ("Trojan Source"); they are category Cf, so they are escaped with the control characters.
-_KEEP_IN_MULTILINE = {"\n", "\t"}
+_KEEP_IN_MULTILINE = "\n\t"
 
 
 class Failure(click.ClickException):
@@ -47,18 +47,9 @@ class Failure(click.ClickException):
 def safe(value: Any, *, multiline: bool = False) -> str:
     """Text a user typed, neutralised for the terminal: control characters, ANSI escapes and
     invisible format characters become visible escapes (\\x1b, \\u202e), so a title can never
-    move the cursor, recolour the screen or hide text."""
-    text = "" if value is None else str(value)
-    out = []
-    for ch in text:
-        if multiline and ch in _KEEP_IN_MULTILINE:
-            out.append(ch)
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    move the cursor, recolour the screen or hide text. The rule is core's (text.neutralise),
+    the same one every export format uses."""
+    return neutralise("" if value is None else str(value), keep=_KEEP_IN_MULTILINE if multiline else "")
 
 
 def _json_default(value: Any) -> Any:
@@ -86,7 +77,8 @@ def guarded(fn: Callable) -> Callable:
 
     cli.main() already does this for HitlError; doing it here too makes the commands behave the
     same under click.testing, the TUI or any other caller. Unexpected errors are logged with
-    their traceback to the log directory; HITL_DEBUG=1 re-raises them instead.
+    their traceback, but no request content, to the log directory (_log_traceback);
+    HITL_DEBUG=1 re-raises them instead.
     """
 
     @functools.wraps(fn)
@@ -109,16 +101,61 @@ def guarded(fn: Callable) -> Callable:
 
 
 def _log_traceback() -> str:
+    """Append the exception being handled to cli-errors.log in the log directory; say where.
+
+    The log is private (0600, also when it existed wider) and holds no request content: the
+    command's name (`request create`), never its arguments (titles, comments), and the frames
+    and type of each exception but never its message, which may quote what the user typed."""
     try:
+        from .. import __version__
         from ..core.paths import log_dir
 
+        entry = (f"--- {datetime.now().astimezone().isoformat()} hitl-tui {__version__}: {_command_name()}\n"
+                 f"{_frames_only(sys.exc_info()[1])}\n")
         path = log_dir() / "cli-errors.log"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"--- {datetime.now().isoformat()} {' '.join(sys.argv)}\n{traceback.format_exc()}\n")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # O_NOFOLLOW: a symlink planted in the log directory cannot redirect the write
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            if os.fstat(fd).st_mode & 0o077:  # made by an older version, or under another umask
+                os.fchmod(fd, 0o600)
+            os.write(fd, entry.encode("utf-8", "backslashreplace"))
+        finally:
+            os.close(fd)
         return f"details in {path}"
-    except OSError:
+    except Exception:  # noqa: BLE001 - the log is a courtesy; it must never hide the error itself
         return "set HITL_DEBUG=1 for details"
+
+
+def _command_name() -> str:
+    """`request create`: the names of the commands invoked (each one of ours, never user text)."""
+    ctx = click.get_current_context(silent=True)
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name or "?")
+        ctx = ctx.parent
+    return " ".join(reversed(names)) or "(no command)"
+
+
+def _frames_only(exc: BaseException | None) -> str:
+    """Like traceback.format_exception, chained exceptions included, without the messages."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        kind = type(exc)
+        parts.append("Traceback (most recent call last):\n"
+                     + "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+                     + f"{kind.__module__}.{kind.__qualname__} (message not logged: it may quote request content)\n")
+        if exc.__cause__ is not None:
+            parts.append("\nThe above exception was the direct cause of the following exception:\n\n")
+            exc = exc.__cause__
+        elif exc.__context__ is not None and not exc.__suppress_context__:
+            parts.append("\nDuring handling of the above exception, another exception occurred:\n\n")
+            exc = exc.__context__
+        else:
+            exc = None
+    return "".join(reversed(parts))  # oldest first, as Python prints them
 
 
 # --- the engine ------------------------------------------------------------------------------
@@ -139,17 +176,62 @@ def passphrase_prompt(path: Path) -> Callable[[], str] | None:
 
 @contextmanager
 def open_service(ctx: click.Context, *, writes: bool = False) -> Iterator[Any]:
-    """The engine on the chosen database. `writes=True` lets close() seal the session with a
-    signed checkpoint (the core's habit after changes); read-only commands never sign."""
+    """The engine on the chosen database. `writes=True` seals the session with a signed
+    checkpoint once the command's work is done; read-only commands never sign.
+
+    The command's own work and the seal are reported apart, because what committed stays
+    committed: a seal that fails never turns a done action into "nothing was done". Its line
+    comes after the command's own output (click runs it as the command's context closes):
+    - the seal was REFUSED (the chain does not verify from this account's last trusted
+      checkpoint, so nothing was signed): one line naming the first bad entry, exit status 3;
+    - the seal could not be made (no usable signing key, a full disk): one warning line saying
+      what was committed and why it was not sealed; the exit status stays the command's own.
+    """
     from ..core.service import WorkflowService
 
     path = db_path(ctx)
     service = WorkflowService.open(path, passphrase_prompt=passphrase_prompt(path), create=False,
                                    operator=me())
+    start = service.audit_size() if writes else 0
     try:
         yield service
+    except BaseException:  # the command's own error is the one reported
+        service.close(checkpoint=bool(writes and _session_entries(service, start)))
+        raise
+    try:
+        done = _session_entries(service, start) if writes else []
+        if done and not service.seal():  # a session that wrote nothing has nothing to seal
+            _report_unsealed(ctx, service, _done_text(done))
     finally:
-        service.close(checkpoint=writes)
+        service.close(checkpoint=False)
+
+
+def _session_entries(service, start: int) -> list[str]:
+    """What this session committed, from its own audit entries: ["approved WF-1-0001"]."""
+    try:
+        return [f"{e.action.replace('_', ' ')} {e.workflow_id or ''}".strip()
+                for e in service.iter_audit(start=start + 1) if e.session_id == service.session_id]
+    except HitlError:
+        return ["the command's changes"]
+
+
+def _done_text(done: list[str]) -> str:
+    text = ", ".join(safe(d) for d in done)
+    return f"{text[:1].upper()}{text[1:]} (committed)"
+
+
+def _report_unsealed(ctx: click.Context, service, done: str) -> None:
+    if service.seal_refused_reason:
+        failure = Failure(f"{done}, but the session was not sealed: {service.seal_refused_reason}", EXIT_BROKEN)
+
+        def refuse() -> None:
+            raise failure
+
+        ctx.call_on_close(refuse)
+    elif service.seal_error:
+        line = (f"hitl-tui: {done}; the session could not be sealed with a checkpoint: "
+                f"{safe(' '.join(service.seal_error.split()))}. The next session that can write seals it.")
+        ctx.call_on_close(lambda: click.echo(line, err=True))
 
 
 def me() -> str:

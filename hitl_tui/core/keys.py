@@ -11,6 +11,12 @@ SQLCipher is always given a raw key (`x'...'`), so opening stays fast; the slow 
 passphrase happens here, once per process (see FACTS.md).
 
 The keyring itself is reached through os_keyring.py (trusted backends only, time-limited).
+
+A key rotation in progress (WorkflowService.rekey) keeps the new key durably next to the current
+one before the database is re-keyed (key_rotation.py: the pending key, storing the rotated key,
+the rotation lock). resolve_key returns it beside the main key (ResolvedKey.pending), so opening
+can finish an interrupted rotation or discard one that never happened. Key and salt files are
+written all or nothing by safe_files.py.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ import os
 import secrets
 import stat
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from hitl_tui.core.crashpoints import crash_point
 from hitl_tui.core.os_keyring import keyring_call
+from hitl_tui.core.safe_files import O_BINARY, write_new_file
 from hitl_tui.core.errors import (
     InsecureKeyFile,
     KeyExists,
@@ -60,6 +68,9 @@ class ResolvedKey:
     key: bytes  # raw 32 bytes
     source: str  # "key-file" | "env" | "keyring" | "passphrase"
     detail: str  # human text; for "key-file" it is the absolute path of the file
+    #: the new key of a rotation that was interrupted (or never happened), kept beside the main
+    #: key; None when there is none (see WorkflowService.open)
+    pending: bytes | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:  # never let the key reach a log or a traceback
         return f"ResolvedKey(source={self.source!r}, detail={self.detail!r})"
@@ -86,18 +97,16 @@ def _parse_hex_key(text: str, where: str) -> bytes:
     return key
 
 
-# Flags that are 0 where they do not exist: O_NONBLOCK so that a FIFO given as the key file is
-# refused (it is not a regular file) instead of hanging in open(); O_BINARY so Windows writes
-# the bytes as given.
+# 0 where it does not exist: O_NONBLOCK so that a FIFO given as the key file is refused (it is
+# not a regular file) instead of hanging in open().
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-_O_BINARY = getattr(os, "O_BINARY", 0)
 
 
 # --- key file --------------------------------------------------------------------------------
 
-def _read_key_file(path: Path) -> bytes:
+def read_key_file(path: Path) -> bytes:
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_BINARY)
+        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | O_BINARY)
     except FileNotFoundError:
         raise KeyMissing(f"HITL_DB_KEY_FILE points at {path}, which does not exist.") from None
     except OSError as exc:
@@ -125,37 +134,6 @@ def _read_key_file(path: Path) -> bytes:
     return _parse_hex_key(text, f"Key file {path} (HITL_DB_KEY_FILE)")
 
 
-def _write_new_file(path: Path, data: bytes) -> None:
-    """Create `path` with mode 0600 and `data`; FileExistsError if it exists (never overwrite)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    """Atomically replace `path` (temp file + os.replace), the new file mode 0600."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    _write_new_file(tmp, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
 def _key_file_from_env() -> Path | None:
     value = os.environ.get(ENV_KEY_FILE)
     return None if value is None else Path(value).expanduser().absolute()
@@ -166,7 +144,7 @@ def _env_key() -> bytes | None:
     return None if value is None else _parse_hex_key(value, "HITL_DB_KEY")
 
 
-def _keyring_set_and_check(username: str, value: str) -> Callable[[Any], bool]:
+def keyring_set_and_check(username: str, value: str) -> Callable[[Any], bool]:
     def op(backend: Any) -> bool:
         backend.set_password(KEYRING_SERVICE, username, value)
         return backend.get_password(KEYRING_SERVICE, username) == value  # read back
@@ -183,8 +161,10 @@ def derive_passphrase_key(db_path: Path, passphrase: str, *, create_salt: bool =
     spath = salt_path(db_path)
     if create_salt:
         salt = secrets.token_bytes(SALT_BYTES)
+        # a brand-new account has no data directory yet: the salt is the first file in it
+        spath.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            _write_new_file(spath, salt)
+            write_new_file(spath, salt)
         except FileExistsError:
             raise KeyExists(
                 f"Salt file {spath} already exists, so a passphrase database was created here "
@@ -223,27 +203,37 @@ def resolve_key(
     keyring_timeout: float = 5.0,
 ) -> ResolvedKey:
     """Find the key of an existing database (see the module docstring for the order)."""
+    # key_rotation builds on this module (ResolvedKey, the key file reader): imported here
+    from hitl_tui.core.key_rotation import pending_keyring_username, read_pending_file
+
     key_file = _key_file_from_env()
     if key_file is not None:
-        return ResolvedKey(_read_key_file(key_file), "key-file", str(key_file))
+        return ResolvedKey(read_key_file(key_file), "key-file", str(key_file),
+                           pending=read_pending_file(key_file))
     env_key = _env_key()
     if env_key is not None:
         return ResolvedKey(env_key, "env", "HITL_DB_KEY environment variable")
 
     username = keyring_username(db_path)
-    try:
-        found, value, description = keyring_call(
-            lambda b: b.get_password(KEYRING_SERVICE, username), keyring_timeout
+    pending_name = pending_keyring_username(db_path)
+    try:  # both entries in one keyring round trip
+        found, values, description = keyring_call(
+            lambda b: (b.get_password(KEYRING_SERVICE, username), b.get_password(KEYRING_SERVICE, pending_name)),
+            keyring_timeout,
         )
     except StoreLocked:
         # A salt file means this database was made with a passphrase (create_key never puts
         # such a key in the keyring): a locked keyring must not stand in its way.
         if not salt_path(db_path).exists():
             raise
-        found, value, description = False, None, "keyring unreachable"
+        found, values, description = False, None, "keyring unreachable"
+    value, pending_value = values if values is not None else (None, None)
     if found and value is not None:
         where = f"{description} entry {KEYRING_SERVICE!r} / {username!r}"
-        return ResolvedKey(_parse_hex_key(value, where), "keyring", description)
+        pending = None
+        if pending_value is not None:
+            pending = _parse_hex_key(pending_value, f"{description} entry {KEYRING_SERVICE!r} / {pending_name!r}")
+        return ResolvedKey(_parse_hex_key(value, where), "keyring", description, pending=pending)
 
     # Check the salt before asking: never make someone type a passphrase that cannot work.
     if salt_path(db_path).exists() or ENV_PASSPHRASE in os.environ:
@@ -264,10 +254,12 @@ def create_key(
     key_file = _key_file_from_env()
     if key_file is not None:
         key = secrets.token_bytes(KEY_BYTES)
+        crash_point("create_key.after_generate")
         try:
-            _write_new_file(key_file, key.hex().encode("ascii") + b"\n")
+            write_new_file(key_file, key.hex().encode("ascii") + b"\n")
+            crash_point("create_key.after_write")
         except FileExistsError:  # an existing key file is used, never replaced
-            key = _read_key_file(key_file)
+            key = read_key_file(key_file)
         except OSError as exc:
             raise KeyMissing(f"Cannot create key file {key_file}: {exc.strerror}.") from None
         return ResolvedKey(key, "key-file", str(key_file))
@@ -287,9 +279,11 @@ def create_key(
                 f"`python -m keyring del {KEYRING_SERVICE} {username}`."
             )
         key = secrets.token_bytes(KEY_BYTES)
-        _, stored, _ = keyring_call(_keyring_set_and_check(username, key.hex()), keyring_timeout)
+        crash_point("create_key.after_generate")
+        _, stored, _ = keyring_call(keyring_set_and_check(username, key.hex()), keyring_timeout)
         if not stored:
             raise StoreError(f"The {description} did not keep the new key for {username}.")
+        crash_point("create_key.after_write")
         return ResolvedKey(key, "keyring", description)
 
     passphrase = _passphrase(passphrase_prompt)
@@ -301,47 +295,3 @@ def create_key(
         f"a new 0600 key file, run inside a desktop session with a keyring, or set "
         f"HITL_DB_PASSPHRASE."
     )
-
-
-def can_store_rotated_key(resolved: ResolvedKey) -> tuple[bool, str]:
-    """Whether store_rotated_key can keep a new key: ask BEFORE re-keying the database."""
-    if resolved.source in ("key-file", "keyring"):
-        return True, f"the new key will replace the old one in the {resolved.detail}"
-    if resolved.source == "env":
-        return False, (
-            "The key comes from HITL_DB_KEY, which this program cannot change; rotate by "
-            "generating a new key yourself and updating HITL_DB_KEY, or move the key to "
-            "HITL_DB_KEY_FILE first."
-        )
-    return False, (
-        "A passphrase-derived key cannot be rotated this way; move the database to a key file "
-        "(HITL_DB_KEY_FILE) or the OS keyring first."
-    )
-
-
-def store_rotated_key(
-    db_path: Path,
-    resolved: ResolvedKey,
-    new_key: bytes,
-    *,
-    keyring_timeout: float = 5.0,
-) -> ResolvedKey:
-    """Write `new_key` back where `resolved` came from; returns the new ResolvedKey."""
-    if len(new_key) != KEY_BYTES:
-        raise KeyInvalid(f"A database key must be {KEY_BYTES} bytes.")
-    ok, why = can_store_rotated_key(resolved)
-    if not ok:
-        raise StoreError(why)
-    if resolved.source == "key-file":
-        try:
-            _replace_file(Path(resolved.detail), new_key.hex().encode("ascii") + b"\n")
-        except OSError as exc:
-            raise StoreError(f"Cannot rewrite key file {resolved.detail}: {exc}.") from None
-        return ResolvedKey(new_key, "key-file", resolved.detail)
-    username = keyring_username(db_path)
-    found, stored, description = keyring_call(
-        _keyring_set_and_check(username, new_key.hex()), keyring_timeout
-    )
-    if not found or not stored:
-        raise StoreError(f"Could not store the new key in the keyring ({description}).")
-    return ResolvedKey(new_key, "keyring", description)

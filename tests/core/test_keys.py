@@ -14,14 +14,13 @@ from hitl_tui.core.errors import (
     KeyMissing,
     StoreError,
 )
+from hitl_tui.core.key_rotation import can_store_rotated_key, store_rotated_key
 from hitl_tui.core.keys import (
     ResolvedKey,
-    can_store_rotated_key,
     create_key,
     derive_passphrase_key,
     resolve_key,
     salt_path,
-    store_rotated_key,
 )
 
 from .key_files import KEY, OTHER, write_key_file

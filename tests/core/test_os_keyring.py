@@ -17,16 +17,15 @@ from hitl_tui.core.errors import (
     KeyMissing,
     StoreLocked,
 )
+from hitl_tui.core.key_rotation import can_store_rotated_key, store_rotated_key
 from hitl_tui.core.keys import (
     KEYRING_SERVICE,
     ResolvedKey,
-    can_store_rotated_key,
     create_key,
     derive_passphrase_key,
     keyring_username,
     resolve_key,
     salt_path,
-    store_rotated_key,
 )
 from hitl_tui.core.os_keyring import keyring_backend_status
 from tests.keyring_session import PlaintextDictKeyring
