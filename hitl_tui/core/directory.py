@@ -14,7 +14,7 @@ from .audit import iso, utc_now
 from .errors import PermissionDenied, UnknownUser, UserExists, ValidationFailed
 from .models import Role, User
 from .store import users as user_sql
-from .text import check_text
+from .text import check_inputs, check_text
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
@@ -23,11 +23,13 @@ class DirectoryMixin:
     operator: str
 
     def _actor(self, conn, actor: str | None) -> tuple[str, User | None]:
+        check_inputs(actor=actor)  # the one place every directory, policy and key change names its actor
         name = actor or self.operator
         return name, user_sql.get(conn, name)
 
     def add_user(self, username: str, role: Role | str, email: str | None = None, *,
                  display_name: str | None = None, admin: bool = False, actor: str | None = None) -> User:
+        check_inputs(username=username, role=role, email=email, display_name=display_name)
         role = role if isinstance(role, Role) else Role.parse(role)
         username = _check_username(username)
         email = _clean_optional(email, "email", 254)
@@ -47,6 +49,7 @@ class DirectoryMixin:
         return user
 
     def set_user_role(self, username: str, role: Role | str, *, actor: str | None = None) -> User:
+        check_inputs(role=role)
         role = role if isinstance(role, Role) else Role.parse(role)
         return self._change_user(username, "user_role_changed", actor, role=role)
 
@@ -57,6 +60,7 @@ class DirectoryMixin:
         return self._change_user(username, "user_admin_changed", actor, admin=admin)
 
     def _change_user(self, username: str, action: str, actor: str | None, **changes: Any) -> User:
+        check_inputs(username=username)
         with self._write() as conn:
             actor_name, actor_user = self._actor(conn, actor)
             rbac.check_admin(actor_user, user_sql.has_admin(conn))

@@ -102,6 +102,16 @@ class InboxView(StrEnum):
     VISIBLE = "visible"
     DECIDED = "decided"
 
+    @classmethod
+    def parse(cls, text: "InboxView | str") -> "InboxView":
+        from .errors import ValidationFailed
+
+        try:
+            return cls(str(text).strip().lower().replace("-", "_"))
+        except ValueError:
+            choices = ", ".join(v.value for v in cls)
+            raise ValidationFailed(f"Unknown view {str(text)[:40]!r}; choose one of: {choices}.", "view") from None
+
 
 class User(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)

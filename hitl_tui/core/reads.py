@@ -18,6 +18,7 @@ from .store import audit_log, meta
 from .store import requests as req_sql
 from .store import users as user_sql
 from .store.connection import DbError, open_connection, translate
+from .text import check_inputs
 
 Progress = Callable[[int, int], None]
 
@@ -50,12 +51,14 @@ class ReadsMixin:
     # --- users ---------------------------------------------------------------------------------
 
     def get_user(self, username: str) -> User:
+        check_inputs(username=username)
         user = self._read(user_sql.get, username)
         if user is None:
             raise UnknownUser(username)
         return user
 
     def find_user(self, username: str) -> User | None:
+        check_inputs(username=username)
         return self._read(user_sql.get, username)
 
     def list_users(self, include_inactive: bool = True) -> list[User]:
@@ -64,6 +67,7 @@ class ReadsMixin:
     # --- requests ------------------------------------------------------------------------------
 
     def get_workflow(self, workflow_id: str) -> WorkflowRequest:
+        check_inputs(workflow_id=workflow_id)
         return self._read(self._load, workflow_id)
 
     def get_workflow_for(self, viewer: str, workflow_id: str) -> WorkflowRequest:
@@ -93,14 +97,16 @@ class ReadsMixin:
     def list_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *, search: str | None = None,
                       sort: str = "oldest", limit: int = 100, offset: int = 0) -> list[RequestSummary]:
         """One page of an inbox view, as `viewer` may see it."""
+        check_inputs(viewer=viewer, search=search)
         user, decidable, oversight = self._view_args(viewer)
-        return self._read(req_sql.list_view, InboxView(view), user.username, decidable, oversight, search, sort,
+        return self._read(req_sql.list_view, InboxView.parse(view), user.username, decidable, oversight, search, sort,
                           max(1, min(int(limit), 1000)), max(0, int(offset)))
 
     def count_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *,
                        search: str | None = None) -> int:
+        check_inputs(viewer=viewer, search=search)
         user, decidable, oversight = self._view_args(viewer)
-        return self._read(req_sql.count_view, InboxView(view), user.username, decidable, oversight, search)
+        return self._read(req_sql.count_view, InboxView.parse(view), user.username, decidable, oversight, search)
 
     def data_version(self) -> int:
         """Changes whenever ANOTHER connection commits: a cheap 'has anything changed?' poll."""
@@ -110,6 +116,7 @@ class ReadsMixin:
 
     def get_audit_trail(self, workflow_id: str) -> list[AuditEntry]:
         """The request's entries, oldest first, read from the hashed bytes themselves."""
+        check_inputs(workflow_id=workflow_id)
         wid = str(workflow_id).strip()
 
         def run(conn):

@@ -237,6 +237,11 @@ def test_filters(ready, tmp_path):
     ready.refused("export-audit", "--since", "yesterday-ish", match="is not a date")
     ready.refused("export-audit", "--type", "yacht", match="Unknown workflow type")
     ready.refused("export-audit", "--since", "2025-02-01", "--until", "2025-01-01", match="must be before")
+    # dates past the calendar were "unexpected error OverflowError"; non-ASCII digits were read as numbers
+    ready.refused("export-audit", "--since", "99999999999d", match="outside the calendar")
+    ready.refused("export-audit", "--since", "9999-12-31T23:59:59-23:59", match="outside the calendar")
+    ready.refused("export-audit", "--until", "9999-12-31", match="outside the calendar")
+    ready.refused("export-audit", "--since", "\u0967\u0968d", match="is not a date")
 
 
 def test_export_needs_oversight_or_admin(ready, tmp_path):

@@ -2,7 +2,9 @@
 
 An export entry is the stored record (the exact fields that were hashed) plus its chain hash.
 JSONL lines are spliced from the stored canonical bytes without parsing them, which is both the
-fastest way and the most faithful: the record in the file is byte for byte what was hashed.
+fastest way and the most faithful: the record in the file is what was hashed, byte for byte
+except that characters a terminal would interpret are spelled as JSON \\u escapes (json_safe),
+which decode to the same text.
 """
 
 from __future__ import annotations
@@ -13,17 +15,38 @@ import json
 from typing import Any
 
 from ..audit import canonical_bytes
+from ..text import neutralise
 from .evidence import ENTRY_TYPE, as_bytes
 
 _PREFIX = ('{"record_type":"' + ENTRY_TYPE + '",').encode()
+
+
+def json_safe(text: str) -> str:
+    """JSON text with every character a terminal would interpret (ESC is already escaped by
+    json.dumps; DEL, C1 such as CSI U+009B, bidi overrides, U+2028 are not) spelled as a \\u
+    escape. Such characters only occur inside JSON strings, where the escape decodes back to the
+    very same text: a parser, and the verifier's re-hash, see no difference."""
+    return neutralise(text, style="json")
+
+
+def _json_safe_bytes(body: bytes) -> bytes | None:
+    """json_safe over stored bytes (None if they are not UTF-8); pure ASCII without DEL, the
+    common case, is returned as it is without decoding."""
+    if body.isascii() and b"\x7f" not in body:
+        return body
+    try:
+        return json_safe(body.decode("utf-8")).encode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def jsonl_line(seq: int, body: bytes, digest: bytes) -> bytes:
     """`{"record_type":"audit_entry", <the stored record's fields>, "hash": "..."}` + newline."""
     body = as_bytes(body)
     tail = b',"hash":"' + as_bytes(digest).hex().encode() + b'"}\n'
-    if len(body) > 2 and body[:1] == b"{" and body[-1:] == b"}" and b"\n" not in body:
-        return _PREFIX + body[1:-1] + tail
+    safe = _json_safe_bytes(body)
+    if safe is not None and len(safe) > 2 and safe[:1] == b"{" and safe[-1:] == b"}" and b"\n" not in safe:
+        return _PREFIX + safe[1:-1] + tail
     # Not a JSON object (someone overwrote it): keep the bytes, so the damage stays visible.
     raw = json.dumps({"record_type": ENTRY_TYPE, "seq": seq,
                       "unparseable_body_base64": base64.b64encode(body).decode()})

@@ -14,8 +14,9 @@ from typing import Any
 from ..audit import iso, utc_now
 from ..errors import ValidationFailed
 from ..policy import Policy
+from ..text import check_inputs
 
-_RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
+_RELATIVE = re.compile(r"^\s*([0-9]+)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -26,20 +27,28 @@ def parse_when(text: str, field: str, *, end_of_day: bool = False, now: datetime
     day, or with `end_of_day` the start of the next one, so `--until 2025-03-31` covers the 31st.
     """
     raw = str(text).strip()
+    try:
+        return _when(raw, end_of_day, now)
+    except ValueError:
+        raise ValidationFailed(
+            f"{field} {raw[:60]!r} is not a date: use 2025-03-31, 2025-03-31T14:00, 2025-03-31T14:00+02:00 or 7d.",
+            field,
+        ) from None
+    except OverflowError:  # 99999999999d, or an offset that pushes 9999-12-31 past the calendar
+        raise ValidationFailed(f"{field} {raw[:60]!r} is outside the calendar (years 1 to 9999).", field) from None
+
+
+def _when(raw: str, end_of_day: bool, now: datetime | None) -> datetime:
     match = _RELATIVE.match(raw)
     if match:
         amount, unit = int(match[1]), _UNITS[match[2].lower()]
         return (now or utc_now()) - timedelta(**{unit: amount})
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            day = date.fromisoformat(raw) + (timedelta(days=1) if end_of_day else timedelta())
-            return datetime.combine(day, time(), tzinfo=timezone.utc)
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationFailed(
-            f"{field} {raw!r} is not a date: use 2025-03-31, 2025-03-31T14:00, 2025-03-31T14:00+02:00 or 7d.", field
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+        day = date.fromisoformat(raw) + (timedelta(days=1) if end_of_day else timedelta())
+        return datetime.combine(day, time(), tzinfo=timezone.utc)
+    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    # in UTC now, so that an offset that leaves the calendar fails here, with its own message
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,8 @@ class ExportFilter:
               workflow_ids: tuple[str, ...] = (), workflow_types: tuple[str, ...] = (),
               actors: tuple[str, ...] = ()) -> "ExportFilter":
         """Parse and check command-line values; unknown workflow types are refused by name."""
+        check_inputs(since=since, until=until, data={"workflow": list(workflow_ids), "type": list(workflow_types),
+                                                     "user": list(actors)})
         start = parse_when(since, "since") if since else None
         stop = parse_when(until, "until", end_of_day=True) if until else None
         if start and stop and start >= stop:

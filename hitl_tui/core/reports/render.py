@@ -8,6 +8,9 @@ escaped, so no string inside it can close the block.
 
 Markdown escapes its own syntax characters and HTML's (<, >, &), because many Markdown renderers
 pass raw HTML through.
+
+Both show characters a terminal would interpret (ESC, BEL, C1, bidi overrides: text.neutralise)
+as visible escapes (\\x1b), so `cat` or `grep` of a report is as safe as opening it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import re
 from typing import Any, BinaryIO
 
+from ..text import neutralise
 from .layout import Block, blocks
 from .report import Report, build_report
 
@@ -43,7 +47,7 @@ def _json_for_html(data: Any) -> str:
 
 
 def _e(text: str) -> str:
-    return html.escape(text, quote=True)
+    return html.escape(neutralise(text, keep="\n\t"), quote=True)
 
 
 def _html_block(b: Block) -> str:
@@ -92,7 +96,8 @@ _MD_LINE_START = re.compile(r"^(#|>|[+=-]|\d+[.)])")
 def _m(text: str, *, cell: bool = False) -> str:
     """Plain text for Markdown: one line, HTML-escaped, inline syntax escaped, and (outside
     table cells) a leading character that would start a heading, quote or list escaped too."""
-    text = _MD_SPECIAL.sub(r"\\\1", html.escape(" ".join(str(text).split()), quote=False))
+    text = " ".join(neutralise(str(text), keep="\n\t\r").split())
+    text = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
     return text if cell else _MD_LINE_START.sub(r"\\\1", text)
 
 

@@ -7,6 +7,12 @@ CSV is written for Excel: UTF-8 with a byte-order mark, CRLF, and every cell tha
 would take for a formula (starting with = + - @ tab or CR) prefixed with an apostrophe. A cell
 that itself starts with an apostrophe gets one too, so the guard is exactly reversible and the
 verifier can recover the stored text.
+
+Characters a terminal interprets (ESC, BEL, C1, bidi overrides: text.neutralise) never appear
+raw, so `cat` or `grep` of the file is safe: readable cells show them as visible escapes (\\x1b),
+the JSON cells (details, body) as JSON \\u escapes, which decode to the exact stored text. The
+verifier re-hashes the body as JSON (like a JSONL entry) and expects the readable cells exactly
+as csv_record_fields spells them.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import io
 import json
 from typing import Any, BinaryIO
 
-from .entries import describe, jsonl_line
+from ..text import neutralise
+from .entries import describe, json_safe, jsonl_line
 from .evidence import as_bytes
 from .evidence import ENTRY_TYPE, HEADER_TYPE, TRAILER_TYPE, ExportDigest, Integrity
 
@@ -35,7 +42,12 @@ def csv_uncell(text: str) -> str:
 
 
 def _json_line(obj: dict[str, Any]) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
+    return (json_safe(json.dumps(obj, ensure_ascii=False, sort_keys=False)) + "\n").encode("utf-8")
+
+
+def csv_json(data: Any, *, sort_keys: bool = False) -> str:
+    """A JSON cell: readable UTF-8, with terminal controls as \\u escapes."""
+    return json_safe(json.dumps(data, ensure_ascii=False, sort_keys=sort_keys))
 
 
 def write_jsonl(job) -> dict[str, Any]:
@@ -60,7 +72,7 @@ class _CsvSink:
         self.writer = csv.writer(self.text, lineterminator="\r\n")
 
     def row(self, values: list[Any]) -> None:
-        self.writer.writerow([csv_cell(v) for v in values])
+        self.writer.writerow([csv_cell(neutralise("" if v is None else str(v))) for v in values])
 
     def close(self) -> None:
         self.text.flush()
@@ -69,7 +81,7 @@ class _CsvSink:
 
 def _meta_row(record_type: str, summary: str, data: dict[str, Any]) -> list[Any]:
     row: list[Any] = [""] * len(CSV_COLUMNS)
-    row[0], row[6], row[7] = record_type, summary, json.dumps(data, ensure_ascii=False)
+    row[0], row[6], row[7] = record_type, summary, csv_json(data)
     return row
 
 
@@ -82,19 +94,15 @@ def write_csv(job) -> dict[str, Any]:
     for batch in job.rows():
         for seq, body, h in batch:
             body = as_bytes(body)
-            text = body.decode("utf-8", errors="replace")
+            text = json_safe(body.decode("utf-8", errors="replace"))
             try:
                 rec = json.loads(body)
                 if not isinstance(rec, dict):
                     raise ValueError
             except ValueError:
                 rec = {"seq": seq}
-            details = rec.get("details")
-            sink.row([ENTRY_TYPE, seq, rec.get("ts"), rec.get("actor"), rec.get("action"), rec.get("workflow_id"),
-                      describe(rec) if "action" in rec else "unreadable entry",
-                      json.dumps(details, ensure_ascii=False, sort_keys=True) if details is not None else "",
-                      rec.get("session_id"), rec.get("os_login"), rec.get("tty"), rec.get("remote_addr"),
-                      rec.get("prev_hash"), as_bytes(h).hex(), text])
+            cells = csv_record_fields(rec)
+            sink.row([ENTRY_TYPE, seq, *(cells[c] for c in CSV_COLUMNS[2:13]), as_bytes(h).hex(), text])
             digest.add(seq, as_bytes(h))
     trailer = digest.trailer(job.integrity)
     sink.row(_meta_row(TRAILER_TYPE, f"{digest.count:,} entries exported", trailer))
@@ -103,12 +111,16 @@ def write_csv(job) -> dict[str, Any]:
 
 
 def csv_record_fields(rec: dict[str, Any]) -> dict[str, str]:
-    """The CSV columns an entry's record determines, as the verifier expects to read them."""
+    """The readable CSV columns an entry's record determines, exactly as the writer spells them
+    (terminal controls escaped) and the verifier expects to read them back."""
     def text(v: Any) -> str:
-        return "" if v is None else str(v)
+        return neutralise("" if v is None else str(v))
 
+    details = rec.get("details")
     return {"seq": text(rec.get("seq")), "ts": text(rec.get("ts")), "actor": text(rec.get("actor")),
             "action": text(rec.get("action")), "workflow_id": text(rec.get("workflow_id")),
+            "summary": text(describe(rec) if "action" in rec else "unreadable entry"),
+            "details": csv_json(details, sort_keys=True) if details is not None else "",
             "session_id": text(rec.get("session_id")), "os_login": text(rec.get("os_login")),
             "tty": text(rec.get("tty")), "remote_addr": text(rec.get("remote_addr")),
             "prev_hash": text(rec.get("prev_hash"))}

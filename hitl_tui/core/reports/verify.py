@@ -18,12 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..audit import GENESIS_HEX
+from ..audit import GENESIS_HEX, canonical_bytes
 from ..checkpoints import FORMAT as CHECKPOINT_FORMAT
 from ..checkpoints import signature_valid
 from ..errors import CheckpointError
 from ..models import Checkpoint
-from .entries import body_from_export, describe, rehash
+from .entries import body_from_export, rehash
 from .evidence import ENTRY_TYPE, EXPORT_FORMAT, HEADER_TYPE, TRAILER_TYPE, ExportDigest
 from .filters import ExportFilter
 from .render import EVIDENCE_ID, MD_EVIDENCE_MARK
@@ -273,14 +273,16 @@ def _inspect_csv(path: Path) -> FileReport:
 
 
 def _feed_csv(entries: _Entries, cells: dict[str, str], number: int) -> None:
-    body = cells["body"].encode("utf-8")
     rec = _loads(cells["body"])
     if not isinstance(rec, dict):
         rec = {"seq": int(cells["seq"]) if cells["seq"].isdigit() else None, "unparseable_body_base64": ""}
+        body = cells["body"].encode("utf-8")
     else:
-        shown = {k: cells[k] for k in csv_record_fields(rec)}
-        details = json.dumps(rec.get("details"), ensure_ascii=False, sort_keys=True) if rec.get("details") is not None else ""
-        if shown != csv_record_fields(rec) or cells["details"] != details or cells["summary"] != describe(rec):
+        # the body cell is the stored record as JSON (terminal controls \u-escaped): re-hash it
+        # as a JSONL entry is re-hashed, from the record it spells
+        body = canonical_bytes(rec)
+        expected = csv_record_fields(rec)
+        if {k: cells[k] for k in expected} != expected:
             entries._fail(f"row {number} (entry {rec.get('seq')}): its readable columns disagree with the hashed "
                           f"record: the spreadsheet was edited")
     entries.feed(rec, body, cells["hash"])
