@@ -3,7 +3,8 @@
 Nothing here may leave a traceback on the terminal. A key that is wrong, missing or locked away
 opens the unlock screen; an OS account missing from the user directory gets a screen saying how
 an administrator adds it; anything else the engine refuses (no database yet, not a database) is
-one plain line on stderr and exit status 1.
+one plain line on stderr and exit status 1. So is a missing terminal (stdin, stdout or stderr
+redirected): the desk would draw escape codes into the pipe and wait for keys that never come.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def build_app(db_path: str | Path | None = None, *, username: str | None = None,
 
     path = Path(db_path).expanduser() if db_path else default_db_path()
     if not path.exists():  # before looking for a key: no key can open a file that is not there
-        return None, f"hitl-tui: No database at {path}; create one with `hitl-tui init` (or pass --db)."
+        from .core.store.connection import missing_database  # one message, naming where the path came from
+
+        return None, f"hitl-tui: {missing_database(path)}"
     try:
         service = WorkflowService.open(path)
     except KEY_PROBLEMS as exc:
@@ -42,7 +45,18 @@ def build_app(db_path: str | Path | None = None, *, username: str | None = None,
 
 
 def run_tui(db_path: str | None = None, demo: bool = False) -> int:
-    """Run the TUI; returns the process exit status."""
+    """Run the TUI; returns the process exit status.
+
+    The app ends normally however the terminal goes away (SIGHUP, EOF or EIO on it: see
+    terminal.py), so the `finally` below always closes the service, which seals the session
+    with a signed checkpoint; the exit status is then 129, as for a hang-up.
+    """
+    from .terminal import hangups_ignored, missing_terminal, needs_terminal_line, say_if_possible
+
+    stream = missing_terminal()  # before anything is opened or drawn: a pipe would get escape codes
+    if stream is not None:
+        print(needs_terminal_line(stream), file=sys.stderr)
+        return 1
     if demo:
         return _run_demo()
     app, message = build_app(db_path)
@@ -54,10 +68,18 @@ def run_tui(db_path: str | None = None, demo: bool = False) -> int:
     finally:
         service = app.service
         if service is not None:
-            try:
-                service.close()
-            except HitlError as exc:
-                print(f"hitl-tui: closing the database: {exc}", file=sys.stderr)
+            with hangups_ignored():
+                try:
+                    service.close()
+                except HitlError as exc:  # the terminal may be gone: then there is no one to tell
+                    say_if_possible(f"hitl-tui: closing the database: {exc}")
+    if service is not None and service.seal_refused_reason:
+        # the chain does not verify from this account's last checkpoint, so close() signed
+        # nothing: what was decided stays decided, but the exit status says the trail is broken
+        say_if_possible(f"hitl-tui: the session was not sealed: {service.seal_refused_reason}")
+        return 3
+    if service is not None and service.seal_error:
+        say_if_possible(f"hitl-tui: the session could not be sealed with a checkpoint: {service.seal_error}")
     return app.return_code or 0
 
 

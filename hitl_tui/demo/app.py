@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -245,14 +243,8 @@ class DemoApp(HitlApp):
     def on_mount(self) -> None:
         # (HitlApp.on_mount runs after this by itself: Textual calls each class's handler)
         self.set_interval(0.25, self._watch_panes)
-        # a closed terminal (SIGHUP) or a polite kill (SIGTERM) ends the app normally, so that
-        # run_demo's cleanup removes the throwaway database
-        try:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self.exit, 128 + sig)
-        except (NotImplementedError, RuntimeError, AttributeError, ValueError):
-            pass  # no signal handlers here (Windows, a non-main thread in tests)
+        # a closed terminal (SIGHUP, EOF/EIO) or SIGTERM ends the app normally (HitlApp's
+        # handlers), so that run_demo's cleanup removes the throwaway database
 
 
 class ObservedAssistant:

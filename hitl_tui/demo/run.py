@@ -1,5 +1,6 @@
 """`hitl-tui --demo`: build the throwaway database, run the demo app on it, and remove it again
-however the app ends (quit, an internal error, ctrl+c delivered as SIGINT, SIGTERM, SIGHUP)."""
+however the app ends (quit, an internal error, ctrl+c delivered as SIGINT, SIGTERM, SIGHUP, a
+terminal that hangs up)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def run_demo(**options) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        session.close()
-        if not session.directory.exists():
-            print("hitl-tui: demo over; its database, keys and report were deleted.", file=sys.stderr)
+        from ..terminal import hangups_ignored, say_if_possible
+
+        with hangups_ignored():
+            session.close()
+        if not session.directory.exists():  # said if the terminal is still there to show it
+            say_if_possible("hitl-tui: demo over; its database, keys and report were deleted.")

@@ -1,7 +1,8 @@
 """Top line: who you are, which database, and whether the audit chain verifies.
 
-Rendered to the width at hand: the audit state is never cut; the database path gives way first,
-elided in the middle so both its start and its file name stay readable.
+Rendered to the width at hand: the audit state is never cut (a broken chain must be seen on an
+80-column terminal, whatever the user's name); the database path gives way first, elided so its
+file name stays readable, then the name of who you are.
 """
 
 from __future__ import annotations
@@ -44,19 +45,28 @@ class StatusHeader(Widget):
         self.db_label = short_path(db_path)
 
     def render(self) -> Text:
+        """The audit state first (it is never cut while the line can hold it), then the name,
+        then who you are (elided at its end), then the database (elided in the middle)."""
         width = self.size.width or 80
-        name = Text(" hitl-tui ", style="bold reverse", end="")
-        who = Text(f"  {clean(self.who, single_line=True)}", style="bold", end="")
         audit = self.audit.copy()
-        room = width - name.cell_len - who.cell_len - audit.cell_len - 4 - len("db: ")
+        audit.truncate(max(1, width - 1), overflow="ellipsis")  # only when it is wider than the line
+        room = width - audit.cell_len - 1  # at least one space before the audit state
         line = Text(end="")
-        line.append_text(name)
-        line.append_text(who)
-        if room >= 8:
+        name = Text(" hitl-tui ", style="bold reverse", end="")
+        if room >= name.cell_len:
+            line.append_text(name)
+            room -= name.cell_len
+        who = clean(self.who, single_line=True)
+        if who and room >= 2 + 6:
+            shown = Text(f"  {who}", style="bold", end="")
+            shown.truncate(room, overflow="ellipsis")
+            line.append_text(shown)
+            room -= shown.cell_len
+        db_room = room - len("   db: ")
+        if db_room >= 8:
             line.append("   db: ", style="dim")
-            line.append(elide_middle(clean(self.db_label, single_line=True), room))
-        gap = width - line.cell_len - audit.cell_len - 1
-        line.append(" " * max(1, gap))
+            line.append(elide_middle(clean(self.db_label, single_line=True), db_room))
+        line.append(" " * max(1, width - line.cell_len - audit.cell_len - 1))  # and the last column free
         line.append_text(audit)
         line.truncate(width, overflow="ellipsis")
         return line

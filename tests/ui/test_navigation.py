@@ -80,3 +80,20 @@ async def test_header_says_who_and_that_the_chain_verifies(desk):
         header = app.screen.header
         assert header.who == "dora.director (Director)"
         assert header.audit.plain.startswith("audit ✔ verified,")
+
+
+async def test_a_broken_chain_stays_visible_at_80_columns_whatever_the_name(desk):
+    """The header gives way in order: database path, then the name; never the chain state."""
+    svc = desk.service()
+    svc.add_user("christopher.alexander-longname", "compliance")
+    with svc._write() as conn:  # a forged entry, as above
+        size, _ = audit_log.checked_head(conn)
+        audit_log.append(conn, size + 1, None, b'{"forged": true}', bytes(32))
+    app = desk.app("christopher.alexander-longname")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        header = app.screen.header
+        line = header.render().plain
+        assert header.size.width == 80 and len(line) <= 80
+        assert line.rstrip().endswith(f"AUDIT CHAIN BROKEN at entry {size + 1}")
+        assert line.startswith(" hitl-tui ") and "christopher." in line
