@@ -24,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hitl_tui.core.errors import HitlError  # noqa: E402
 from hitl_tui.core.models import Role, WorkflowStatus  # noqa: E402
-from hitl_tui.core.policy import load_policy  # noqa: E402
 from hitl_tui.core.service import WorkflowService  # noqa: E402
 from hitl_tui.core.store import requests as req_sql  # noqa: E402
 from hitl_tui.core.workflow import Action, transition  # noqa: E402
@@ -35,7 +34,7 @@ SHOWN = 10
 
 
 def check(db: Path, key: bytes) -> bool:
-    svc = WorkflowService.open(db, key=key, policy=load_policy(env={}))
+    svc = WorkflowService.open(db, key=key)  # the database's own policy: built-in, as bulkdata left it
     try:
         t0 = time.perf_counter()
         result = svc.verify_audit()

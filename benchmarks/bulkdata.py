@@ -102,8 +102,7 @@ def build(path: Path, key: bytes, n_requests: int, seed: int = 7, shares: dict |
     (SQLCipher). The chain stays one sequence: the producer starts from the head written here,
     and each batch names the head it follows, checked inside the write transaction.
     """
-    policy = load_policy(env={})  # the built-in policy: never the user's file or environment
-    svc = WorkflowService.open(path, key=key, create=True, policy=policy)
+    svc = WorkflowService.open(path, key=key, create=True)  # a new database: the built-in policy
     try:
         _add_people(svc, people(n_requests))
         # this connection, this build only: a big page cache keeps index pages in memory between
@@ -145,7 +144,7 @@ def _add_people(svc: WorkflowService, staff: dict[str, list[str]]) -> None:
 def _produce(queue, n: int, seed: int, shares: dict, start: tuple[int, bytes]) -> None:
     """The producer: batches of (head they follow, audit rows, request rows, approval rows)."""
     try:
-        events = timeline(n, Random(seed), load_policy(env={}), shares)
+        events = timeline(n, Random(seed), load_policy(), shares)
         size, head = start
         ctxs: dict[str, AuditContext] = {}
         while batch := list(itertools.islice(events, BATCH)):
@@ -226,7 +225,7 @@ def requests_for_entries(entries: int, pending: float = SHARES["pending"], seed:
     """How many requests give about `entries` audit entries (measured on a sample of their
     lives), rounded to a thousand so that the cached database's name stays readable."""
     sample = 20_000
-    events = sum(1 for _ in timeline(sample, Random(seed), load_policy(env={}), {**SHARES, "pending": pending}))
+    events = sum(1 for _ in timeline(sample, Random(seed), load_policy(), {**SHARES, "pending": pending}))
     per_request = events / sample
     users = 1 + sum(len(names) for names in people(round(entries / per_request)).values())
     return max(1000, int(round((entries - users) / per_request, -3)))

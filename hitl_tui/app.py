@@ -96,16 +96,71 @@ class HitlApp(App[int]):
         #: the session and first inbox page, read before the event loop started (launch.py)
         self.preload = preload
         self.user: User | None = None
+        #: why the app ended without a quit key: "SIGHUP", "the terminal hung up", ... (or None)
+        self.ended_by: str | None = None
 
     # --- start-up ------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self._handle_signals()
         if self.service is None:
             self._show_unlock(self.problem or KeyMissing("No key was found for this database."))
         elif self.preload is not None and self.preload.username == self.username:
             self._session_ready(self.preload)
         else:
             self._open_session()
+        self._say_ignored_policy_environment()
+
+    def _say_ignored_policy_environment(self) -> None:
+        """HITL_POLICY_FILE or a threshold variable set for the desk changes nothing (the policy
+        is the database's); say so where the person looks, not only on the hidden stderr."""
+        import os
+
+        from .core.policy import ignored_environment_warning
+
+        note = ignored_environment_warning(os.environ)
+        if note:
+            self.say(note.removeprefix("warning: "), "warning", timeout=15)
+
+    # --- the terminal going away ----------------------------------------------------------------
+
+    def get_driver_class(self):
+        """Textual's own driver, taught to notice a terminal that hangs up (terminal.py)."""
+        base = super().get_driver_class()
+        if base.__name__ == "LinuxDriver":  # not TEXTUAL_DRIVER's choice, nor Windows
+            from .terminal import hangup_aware
+
+            return hangup_aware(base)
+        return base
+
+    def _handle_signals(self) -> None:
+        """A closed terminal (SIGHUP) or a polite kill (SIGTERM) ends the app normally, so that
+        launch.py (or the demo) closes the database and seals the session. Python's default for
+        both would end the process on the spot, unsealed."""
+        if self.is_headless:
+            return  # tests drive the app in-process: the signals are the test runner's
+        import asyncio
+        import signal
+
+        try:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, self.end_now, "SIGHUP", 128 + signal.SIGHUP)
+            loop.add_signal_handler(signal.SIGTERM, self.end_now, "SIGTERM", 128 + signal.SIGTERM)
+        except (NotImplementedError, RuntimeError, AttributeError, ValueError):
+            pass  # no signal handlers here (Windows, a loop outside the main thread)
+
+    def on_terminal_lost(self, event) -> None:
+        """The driver saw EOF or EIO on the terminal, or its POLLHUP (terminal.TerminalLost)."""
+        from .terminal import HANGUP_STATUS
+
+        self.end_now(event.reason, HANGUP_STATUS)
+
+    def end_now(self, reason: str, status: int) -> None:
+        """Exit at once, however the app is busy: nothing is pending (every decision is written
+        when it is confirmed), and the caller's close() signs the session's checkpoint."""
+        if self.ended_by is None:
+            self.ended_by = reason
+            self.exit(status, return_code=status)
 
     def _show_unlock(self, problem: HitlError) -> None:
         from .core.keys import salt_path
@@ -121,8 +176,15 @@ class HitlApp(App[int]):
             from .core.keys import derive_passphrase_key
             from .core.service import WorkflowService
 
+            from .core.store.connection import wrong_key
+
             key = derive_passphrase_key(path, passphrase) if passphrase else None
-            return WorkflowService.open(path, key=key)
+            try:
+                return WorkflowService.open(path, key=key)
+            except WrongKey:  # say "wrong passphrase" for what was typed, not "wrong key"
+                if not passphrase:
+                    raise
+                raise wrong_key(path, "passphrase") from None
 
         self.db(work, group="unlock", done=self._unlocked, description="unlock")
 
@@ -145,7 +207,7 @@ class HitlApp(App[int]):
         if user is None:
             from .screens.unknown_user import UnknownUserScreen
 
-            self.push_screen(UnknownUserScreen(self.username, self.db_path))
+            self.push_screen(UnknownUserScreen(self.username, self.db_path), self._account_added)
             return
         from .screens.desk import DeskScreen
 
@@ -155,6 +217,11 @@ class HitlApp(App[int]):
             self.say(f"{user.username} is deactivated: you can look, but every action is refused until an "
                      f"administrator reactivates you.", "warning")
         self.post_message(SessionOpened(user, people))
+
+    def _account_added(self, added: bool | None) -> None:
+        """An administrator added this account while its screen was showing: open the desk."""
+        if added:
+            self._open_session()
 
     # --- database work -------------------------------------------------------------------------
 
@@ -176,6 +243,8 @@ class HitlApp(App[int]):
                                description=description)
 
     def on_work_done(self, message: "WorkDone") -> None:
+        if not self.is_running:  # shutting down: the screen this answer was for is being taken down
+            return
         message.callback(message.result)
 
     def say(self, message: str, severity: str = "information", timeout: float | None = None) -> None:

@@ -1,4 +1,6 @@
-"""`hitl-tui init`: create the encrypted database, its key, and you as the first administrator."""
+"""`hitl-tui init`: create the encrypted database, its key, you as the first administrator, and
+its policy version 1 (the built-in default, or --policy FILE laid over it, with the seed's
+threshold variables when they are set)."""
 
 from __future__ import annotations
 
@@ -47,9 +49,12 @@ def _remove_created(path: Path, key_file: Path | None, salt: Path | None) -> Non
               help="Your role in the directory (employee, manager, director, executive, compliance, security, it_admin).")
 @click.option("--email", default=None, help="Your email address, for the directory.")
 @click.option("--name", "display_name", default=None, help="Your display name, for the directory.")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A policy file laid over the built-in default, stored as policy version 1.")
 @click.pass_context
 @guarded
-def init(ctx: click.Context, role: str, email: str | None, display_name: str | None) -> None:
+def init(ctx: click.Context, role: str, email: str | None, display_name: str | None,
+         policy_file: Path | None) -> None:
     """Create a new encrypted database and make you (the OS login) its first administrator.
 
     The key is kept, in this order of preference: in the file named by HITL_DB_KEY_FILE (created
@@ -57,20 +62,31 @@ def init(ctx: click.Context, role: str, email: str | None, display_name: str | N
     Credential Locker; never a plain-text keyring), or derived from a passphrase
     (HITL_DB_PASSPHRASE or a prompt). An existing database is never touched.
 
+    The database stores its policy: version 1 is the built-in default, or --policy FILE laid over
+    it; LOW/MEDIUM/HIGH_RISK_EXPENSE_THRESHOLD, when set, replace the expense thresholds. Change
+    it later with `hitl-tui policy apply FILE`.
+
     \b
     Examples:
       hitl-tui init
       hitl-tui init --role compliance --email carol@example.com
+      hitl-tui init --policy our-policy.toml
+      HIGH_RISK_EXPENSE_THRESHOLD=40000 hitl-tui init
       HITL_DB_KEY_FILE=~/.config/hitl-tui/db.key hitl-tui --db /srv/hitl/hitl.db init
     """
     from ..core import keys
+    from ..core.policy import EXPENSE_THRESHOLD_ENV, thresholds_from
+    from ..core.policy_store import compose_text
     from ..core.service import WorkflowService
+    from .policy import warn_ignored_environment
 
     path = db_path(ctx)
     if path.exists():
         raise DatabaseExists(f"A database already exists at {path}; nothing was changed.")
     login = me()
     parsed_role = _check_inputs(login, role, email)
+    warn_ignored_environment(honoured=EXPENSE_THRESHOLD_ENV)
+    policy_text, policy_source = compose_text(policy_file, thresholds_from(os.environ))  # before anything exists
     env_file = os.environ.get(keys.ENV_KEY_FILE)
     key_env = Path(env_file).expanduser().absolute() if env_file is not None else None
     key_file_existed = key_env is not None and key_env.exists()
@@ -82,6 +98,7 @@ def init(ctx: click.Context, role: str, email: str | None, display_name: str | N
         service = WorkflowService.open(path, key=resolved.key, create=True, operator=login)
         try:
             service.add_user(login, parsed_role, email, display_name=display_name, admin=True, actor=login)
+            stored, _summary = service.apply_policy(policy_text, source=policy_source, actor=login)
         finally:
             service.close()  # seals the new log with its first signed checkpoint
     except BaseException:
@@ -93,4 +110,5 @@ def init(ctx: click.Context, role: str, email: str | None, display_name: str | N
     click.echo(f"Created encrypted database {safe(path)}")
     click.echo(f"Key: {safe(where)}")
     click.echo(f"You ({safe(login)}) are the first user-directory administrator, role {parsed_role.label}.")
+    click.echo(f"Policy: version 1 from {safe(policy_source)} (sha256 {stored.sha256}); `hitl-tui policy show`")
     click.echo("Next: hitl-tui users add USERNAME --role ROLE   (hitl-tui users --help)")

@@ -49,15 +49,15 @@ def request() -> None:
 @click.pass_context
 @guarded
 def types(ctx: click.Context, as_json: bool) -> None:
-    """List the workflow types, their fields and their approval chains (from the policy).
+    """List the workflow types, their fields and their approval chains (from the policy in force,
+    which is stored in the database: `hitl-tui policy show`).
 
     \b
     Example:
       hitl-tui request types
     """
-    from ..core.policy import load_policy
-
-    policy = load_policy()
+    with open_service(ctx) as service:
+        policy = service.policy_in_force().policy
     if as_json:
         echo_json({k: {"name": t.name, "fields": {f.name: {"kind": f.kind, "required": f.required,
                                                             "choices": list(f.choices)} for f in t.fields},

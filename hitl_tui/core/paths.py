@@ -34,14 +34,6 @@ def default_db_path() -> Path:
     return data_dir() / "hitl.db"
 
 
-def policy_path() -> Path:
-    """HITL_POLICY_FILE, else policy.toml in the config directory (used only if it exists)."""
-    env = os.environ.get("HITL_POLICY_FILE")
-    if env:
-        return Path(env).expanduser()
-    return config_dir() / "policy.toml"
-
-
 def signing_key_dir() -> Path:
     return data_dir() / "signing-keys"
 

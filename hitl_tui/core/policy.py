@@ -1,14 +1,13 @@
-"""Workflow types, risk rules and approval chains, loaded from TOML.
+"""Workflow types, risk rules and approval chains, described in TOML.
 
-The built-in default (default_policy.toml) reproduces the seed's rules exactly. A user's policy
-file is laid over it, and the seed's LOW/MEDIUM/HIGH_RISK_EXPENSE_THRESHOLD variables override
-the expense bands. Nothing here does I/O after loading; `assess()` is a pure function of
-(type, data).
+The built-in default (default_policy.toml) reproduces the seed's rules exactly. The policy in
+force is stored in the database (policy_store.py): an administrator's file laid over the default,
+with the seed's LOW/MEDIUM/HIGH_RISK_EXPENSE_THRESHOLD variables as an input at that moment.
+Nothing here reads the environment; `assess()` is a pure function of (type, data).
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -25,6 +24,8 @@ EXPENSE_THRESHOLD_ENV = (
     "MEDIUM_RISK_EXPENSE_THRESHOLD",
     "HIGH_RISK_EXPENSE_THRESHOLD",
 )
+#: read by nothing any more; named only to warn that it is ignored
+POLICY_FILE_ENV = "HITL_POLICY_FILE"
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
 TEXT_FIELD_MAX = 500
@@ -39,15 +40,31 @@ class FieldSpec:
     help: str = ""
     choices: tuple[str, ...] = ()
     aliases: Mapping[str, str] = field(default_factory=dict)
+    #: money/integer: the smallest value that means something (an expense of 0 approves nothing)
+    minimum: Decimal | None = None
 
     def parse(self, value: Any) -> Any:
         if self.kind == "money":
-            return parse_money(self.name, value)
+            return parse_money(self.name, value, self.minimum)
         if self.kind == "integer":
-            return parse_integer(self.name, value)
+            return parse_integer(self.name, value, self.minimum)
         if self.kind == "choice":
             return parse_choice(self.name, value, list(self.choices), dict(self.aliases))
         return parse_text(self.name, value, TEXT_FIELD_MAX)
+
+
+def field_minimum(where: str, name: str, kind: str, fspec: Mapping[str, Any]) -> Decimal | None:
+    """A field's `minimum` from the policy: a number, for money and integer fields only."""
+    if "minimum" not in fspec:
+        return None
+    raw = fspec["minimum"]
+    if kind not in ("money", "integer"):
+        raise PolicyError(f"{where}: field {name!r} is {kind}; a minimum applies to money and integer fields only.")
+    try:
+        value = parse_money(f"{name} minimum", str(raw)) if kind == "money" else parse_integer(f"{name} minimum", raw)
+    except ValidationFailed as exc:
+        raise PolicyError(f"{where}: field {name!r} has a bad minimum: {exc}") from None
+    return Decimal(value)
 
 
 @dataclass(frozen=True)
@@ -149,13 +166,17 @@ class Policy:
     def validate_data(self, workflow_type: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
         """Parse every field; refuse unknown fields and missing required ones, naming them."""
         wtype = self.workflow_type(workflow_type)
+        if data is not None and not isinstance(data, Mapping):
+            raise ValidationFailed(f"data must map field names to values, not {type(data).__name__}.", "data")
         data = dict(data or {})
         known = {f.name for f in wtype.fields}
-        unknown = sorted(k for k in data if k not in known)
+        unknown = sorted((k for k in data if k not in known), key=repr)
         if unknown:
+            name = unknown[0]
+            shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "..."
             raise ValidationFailed(
-                f"Unknown field {unknown[0]!r} for {wtype.key}; its fields are: {', '.join(sorted(known))}.",
-                unknown[0],
+                f"Unknown field {shown} for {wtype.key}; its fields are: {', '.join(sorted(known))}.",
+                name if isinstance(name, str) else "data",
             )
         clean: dict[str, Any] = {}
         for spec in wtype.fields:
@@ -190,6 +211,9 @@ class Policy:
 
 
 # --- loading ---------------------------------------------------------------------------------
+# Nothing here reads the environment or a well-known path: the policy in force is the one stored
+# in the database (policy_store.py). These functions compose and check the text that `hitl-tui
+# init` and `hitl-tui policy apply` store, and build a Policy from a stored text.
 
 def default_policy_text() -> str:
     from importlib import resources  # imported here: it costs start-up time for a rare call
@@ -197,36 +221,69 @@ def default_policy_text() -> str:
     return resources.files("hitl_tui.core").joinpath("default_policy.toml").read_text("utf-8")
 
 
-def load_policy(path: Path | None = None, env: Mapping[str, str] | None = None) -> Policy:
-    """The default policy, with the user's file (if any) and the environment laid over it."""
-    env = os.environ if env is None else env
+def compose_policy(path: Path | None = None, thresholds: Mapping[str, str] | None = None) -> dict:
+    """The raw tables of a policy: the built-in default, `path` laid over it, then the seed's
+    expense thresholds (a mapping of EXPENSE_THRESHOLD_ENV names to amounts). The caller decides
+    where the thresholds come from; this function never looks at the environment."""
     raw = tomllib.loads(default_policy_text())
-    source = "built-in default"
-    if path is None and env.get("HITL_POLICY_FILE"):
-        path = Path(env["HITL_POLICY_FILE"]).expanduser()
-        if not path.is_file():
-            raise PolicyError(f"HITL_POLICY_FILE points at {path}, which does not exist.")
-    if path is not None and path.is_file():
+    if path is not None:
+        path = Path(path).expanduser()
         try:
             override = tomllib.loads(path.read_text("utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise PolicyError(f"Cannot read policy file {path}: {exc}") from None
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise PolicyError(f"Cannot read policy file {path}: {reason}") from None
         _overlay(raw, override)
-        source = str(path)
-    _apply_expense_env(raw, env)
+    _apply_expense_thresholds(raw, thresholds or {})
+    return raw
+
+
+def build_policy(raw: dict, source: str) -> Policy:
+    """A Policy from raw tables, or one PolicyError line naming what is wrong."""
     try:
         return _build(raw, source)
-    except PolicyError:
-        raise
+    except PolicyError as exc:
+        raise PolicyError(f"Policy ({source}): {exc}") from None
     except ValidationFailed as exc:  # an unknown role or risk level named in the file
         raise PolicyError(f"Policy ({source}): {exc}") from None
-    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation) as exc:
         raise PolicyError(f"Policy ({source}) is malformed: {type(exc).__name__} {exc}") from None
+
+
+def load_policy(path: Path | None = None, *, thresholds: Mapping[str, str] | None = None) -> Policy:
+    """The built-in default with `path` and `thresholds` laid over it, built and checked.
+
+    For checking a file and for tests and benchmarks, which need a Policy without a database;
+    what governs requests is only ever the database's policy (WorkflowService.policy)."""
+    source = "built-in default" if path is None else str(path)
+    return build_policy(compose_policy(path, thresholds), source)
+
+
+def thresholds_from(env: Mapping[str, str]) -> dict[str, str]:
+    """The seed's threshold variables that are set (non-empty) in `env`: an input to init and
+    `policy apply`, never a per-process override."""
+    return {name: env[name] for name in EXPENSE_THRESHOLD_ENV if env.get(name)}
+
+
+def ignored_environment(env: Mapping[str, str], *, honoured: tuple[str, ...] = ()) -> list[str]:
+    """The policy variables set in `env` that no longer change anything here (all but `honoured`)."""
+    names = (POLICY_FILE_ENV, *EXPENSE_THRESHOLD_ENV)
+    return [name for name in names if env.get(name) and name not in honoured]
+
+
+def ignored_environment_warning(env: Mapping[str, str], *, honoured: tuple[str, ...] = ()) -> str | None:
+    """One line saying that the policy variables set in `env` are ignored, and how to apply them."""
+    names = ignored_environment(env, honoured=honoured)
+    if not names:
+        return None
+    return (f"warning: {', '.join(names)} {'is' if len(names) == 1 else 'are'} ignored: the policy is stored in "
+            f"the database; an administrator changes it with `hitl-tui policy apply FILE` (the threshold "
+            f"variables are read by that command and by `init`).")
 
 
 def _overlay(base: dict, override: dict) -> None:
     for key, value in override.items():
-        if key == "types":
+        if key == "types" and isinstance(value, dict):
             base.setdefault("types", {}).update(value)  # a type is replaced whole
         elif isinstance(value, dict) and isinstance(base.get(key), dict):
             base[key].update(value)
@@ -234,14 +291,14 @@ def _overlay(base: dict, override: dict) -> None:
             base[key] = value
 
 
-def _apply_expense_env(raw: dict, env: Mapping[str, str]) -> None:
-    bands = raw["types"].get("expense_approval", {}).get("risk", {}).get("bands")
+def _apply_expense_thresholds(raw: dict, thresholds: Mapping[str, str]) -> None:
+    bands = raw.get("types", {}).get("expense_approval", {}).get("risk", {}).get("bands")
     if not bands:
         return
     for name, band in zip(EXPENSE_THRESHOLD_ENV, bands):
-        if env.get(name):
+        if thresholds.get(name):
             try:
-                value = parse_money(name, env[name])
+                value = parse_money(name, thresholds[name])
             except ValidationFailed as exc:
                 raise PolicyError(f"Environment variable {exc}") from None
             band["below"] = str(value)
@@ -250,7 +307,7 @@ def _apply_expense_env(raw: dict, env: Mapping[str, str]) -> None:
 def _build(raw: dict, source: str) -> Policy:
     types = {key: _build_type(key, spec) for key, spec in raw.get("types", {}).items()}
     if not types:
-        raise PolicyError(f"Policy ({source}) defines no workflow types.")
+        raise PolicyError("it defines no workflow types.")
     access = raw.get("access", {})
     comp = raw.get("compliance", {})
     return Policy(
@@ -293,7 +350,7 @@ def _build_type(key: str, spec: dict) -> WorkflowType:
         fields.append(FieldSpec(
             name=name, label=str(fspec.get("label", name.replace("_", " ").capitalize())), kind=kind,
             required=bool(fspec.get("required", False)), help=str(fspec.get("help", "")),
-            choices=choices, aliases=aliases,
+            choices=choices, aliases=aliases, minimum=field_minimum(where, name, kind, fspec),
         ))
     by_name = {f.name: f for f in fields}
     rspec = spec.get("risk") or {}

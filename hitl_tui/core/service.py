@@ -3,7 +3,8 @@ append in ONE `BEGIN IMMEDIATE` transaction, so there is never a state change wi
 entry, nor the reverse, and two processes can never both decide the same stage.
 
 Thread-safe (one connection behind a lock). The TUI calls it from thread workers, the CLI calls it
-directly, and `WorkflowSystem` (system.py) wraps it in the seed's async API.
+directly, and `WorkflowSystem` (system.py) wraps it in the seed's async API. Key rotation
+(rotation.py) and sealing (sealing.py) are collaborators it holds and delegates to.
 """
 
 from __future__ import annotations
@@ -18,76 +19,113 @@ from typing import Any, Callable, Iterator
 
 from . import rbac
 from .audit import AuditContext, build_record, canonical_bytes, chain_hash, iso, utc_now
-from .checkpoints import Signer, load_signer
+from .checkpoints import Signer
+from .crashpoints import crash_point
 from .directory import DirectoryMixin
-from .errors import ConcurrentChange, HitlError, StoreError, UnknownUser, ValidationFailed
+from .errors import ConcurrentChange, StoreError, UnknownUser, WrongKey
 from .hydrate import data_to_json
 from .keys import ResolvedKey
 from .models import AgentProposal, Approval, Checkpoint, Decision, User, WorkflowRequest, WorkflowStatus
-from .policy import DESCRIPTION_MAX, TITLE_MAX, Policy, load_policy
+from .policy import DESCRIPTION_MAX, TITLE_MAX, Policy
+from .policy_store import PolicyStore, StoredPolicy
 from .reads import ReadsMixin
+from .rotation import KeyRotation, open_beside_pending
+from .sealing import Sealer
 from .store import audit_log, meta, migrations
 from .store import requests as req_sql
 from .store import users as user_sql
-from .store.connection import DbError, open_connection, translate
-from .text import check_text
+from .store.connection import DbError, missing_database, open_connection, translate, wrong_key
+from .text import check_inputs, check_text
 from .workflow import Action, transition
 
 COMMENT_MAX = 5000
 
 
+def _rollback(conn) -> None:
+    """Roll back what is still open. After a full disk or an I/O error SQLite has already rolled
+    back itself, and an unconditional ROLLBACK would fail with "no transaction is active",
+    hiding the real error."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except DbError:
+            pass  # the connection is unusable; the caller reports the error that got us here
+
+
 class WorkflowService(DirectoryMixin, ReadsMixin):
-    def __init__(self, conn, path: Path, key: bytes, policy: Policy, *, key_source: ResolvedKey | None = None,
-                 operator: str | None = None) -> None:
+    def __init__(self, conn, path: Path, key: bytes, policies: PolicyStore, *,
+                 key_source: ResolvedKey | None = None, operator: str | None = None) -> None:
         self._conn = conn
         self._lock = threading.RLock()
         self._key = key
         self.path = Path(path)
-        self.policy = policy
+        #: the database's policy; writes read the version in force inside their transaction
+        self._policies = policies
         self.key_source = key_source
         self.session_id = uuid.uuid4().hex
         self.ctx = AuditContext.current(self.session_id)
         #: who is acting for directory changes when the caller names no one: the OS login
         self.operator = operator or self.ctx.os_login or "unknown"
         self.database_id = meta.get(conn, "database_id") or ""
-        self._signer: Signer | None = None
         self._closed = False
+        self._rotation = KeyRotation(self)
+        self._sealer = Sealer(self)
+        #: why the last seal (checkpoint) was refused: the chain does not verify from this
+        #: account's last trusted checkpoint (names the first bad entry); None when it was not
+        self.seal_refused_reason: str | None = None
+        #: why sealing at close failed for any other reason (no usable signing key, a full disk)
+        self.seal_error: str | None = None
 
     # --- opening and closing -------------------------------------------------------------------
 
     @classmethod
     def open(cls, path: Path | str, key: bytes | None = None, *, create: bool | None = None,
-             policy: Policy | None = None, passphrase_prompt: Callable[[], str] | None = None,
+             passphrase_prompt: Callable[[], str] | None = None,
              operator: str | None = None) -> "WorkflowService":
         """Open (or, with a key and no file yet, create) the database at `path`.
 
         Without `key` the key is resolved (key file, env, keyring, passphrase). `create=None`
         creates only when the file is missing and a key was given; nothing is ever written on
-        top of an existing file.
+        top of an existing file. The policy is the database's own (policy_store.py): no caller,
+        file or environment variable chooses it; `apply_policy` changes it, as an administrator.
         """
         from .keys import resolve_key
 
         path = Path(path).expanduser()
         resolved = None
+        if create is False and not path.exists():  # no key (or passphrase prompt) can help
+            raise missing_database(path)
         if key is None:
             resolved = resolve_key(path, passphrase_prompt=passphrase_prompt)
+            if resolved.pending is not None and path.exists():  # a key rotation was under way
+                return open_beside_pending(cls.open, path, resolved, operator)
             key = resolved.key
         if create is None:
             create = not path.exists()
-        conn = open_connection(path, key, create=create)
+        try:
+            conn = open_connection(path, key, create=create)
+        except WrongKey:
+            if resolved is None:
+                raise
+            raise wrong_key(path, resolved.source, resolved.detail) from None  # "wrong passphrase", ...
         try:
             migrations.check_is_ours(conn, path)
             migrations.migrate(conn)
             if create or not meta.get(conn, "database_id"):
                 cls._stamp(conn)
-            policy = policy or load_policy()
+            policies = PolicyStore()
+            policies.load(conn)
+        except DbError as exc:  # the migration or the stamp could not write: say why
+            conn.close()
+            raise translate(exc, path) from None
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path, key, policy, key_source=resolved, operator=operator)
+        return cls(conn, path, key, policies, key_source=resolved, operator=operator)
 
     @staticmethod
     def _stamp(conn) -> None:
+        """The database's id, once: a write lock only when it is missing (reads never wait)."""
         conn.execute("BEGIN IMMEDIATE")
         if not meta.get(conn, "database_id"):
             meta.put(conn, "database_id", uuid.uuid4().hex)
@@ -95,19 +133,32 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         conn.execute("COMMIT")
 
     def close(self, *, checkpoint: bool = True) -> None:
-        """Seal the session with a signed checkpoint (when the chain grew), then close."""
+        """Seal the session (seal(), when `checkpoint`), then close; a second call does nothing.
+
+        A refused or failed seal never stops the close nor undoes what the session committed:
+        it is left in `seal_refused_reason` / `seal_error` for the caller to report (the CLI:
+        open_service; the Direct API: WorkflowSystem.close() raises AuditChainBroken)."""
         if self._closed:
             return
         try:
             if checkpoint:
-                try:
-                    self.checkpoint(only_if_grown=True)
-                except HitlError:
-                    pass  # a missing/unusable signing key must not stop an orderly close
+                self.seal()
         finally:
             with self._lock:
                 self._closed = True
                 self._conn.close()
+
+    def seal(self) -> bool:
+        """Sign a checkpoint of the head if the chain grew since the last one; never raises for
+        a seal that cannot be made: a refusal (the chain does not verify) is left in
+        `seal_refused_reason`, any other failure in `seal_error`. Returns True when the head is
+        sealed (now, or by an earlier checkpoint). See sealing.Sealer.seal."""
+        return self._sealer.seal()
+
+    @property
+    def policy(self) -> Policy:
+        """The policy version read last (at open or by the latest write); writes re-read it."""
+        return self._policies.cached.policy
 
     def __enter__(self) -> "WorkflowService":
         return self
@@ -130,12 +181,14 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 raise translate(exc, self.path) from None
             try:
                 yield conn
+                crash_point("write.before_commit")
                 conn.execute("COMMIT")
+                crash_point("write.after_commit")
             except DbError as exc:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise translate(exc, self.path) from None
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
 
     def _audit(self, conn, actor: str, action: str, workflow_id: str | None, details: dict[str, Any]) -> int:
@@ -149,12 +202,18 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
 
     def create_workflow_request(self, workflow_type: str, title: str, description: str, requester: str,
                                 data: dict[str, Any] | None = None) -> str:
+        check_inputs(workflow_type=workflow_type, title=title, description=description, requester=requester,
+                     data=data)
         title = check_text(title, "title", TITLE_MAX, single_line=True)
         description = check_text(description or "", "description", DESCRIPTION_MAX, required=False)
-        assessment = self.policy.assess(workflow_type, data)
+        assessed_by = self.policy
+        assessment = assessed_by.assess(workflow_type, data)  # bad input: refused before the write lock
         with self._write() as conn:
             user = self._require_user(conn, requester)
             rbac.check_create(user)
+            policy = self._policies.current(conn)
+            if policy.policy is not assessed_by:  # another process applied a new version meanwhile
+                assessment = policy.policy.assess(workflow_type, data)
             wid = self._new_id(conn)
             now = iso(utc_now())
             req_sql.insert(conn, {
@@ -165,13 +224,14 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 "headline": str(assessment.data[assessment.risk_field]),
                 "chain": req_sql.encode_chain(assessment.chain), "current_stage": 0,
                 "current_role": assessment.chain[0].value, "status": WorkflowStatus.AWAITING_APPROVAL.value,
-                "revision": 1, "created_at": now, "updated_at": now,
+                "revision": 1, "created_at": now, "updated_at": now, "policy_version": policy.version,
             })
             self._audit(conn, user.username, "created", wid, {
                 "workflow_type": assessment.workflow_type, "title": title,
                 "data": assessment.data, "risk_level": assessment.risk_level.value,
                 "risk_reason": assessment.risk_reason, "chain": [r.value for r in assessment.chain],
                 "status_after": WorkflowStatus.AWAITING_APPROVAL.value, "stage_after": 0,
+                **_assessed_under(policy),
             })
         return wid
 
@@ -208,12 +268,14 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                   Decision.REQUEST_CHANGES: Action.REQUEST_CHANGES}[decision]
         required = decision is not Decision.APPROVE
         what = "reason" if decision is Decision.REJECT else "comments"
+        check_inputs(workflow_id=workflow_id, **{what: comments,
+                     "rejector" if decision is Decision.REJECT else "approver": username})
         comments = check_text(comments or "", what, COMMENT_MAX, required=required,
                                hint="say why, so the requester knows what to do")
         with self._write() as conn:
             user = self._require_user(conn, username)
             req = self._load(conn, workflow_id)
-            rbac.check_decide(self.policy, user, req, action)
+            rbac.check_decide(self._policies.current(conn).policy, user, req, action)
             stage_role = req.current_role
             assert stage_role is not None
             outcome = transition(action, req.status, req.current_stage, len(req.required_approvers), req.id)
@@ -250,6 +312,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         })
 
     def withdraw_workflow(self, workflow_id: str, requester: str, reason: str = "") -> WorkflowRequest:
+        check_inputs(workflow_id=workflow_id, requester=requester, reason=reason)
         reason = check_text(reason or "", "reason", COMMENT_MAX, required=False)
         with self._write() as conn:
             user = self._require_user(conn, requester)
@@ -269,6 +332,8 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                  description: str | None = None, data: dict[str, Any] | None = None,
                  comments: str = "") -> WorkflowRequest:
         """After changes were requested: edit, re-assess the risk, and restart the chain."""
+        check_inputs(workflow_id=workflow_id, requester=requester, title=title, description=description, data=data,
+                     comments=comments)
         comments = check_text(comments or "", "comments", COMMENT_MAX, required=False)
         with self._write() as conn:
             user = self._require_user(conn, requester)
@@ -278,7 +343,8 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
             new_desc = (check_text(description, "description", DESCRIPTION_MAX, required=False)
                         if description is not None else req.description)
             merged = dict(req.data) if data is None else data
-            assessment = self.policy.assess(req.workflow_type, merged)
+            policy = self._policies.current(conn)
+            assessment = policy.policy.assess(req.workflow_type, merged)
             outcome = transition(Action.RESUBMIT, req.status, req.current_stage, len(assessment.chain), req.id)
             req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "title": new_title, "description": new_desc, "data": data_to_json(assessment.data),
@@ -287,57 +353,58 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 "chain": req_sql.encode_chain(assessment.chain), "current_stage": outcome.stage,
                 "current_role": assessment.chain[0].value, "status": outcome.status.value,
                 "revision": req.revision + 1, "updated_at": iso(utc_now()), "deciders": ",",
+                "policy_version": policy.version,
             })
             self._audit(conn, user.username, "resubmitted", req.id, {
                 "comments": comments, "revision": req.revision + 1, "title": new_title, "data": assessment.data,
                 "risk_before": req.risk_level.value, "risk_level": assessment.risk_level.value,
                 "risk_reason": assessment.risk_reason, "chain": [r.value for r in assessment.chain],
                 "status_before": req.status.value, "status_after": outcome.status.value, "stage_after": 0,
+                **_assessed_under(policy),
             })
             return self._load(conn, req.id)
 
-    # --- keys and checkpoints ------------------------------------------------------------------
+    # --- the policy ----------------------------------------------------------------------------
 
-    def rekey(self, new_key: bytes, *, actor: str | None = None) -> None:
-        """Rotate the database key. The audit entry and the rekey commit or fail together."""
-        if not isinstance(new_key, (bytes, bytearray)) or len(new_key) != 32:
-            raise ValidationFailed("The new key must be exactly 32 raw bytes.", "key")
+    def policy_in_force(self) -> StoredPolicy:
+        """The policy version in force now (version 0: the built-in default, none applied)."""
+        return self._read(self._policies.current)
+
+    def apply_policy(self, text: str, *, source: str = "Direct API",
+                     actor: str | None = None) -> tuple[StoredPolicy, str | None]:
+        """Make the full policy `text` (TOML, as policy_store.compose_text makes it) the next
+        version, as a directory administrator: the version row and its `policy_applied` audit
+        entry in one transaction. Returns (version in force, a one-line summary of the changes,
+        or None when `text` is already in force and nothing was written)."""
+        check_inputs(policy=text, source=source)
         with self._write() as conn:
             actor_name, actor_user = self._actor(conn, actor)
             rbac.check_admin(actor_user, user_sql.has_admin(conn))
-            self._audit(conn, actor_name, "key_rotated", None, {
-                "old_key_source": self.key_source.source if self.key_source else "caller",
-            })
-        with self._lock:
-            try:
-                self._conn.execute(f"PRAGMA rekey = \"x'{bytes(new_key).hex()}'\"")
-            except DbError as exc:
-                raise translate(exc, self.path) from None
-            self._key = bytes(new_key)
+            stored, summary = self._policies.apply(conn, text, source, actor_name, self._audit, iso(utc_now()))
+        self._policies.adopt(stored)
+        return stored, summary
+
+    # --- keys and checkpoints (rotation.py, sealing.py) ---------------------------------------
+
+    def rekey(self, new_key: bytes | None = None, *, actor: str | None = None) -> ResolvedKey | None:
+        """Rotate the database key (a random one when `new_key` is None), crash-safe at every
+        step, as a directory administrator; returns the new ResolvedKey when a key store holds
+        it, else None (the caller keeps the key it gave). See rotation.KeyRotation.rekey."""
+        return self._rotation.rekey(new_key, actor=actor)
 
     def signer(self, create: bool = True) -> Signer | None:
-        if self._signer is None:
-            self._signer = load_signer(self.database_id, create=create)
-        return self._signer
+        """This account's signing key for the database (made when `create` and there is none)."""
+        return self._sealer.signer(create)
 
     def checkpoint(self, *, only_if_grown: bool = False) -> Checkpoint | None:
-        """Sign (size, head) now and record it in the database; returns it for safe keeping."""
-        signer = self.signer(create=True)
-        assert signer is not None
-        with self._write() as conn:
-            size, head = audit_log.checked_head(conn)
-            if only_if_grown and size <= audit_log.last_checkpoint_size(conn):
-                return None
-            fingerprint_key = f"signing_key:{signer.public_hex}"
-            if meta.get(conn, fingerprint_key) is None:
-                meta.put(conn, fingerprint_key, self.operator)
-                self._audit(conn, self.operator, "signing_key_registered", None, {
-                    "public_key": signer.public_hex, "key_file": str(signer.path) if signer.path else None,
-                })
-                size, head = audit_log.checked_head(conn)
-            cp = signer.sign(self.database_id, size, head.hex())
-            audit_log.insert_checkpoint(conn, cp.size, cp.head_hash, iso(cp.created_at), cp.public_key, cp.signature)
-        return cp
+        """Sign (size, head) now and record it in the database; returns it for safe keeping.
+        Never signs a head that does not verify (AuditChainBroken): see sealing.Sealer.checkpoint."""
+        return self._sealer.checkpoint(only_if_grown=only_if_grown)
+
+    def seal_check(self) -> str | None:
+        """For the desk's header: None when this session's head could be sealed now, else the
+        refusal line naming the first bad entry (nothing written): see sealing.Sealer.seal_check."""
+        return self._sealer.seal_check()
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -346,3 +413,8 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         if user is None:
             raise UnknownUser(str(username))
         return user
+
+
+def _assessed_under(policy: StoredPolicy) -> dict[str, Any]:
+    """What a created/resubmitted audit entry says about the rules that assessed the request."""
+    return {"policy_version": policy.version, "policy_sha256": policy.sha256}

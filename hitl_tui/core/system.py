@@ -12,8 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import AuditChainBroken, StoreError
 from .models import AgentProposal, AuditEntry, Checkpoint, InboxView, RequestSummary, Role, User, VerifyResult, WorkflowRequest
 from .policy import Policy
+from .policy_store import StoredPolicy
 from .service import WorkflowService
 
 
@@ -21,32 +23,50 @@ class WorkflowSystem:
     def __init__(self, service: WorkflowService) -> None:
         self.service = service
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hitl-db")
+        self._closed = False
 
     @classmethod
     async def open(cls, db_path: Path | str, key: bytes | None = None, *, create: bool | None = None,
-                   policy: Policy | None = None, passphrase_prompt: Callable[[], str] | None = None,
+                   passphrase_prompt: Callable[[], str] | None = None,
                    operator: str | None = None) -> "WorkflowSystem":
         service = await asyncio.to_thread(
-            WorkflowService.open, db_path, key, create=create, policy=policy,
+            WorkflowService.open, db_path, key, create=create,
             passphrase_prompt=passphrase_prompt, operator=operator,
         )
         return cls(service)
 
     async def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._closed:
+            raise StoreError("The database is closed.")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
-    async def close(self) -> None:
+    async def close(self, *, raise_if_unsealed: bool = True) -> None:
+        """Seal the session (a signed checkpoint, when the chain grew) and close. Calling it
+        again does nothing, as with files and sqlite3 connections.
+
+        Raises AuditChainBroken (after closing) when the seal was refused because the chain
+        does not verify from this account's last trusted checkpoint: nothing was signed, and
+        the message names the first bad entry. Other reasons the seal failed (no usable
+        signing key, a full disk) do not raise; they are in `service.seal_error`."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
         try:
-            await self._run(self.service.close)
+            await loop.run_in_executor(self._pool, self.service.close)
         finally:
             self._pool.shutdown(wait=True)
+        if raise_if_unsealed and self.service.seal_refused_reason:
+            raise AuditChainBroken(self.service.seal_refused_reason)
 
     async def __aenter__(self) -> "WorkflowSystem":
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.close()
+    async def __aexit__(self, exc_type: Any, *exc: Any) -> None:
+        # an exception already on its way out is the one the caller must see; the refusal is
+        # still in service.seal_refused_reason
+        await self.close(raise_if_unsealed=exc_type is None)
 
     @property
     def policy(self) -> Policy:
@@ -107,3 +127,9 @@ class WorkflowSystem:
 
     async def checkpoint(self) -> Checkpoint | None:
         return await self._run(self.service.checkpoint)
+
+    async def policy_in_force(self) -> StoredPolicy:
+        return await self._run(self.service.policy_in_force)
+
+    async def apply_policy(self, text: str, **kw: Any) -> tuple[StoredPolicy, str | None]:
+        return await self._run(self.service.apply_policy, text, **kw)

@@ -3,8 +3,9 @@
 `open_demo()` never touches the user's database, keyring or signing keys: the database lives in
 a fresh temporary directory, its key is random and held only in memory, and its checkpoint
 signing key is created in that same directory. `DemoSession.close()` removes everything.
-The policy is the built-in default, without the user's policy file or threshold variables: the
-tour's scenarios (a $15,000 expense is HIGH, ...) must read the same on every machine.
+The policy is the built-in default (a new database has none stored, and nothing in the
+environment changes it): the tour's scenarios (a $15,000 expense is HIGH, ...) read the same on
+every machine.
 
 `run_demo()` (what `hitl-tui --demo` calls) lives in run.py and is imported only when called:
 this package is also imported by tests and tools that never open a terminal.
@@ -47,12 +48,9 @@ def open_demo(directory: Path | None = None, seed: int = DEFAULT_SEED) -> DemoSe
     from ..core.service import WorkflowService
 
     owns = directory is None
-    from ..core.policy import load_policy
-
     directory = Path(tempfile.mkdtemp(prefix="hitl-demo-")) if directory is None else Path(directory)
     key = secrets.token_bytes(32)
-    service = WorkflowService.open(directory / "demo.db", key=key, create=True, operator="ian.itadmin",
-                                   policy=load_policy(env={}))
+    service = WorkflowService.open(directory / "demo.db", key=key, create=True, operator="ian.itadmin")
     try:
         _private_signer(service, directory)
         dataset = build_demo_dataset(service, seed)

@@ -12,7 +12,7 @@ from hitl_tui.core.errors import ValidationFailed
 from hitl_tui.core.models import Approval, Decision, Role, WorkflowRequest, WorkflowStatus
 from hitl_tui.core.policy import load_policy
 
-POLICY = load_policy(env={})
+POLICY = load_policy()
 UTC = timezone.utc
 WEDNESDAY_10 = datetime(2025, 11, 19, 10, 0, tzinfo=UTC)
 GOOD_WHY = "Flights and hotel for the annual partner summit in Berlin"
@@ -118,7 +118,7 @@ def test_no_split_flag_when_the_checked_request_is_not_near_the_threshold():
 def test_split_rules_come_from_the_policy(tmp_path):
     path = tmp_path / "policy.toml"
     path.write_text("[compliance]\nsplit_min_requests = 3\n")
-    strict = load_policy(path, env={})
+    strict = load_policy(path)
     pair = [request("WF-A", "950")]
     assert check_request(strict, request("WF-B", "990"), pair, tz=UTC) == []
     assert codes(check_request(POLICY, request("WF-B", "990"), pair, tz=UTC)) == ["split_purchase"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,18 +11,24 @@ import pytest
 from hitl_tui.core.errors import PolicyError, UnknownWorkflowType, ValidationFailed
 from hitl_tui.core.models import RiskLevel as R
 from hitl_tui.core.models import Role
-from hitl_tui.core.policy import load_policy
+from hitl_tui.core.policy import (
+    EXPENSE_THRESHOLD_ENV,
+    ignored_environment,
+    ignored_environment_warning,
+    load_policy,
+    thresholds_from,
+)
 
 M, D, E, C, S, I = Role.MANAGER, Role.DIRECTOR, Role.EXECUTIVE, Role.COMPLIANCE, Role.SECURITY, Role.IT_ADMIN
 
 
 @pytest.fixture(scope="module")
 def policy():
-    return load_policy(env={})
+    return load_policy()
 
 
 EXPENSE = [
-    ("0", R.LOW, (M,)), ("999.99", R.LOW, (M,)), ("1000", R.MEDIUM, (M, D)), ("9999.99", R.MEDIUM, (M, D)),
+    ("0.01", R.LOW, (M,)), ("999.99", R.LOW, (M,)), ("1000", R.MEDIUM, (M, D)), ("9999.99", R.MEDIUM, (M, D)),
     ("10000", R.HIGH, (M, D, E)), ("49999.99", R.HIGH, (M, D, E)), ("50000", R.CRITICAL, (M, D, E, C)),
     ("1000000", R.CRITICAL, (M, D, E, C)),
 ]
@@ -119,23 +126,48 @@ def test_money_parsing_is_decimal(policy, text, expected):
     assert policy.assess("expense_approval", {"amount": text}).data["amount"] == Decimal(expected)
 
 
-def test_seed_environment_thresholds_override_the_expense_bands():
-    env = {"LOW_RISK_EXPENSE_THRESHOLD": "500", "MEDIUM_RISK_EXPENSE_THRESHOLD": "5000",
-           "HIGH_RISK_EXPENSE_THRESHOLD": "20000"}
-    policy = load_policy(env=env)
+def test_the_seed_thresholds_are_an_input_that_replaces_the_expense_bands():
+    thresholds = {"LOW_RISK_EXPENSE_THRESHOLD": "500", "MEDIUM_RISK_EXPENSE_THRESHOLD": "5000",
+                  "HIGH_RISK_EXPENSE_THRESHOLD": "20000"}
+    policy = load_policy(thresholds=thresholds)
     assert policy.assess("expense_approval", {"amount": 600}).risk_level is R.MEDIUM
     assert policy.assess("expense_approval", {"amount": 19999}).risk_level is R.HIGH
     assert policy.assess("expense_approval", {"amount": 20000}).risk_level is R.CRITICAL
     assert policy.assess("refund_approval", {"amount": 600, "customer": "x"}).risk_level is R.MEDIUM  # untouched
 
 
-@pytest.mark.parametrize("env", [
+@pytest.mark.parametrize("thresholds", [
     {"LOW_RISK_EXPENSE_THRESHOLD": "lots"},
     {"LOW_RISK_EXPENSE_THRESHOLD": "20000"},  # above the medium threshold: bands must increase
 ])
-def test_bad_environment_thresholds_are_refused(env):
+def test_bad_thresholds_are_refused(thresholds):
     with pytest.raises(PolicyError):
-        load_policy(env=env)
+        load_policy(thresholds=thresholds)
+
+
+def test_loading_never_reads_the_environment(monkeypatch, tmp_path: Path):
+    """What the seed did per process (issue 8): a requester's variables lowered their own risk."""
+    path = tmp_path / "lax.toml"
+    path.write_text('[access.also_decides]\nmanager = ["employee"]\n')
+    monkeypatch.setenv("HITL_POLICY_FILE", str(path))
+    monkeypatch.setenv("LOW_RISK_EXPENSE_THRESHOLD", "1000000")
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "hitl-tui"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "policy.toml").write_text('[access.also_decides]\nmanager = ["employee"]\n')
+    policy = load_policy()
+    assert policy.source == "built-in default" and not policy.access.also_decides
+    assert policy.assess("expense_approval", {"amount": 500_000}).risk_level is R.CRITICAL
+
+
+def test_the_ignored_variables_are_named_in_one_warning_line():
+    env = {"HITL_POLICY_FILE": "/x.toml", "HIGH_RISK_EXPENSE_THRESHOLD": "1", "LOW_RISK_EXPENSE_THRESHOLD": ""}
+    assert ignored_environment(env) == ["HITL_POLICY_FILE", "HIGH_RISK_EXPENSE_THRESHOLD"]
+    assert ignored_environment(env, honoured=EXPENSE_THRESHOLD_ENV) == ["HITL_POLICY_FILE"]
+    line = ignored_environment_warning(env)
+    assert "\n" not in line and "HITL_POLICY_FILE, HIGH_RISK_EXPENSE_THRESHOLD are ignored" in line
+    assert "hitl-tui policy apply FILE" in line
+    assert ignored_environment_warning({}) is None
+    assert thresholds_from(env) == {"HIGH_RISK_EXPENSE_THRESHOLD": "1"}
 
 
 def test_policy_file_adds_a_type_without_code_changes(tmp_path: Path):
@@ -156,11 +188,11 @@ MEDIUM = ["manager", "it_admin"]
 HIGH = ["manager", "it_admin"]
 CRITICAL = ["manager", "it_admin", "director"]
 ''')
-    policy = load_policy(path, env={})
+    policy = load_policy(path)
     a = policy.assess("laptop_request", {"model": "pro"})
     assert a.risk_level is R.MEDIUM and a.chain == (M, I)
     assert "expense_approval" in policy.types  # the defaults remain
-    assert load_policy(env={"HITL_POLICY_FILE": str(path)}).source == str(path)
+    assert policy.source == str(path)
 
 
 @pytest.mark.parametrize("text,words", [
@@ -177,13 +209,13 @@ def test_malformed_policy_files_are_clear_errors(tmp_path: Path, text, words):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(PolicyError) as err:
-        load_policy(path, env={})
+        load_policy(path)
     assert words in str(err.value)
 
 
 def test_the_example_policy_in_assets_loads():
     path = Path(__file__).resolve().parents[2] / "assets" / "policy-example.toml"
-    a = load_policy(path, env={}).assess("laptop_request", {"model": "Pro", "reason": "video editing"})
+    a = load_policy(path).assess("laptop_request", {"model": "Pro", "reason": "video editing"})
     assert a.risk_level is R.MEDIUM and a.chain == (M, I)
 
 
@@ -194,7 +226,7 @@ def _sample_inputs(wtype):
     rule = wtype.risk
     if rule.levels:
         return [({**base, rule.field: word}, level) for word, level in rule.levels.items()]
-    cases, lower = [], Decimal(0)
+    cases, lower = [], wtype.field(rule.field).minimum or Decimal(0)  # the smallest amount the field takes
     for band in rule.bands:
         cases += [({**base, rule.field: str(lower)}, band.level),
                   ({**base, rule.field: str(band.below - Decimal("0.01"))}, band.level)]
@@ -202,7 +234,7 @@ def _sample_inputs(wtype):
     return cases + [({**base, rule.field: str(lower)}, rule.otherwise)]
 
 
-@pytest.mark.parametrize("type_key", sorted(load_policy(env={}).types))
+@pytest.mark.parametrize("type_key", sorted(load_policy().types))
 def test_every_type_reaches_every_risk_level_with_its_own_chain(policy, type_key):
     wtype = policy.types[type_key]
     seen = set()

@@ -19,7 +19,7 @@ LINE = [Role.MANAGER, Role.DIRECTOR, Role.EXECUTIVE]
 
 @pytest.fixture(scope="module")
 def policy():
-    return load_policy(env={})
+    return load_policy()
 
 
 def user(name: str, role: Role, **kw) -> User:
@@ -128,6 +128,6 @@ def test_directory_changes_need_an_administrator():
 def test_delegations_from_the_policy_file(tmp_path):
     path = tmp_path / "p.toml"
     path.write_text('[access.also_decides]\nmanager = ["compliance"]\n')
-    policy = load_policy(path, env={})
+    policy = load_policy(path)
     assert rbac.may_decide(policy, user("c", Role.COMPLIANCE), request_at(Role.MANAGER))
     assert not rbac.may_decide(policy, user("c", Role.COMPLIANCE), request_at(Role.DIRECTOR))
