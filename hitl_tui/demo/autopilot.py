@@ -95,12 +95,23 @@ class Autopilot:
             if desk.view.value != view:
                 desk.action_view(view)
                 await self.page_of(desk)
-        row = index()
-        if row is None:
+        if index() is None:
             raise Stuck(f"{wid} is not in {desk.user.username}'s inbox")
-        desk.inbox.table.move_cursor(row=row, animate=False)
         desk.inbox.focus()
-        await self.until(lambda: (r := desk.current_request()) is not None and r.id == wid, f"{wid}'s detail")
+
+        def on_it() -> bool:
+            """The detail shows `wid`; until then the cursor is (put back) on its row: the desk
+            may reload its page meanwhile (its start-up loads, a change made elsewhere), and a
+            reload puts the cursor on the first row again."""
+            current = desk.current_request()
+            if current is not None and current.id == wid:
+                return True
+            row = index()
+            if row is not None and desk.inbox.table.cursor_row != row:
+                desk.inbox.table.move_cursor(row=row, animate=False)
+            return False
+
+        await self.until(on_it, f"{wid}'s detail")
 
     async def show(self, username: str, wid: str, pane: str = "detail", views=("awaiting_me", "visible")):
         desk = await self.desk_as(username)
