@@ -7,7 +7,6 @@ interpret reaches stdout or stderr raw; a refused command writes nothing; the ch
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -17,10 +16,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.table_digest import tables_digest
+
 from .conftest import ME, file_request
 
 SCRIPT = Path(sys.executable).with_name("hitl-tui")
-TABLES = ("users", "requests", "approvals", "audit_log", "checkpoints", "meta")
 # raw bytes a terminal interprets: C0 controls but \n and \t, DEL, C1 (UTF-8 encoded), bidi
 RAW_CONTROLS = [bytes([c]) for c in range(0x20) if c not in (0x09, 0x0A)] + [b"\x7f"] + [
     chr(c).encode() for c in (*range(0x80, 0xA0), 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067,
@@ -76,11 +76,7 @@ TEMPLATES = [
 def snapshot(cli) -> str:
     conn = cli.raw()
     try:
-        digest = hashlib.sha256()
-        for table in TABLES:
-            for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid"):
-                digest.update(repr(row).encode("utf-8", "backslashreplace"))
-        return digest.hexdigest()
+        return tables_digest(conn)
     finally:
         conn.close()
 

@@ -6,7 +6,6 @@ after it), and the chain always verifies."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from decimal import Decimal
 
@@ -17,10 +16,10 @@ from hypothesis import strategies as st
 from hitl_tui.core.errors import HitlError
 from hitl_tui.core.service import WorkflowService
 from tests.cast import SEED_CAST
+from tests.table_digest import tables_digest
 
 from .conftest import raw_connection
 
-TABLES = ("users", "requests", "approvals", "audit_log", "checkpoints", "meta")
 HOSTILE = ["\x00", "\ud800", "\udcff", "\udfff", "\x1b[2J", "\x07", "\x9b31m", "\x7f", "\u202e", "\u2066", "\u2028",
            "\ufeff", "१२३", "１２", "\n", "\r\n", "\t", " ", "'", "\"", "\\", "=1+1", "-", ",", ".", "$", "k", "e",
            "WF-1-0001", "john.doe", "sarah.manager", "travel", "high", "\U0001F680", "\U000e0041"]
@@ -49,11 +48,7 @@ def snapshot(path, key) -> str:
     """Every row of every table, hashed: equal snapshots mean nothing at all was written."""
     conn = raw_connection(path, key)
     try:
-        digest = hashlib.sha256()
-        for table in TABLES:
-            for row in conn.execute(f"SELECT * FROM {table} ORDER BY rowid"):
-                digest.update(repr(row).encode("utf-8", "backslashreplace"))
-        return digest.hexdigest()
+        return tables_digest(conn)
     finally:
         conn.close()
 
