@@ -1,7 +1,7 @@
 """Conversation memory that keeps the RECENT messages.
 
 tframex's InMemoryMemoryStore.get_history(limit=10) returns the FIRST ten messages, so from the
-third exchange on the model never sees the new question (FACTS.md). This store returns the last
+third exchange on the model never sees the new question (measured with tframex 1.1.0). This store returns the last
 `limit` messages, cut only at a user message: a tool result is never separated from the
 assistant message that asked for it (OpenAI-compatible servers reject an orphaned tool result).
 """

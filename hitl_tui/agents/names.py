@@ -16,7 +16,7 @@ COMPLIANCE = "ComplianceOfficer"
 AGENT_NAMES: tuple[str, ...] = (COORDINATOR, APPROVALS, COMPLIANCE)
 
 # What each agent advertises to its model. tframex runs ANY registered tool by name whatever
-# this says (FACTS.md), so these lists shape behaviour; the tools themselves enforce permissions.
+# this says (tframex 1.1.0 dispatches by name), so these lists shape behaviour; the tools themselves enforce permissions.
 AGENT_TOOLS: dict[str, tuple[str, ...]] = {
     COORDINATOR: ("draft_request", "list_workflow_types", "get_workflow_status", "get_audit_trail",
                   "list_requests"),

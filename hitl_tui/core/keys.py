@@ -8,7 +8,7 @@ Resolution order, first that applies wins:
                          and a salt file beside the database
 
 SQLCipher is always given a raw key (`x'...'`), so opening stays fast; the slow stretching of a
-passphrase happens here, once per process (see FACTS.md).
+passphrase happens here, once per process (SQLCipher would otherwise run PBKDF2, ~0.1 s, on every open).
 
 The keyring itself is reached through os_keyring.py (trusted backends only, time-limited).
 
