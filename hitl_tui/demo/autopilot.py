@@ -76,8 +76,10 @@ class Autopilot:
         else:
             while len(app.screen_stack) > 1 and self._desk() is None and _desk_below(app):
                 await app.pop_screen()  # a dialog or the help over the desk
-        desk = await self.until(lambda: (d := self._desk()) is not None and d.user.username == username and d,
-                                f"{username}'s desk")
+        # a desk just pushed (a user switch) may have its first page before its panes are
+        # mounted: wait for the inbox widget too, or reading it raises NoMatches
+        desk = await self.until(lambda: (d := self._desk()) is not None and d.user.username == username
+                                and d.query("RequestList") and d, f"{username}'s desk")
         await self.page_of(desk)
         return desk
 

@@ -96,12 +96,13 @@ async def settle(pilot, rounds: int = 20) -> None:
     raise AssertionError("workers did not settle")
 
 
-async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    """For changes made outside the app (another connection): wait until `condition()` holds."""
+async def wait_for(pilot, condition, timeout: float = 10.0, state=None) -> None:
+    """For changes made outside the app (another connection): wait until `condition()` holds.
+    `state()`, when given, says what the app was doing if it never does."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError("condition not met in time" + (f": {state()}" if state else ""))
         await pilot.pause(0.05)
 
 

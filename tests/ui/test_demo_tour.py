@@ -56,6 +56,19 @@ def demo_app(session, **options) -> DemoApp:
     return DemoApp(session, **options)
 
 
+def tour_state(app) -> str:
+    """What the tour and the desk were doing: for the message of a wait that timed out."""
+    try:
+        screen = app.screen
+        rows = [r.id for r in getattr(getattr(screen, "inbox", None), "rows", [])]
+        current = screen.current_request() if hasattr(screen, "current_request") else None
+        return (f"step {app.guide.step.key!r}, note {app.guide.note!r}, acting {app.username}, screen "
+                f"{type(screen).__name__}, inbox {rows[:8]}, detail {current.id if current else None}, "
+                f"workers {[(w.name, w.state.name) for w in app.workers]}")
+    except Exception as exc:  # noqa: BLE001 - a description must not hide the failure it describes
+        return f"(state unavailable: {exc!r})"
+
+
 def panel_text(app) -> str:
     """What the tour panel shows, as plain text, at its size."""
     panel = app.screen.query_one(TourPanel)
@@ -145,7 +158,9 @@ async def test_the_whole_tour_by_hand_with_the_autopilot_where_only_it_can_act(d
         # 5: the director finds it, the chain updated (the autopilot selects it among his eight)
         await next_step(pilot, "director")
         await pilot.press("d")
-        await wait_for(pilot, lambda: app.guide.done())
+        # the autopilot switches user (a new desk, its first page) before it selects: on a loaded
+        # machine that can take longer than the default wait
+        await wait_for(pilot, lambda: app.guide.done(), timeout=30, state=lambda: tour_state(app))
         await settle(pilot)
         assert app.screen.user.username == "mike.director"
         assert "✔ Manager sarah.manager" in screen_text(app) and "▶ Director (you)" in screen_text(app)
