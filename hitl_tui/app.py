@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from .core.errors import HitlError, InsecureKeyFile, KeyInvalid, KeyMissing, StoreLocked, WrongKey
 from .core.models import User
 from .messages import SessionOpened
-from .widgets.display import utc_now
+from .render.text import utc_now
 
 log = logging.getLogger("hitl_tui.app")
 

@@ -10,7 +10,7 @@ person never decides two stages of the same revision of a request.
 from __future__ import annotations
 
 from .errors import HitlError, PermissionDenied, SegregationOfDuties
-from .models import User, WorkflowRequest, WorkflowStatus
+from .models import Role, User, WorkflowRequest, WorkflowStatus
 from .policy import Policy
 from .workflow import Action, check_allowed
 
@@ -117,5 +117,14 @@ def may_resubmit(user: User, request: WorkflowRequest) -> bool:
 
 __all__ = [
     "check_decide", "check_requester_action", "check_create", "check_view", "check_admin",
-    "may_view", "may_decide", "may_withdraw", "may_resubmit", "may",
+    "may_view", "may_decide", "may_withdraw", "may_resubmit", "may", "eligible_deciders",
 ]
+
+
+def eligible_deciders(policy: Policy, people: list[User], request: WorkflowRequest, role: Role,
+                      exclude: set[str] = frozenset()) -> list[str]:
+    """Active users who could decide a stage needing `role`: never the requester, nor anyone
+    in `exclude` (who decided an earlier stage of this revision)."""
+    deciders = policy.stage_deciders(role)
+    return [p.username for p in people if p.active and p.role in deciders
+            and p.username != request.requester and p.username not in exclude]

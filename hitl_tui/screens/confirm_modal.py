@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from ..widgets.display import plain
+from ..render.text import plain
 
 
 class ConfirmModal(ModalScreen[str | None]):

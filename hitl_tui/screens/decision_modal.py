@@ -20,8 +20,9 @@ from textual.widgets import Input, Static
 from ..agents.events import DecisionProposal
 from ..core.models import AgentProposal, Decision, User, WorkflowRequest
 from ..core.policy import Policy
-from ..widgets.chain_progress import eligible_people, names
-from ..widgets.display import format_value, plain, risk_badge
+from ..core.rbac import eligible_deciders
+from ..render.chain import names
+from ..render.text import format_value, plain, risk_badge
 
 TITLES = {Decision.APPROVE: "Approve", Decision.REJECT: "Reject", Decision.REQUEST_CHANGES: "Request changes"}
 PROMPTS = {
@@ -51,7 +52,7 @@ def consequence(req: WorkflowRequest, decision: Decision, policy: Policy, people
         return "Approving completes the request: it becomes approved."
     role = req.required_approvers[nxt]
     decided = {a.approver for a in req.approvals if a.revision == req.revision}
-    who = eligible_people(policy, people, req, role, decided)
+    who = eligible_deciders(policy, people, req, role, decided)
     return f"Approving moves this to {role.label}" + (f": {names(who, 3)}." if who else ".")
 
 

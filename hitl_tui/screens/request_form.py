@@ -22,7 +22,7 @@ from textual.widgets import Input, Select, Static, TextArea
 from ..core.errors import ValidationFailed
 from ..core.models import WorkflowRequest
 from ..core.policy import DESCRIPTION_MAX, TITLE_MAX, FieldSpec, Policy
-from ..widgets.display import plain, risk_badge
+from ..render.text import plain, risk_badge
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ..core.models import Role
-from ..widgets.display import plain
+from ..render.text import plain
 from ..widgets.status_header import short_path
 
 

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from ..widgets.display import plain
+from ..render.text import plain
 from ..widgets.status_header import short_path
 
 OTHER_WAYS = ("Other ways to supply the key: HITL_DB_KEY_FILE (a 0600 file holding the 64-hex-digit key), "

@@ -13,7 +13,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..core.models import User
-from ..widgets.display import clean
+from ..render.text import clean
 
 
 class UserPicker(ModalScreen[str | None]):

@@ -10,7 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Input, Static
 
 from ..messages import ChatAsked
-from .display import plain
+from ..render.text import plain
 
 
 class AgentChat(Vertical):

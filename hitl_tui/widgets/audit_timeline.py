@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ..core.models import AuditEntry, Role
-from .display import clean, local_time, plain
+from ..render.text import clean, local_time, plain
 
 ACTION_STYLES = {"created": "cyan", "approved": "green", "rejected": "red", "changes_requested": "yellow",
                  "withdrawn": "dim", "resubmitted": "cyan"}

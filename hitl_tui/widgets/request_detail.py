@@ -14,8 +14,8 @@ from textual.widgets import Static
 from ..core import rbac
 from ..core.models import Decision, User, WorkflowRequest, WorkflowStatus
 from ..core.policy import Policy
-from .chain_progress import chain_progress
-from .display import clean, format_value, local_time, plain, relative_age, risk_badge
+from ..render.chain import chain_progress
+from ..render.text import clean, format_value, local_time, plain, relative_age, risk_badge
 
 VERBS = {Decision.APPROVE: "approved", Decision.REJECT: "rejected", Decision.REQUEST_CHANGES: "asked for changes"}
 

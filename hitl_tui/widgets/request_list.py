@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Static
 
 from ..core.models import RequestSummary
 from ..core.policy import Policy
-from .display import fit, format_value, relative_age, risk_badge, status_words
+from ..render.text import fit, format_value, relative_age, risk_badge, status_words
 
 PAGE_SIZE = 150
 #: ask for the next page when the cursor is this close to the last loaded row

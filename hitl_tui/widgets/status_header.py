@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from .display import clean
+from ..render.text import clean
 
 
 def short_path(path: Path) -> str:

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from .display import clean
+from ..render.text import clean
 from .status_header import short_path
 
 WIDE_AT = 140  # the desk's own breakpoint (screens/desk.py)

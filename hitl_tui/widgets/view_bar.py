@@ -7,7 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..core.models import InboxView
-from .display import clean
+from ..render.text import clean
 
 LABELS = {
     InboxView.AWAITING_ME: ("Awaiting me", "Awaiting"),

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..core.models import Decision, Role, User, WorkflowRequest, WorkflowStatus
+from ..core.models import Decision, User, WorkflowRequest, WorkflowStatus
+from ..core.rbac import eligible_deciders
 from ..core.policy import Policy
-from .display import clean, local_time
+from .text import clean, local_time
 
 DONE, CURRENT, TO_COME, REJECTED, RETURNED = "✔", "▶", "○", "✘", "↺"
-
-
-def eligible_people(policy: Policy, people: list[User], request: WorkflowRequest, role: Role,
-                    exclude: set[str] = frozenset()) -> list[str]:
-    """Active users who could decide a stage needing `role` (never the requester)."""
-    deciders = policy.stage_deciders(role)
-    return [p.username for p in people if p.active and p.role in deciders
-            and p.username != request.requester and p.username not in exclude]
 
 
 def names(items: list[str], limit: int = 2) -> str:
@@ -45,7 +38,7 @@ def chain_progress(request: WorkflowRequest, viewer: User | None, policy: Policy
             if you_may_decide:
                 text.append(" (you)", style="bold")
             else:
-                who = eligible_people(policy, people, request, role, earlier)
+                who = eligible_deciders(policy, people, request, role, earlier)
                 text.append(f" {clean(names(who), single_line=True)}" if who else " (nobody eligible!)",
                             style="italic" if who else "bold red")
         else:
