@@ -25,6 +25,21 @@ def parse_fields(pairs: tuple[str, ...]) -> dict[str, str]:
     return data
 
 
+class SortParam(click.ParamType):
+    """--sort: the core's sort vocabulary (core/filter_query.py); a bad one is a usage error."""
+
+    name = "order"
+
+    def convert(self, value, param, ctx):
+        from ..core.errors import FilterError
+        from ..core.filter_query import parse_sort
+
+        try:
+            return parse_sort(value).spec
+        except FilterError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 def chain_text(req) -> str:
     return " -> ".join(r.label for r in req.required_approvers)
 
@@ -111,8 +126,13 @@ def create(ctx: click.Context, workflow_type: str, title: str, description: str,
 @request.command("list")
 @click.option("--view", type=click.Choice(VIEWS), default="awaiting_me", show_default=True,
               help="awaiting_me: your decisions; mine: what you filed; visible: all you may see; decided: what you decided.")
-@click.option("--search", default=None, help="Only requests whose title, id, requester, type, risk or status contain this.")
-@click.option("--sort", type=click.Choice(("oldest", "newest", "risk")), default="oldest", show_default=True)
+@click.option("--search", default=None, metavar="FILTER",
+              help="Words (each a prefix, over title, description, requester, id and type), \"phrases\" and "
+                   "key:value filters: risk:>=high type:expense requester:john status:approved stage:director "
+                   "age:>2d amount:>1000 id:WF-1764 (see the README's Filtering section).")
+@click.option("--sort", type=SortParam(), default="oldest", show_default=True, metavar="ORDER",
+              help="oldest, newest, risk (highest first), or a column: created title requester type id value "
+                   "risk stage status; '-' before a column reverses it (-value: largest first).")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -124,6 +144,7 @@ def list_(ctx: click.Context, view: str, search: str | None, sort: str, limit: i
     Examples:
       hitl-tui request list
       hitl-tui request list --view visible --search travel --sort risk
+      hitl-tui request list --view visible --search "risk:>=high type:expense age:>2d" --sort -value
       hitl-tui request list --view mine --json
     """
     with open_service(ctx) as service:

@@ -190,3 +190,23 @@ class DiskFull(StoreError):
     """No space left on the filesystem holding the database."""
 
     code = "disk_full"
+
+
+# --- the filter language (added by the search work) -----------------------------------------
+
+class FilterError(ValidationFailed):
+    """A search filter or sort the user typed does not parse: the one line names the bad token
+    and what is allowed there (core/filter_query.py). `token` is the offending piece of text."""
+
+    code = "bad_filter"
+
+    def __init__(self, message: str, token: str = "", field: str = "search") -> None:
+        super().__init__(message, field)
+        self.token = token
+
+
+class SettingsInvalid(ValidationFailed):
+    """A setting (config file, environment, argument) that is malformed or not allowed; the line
+    names the file or the variable, the key, and what is allowed (core/settings.py)."""
+
+    code = "settings_invalid"

@@ -11,7 +11,9 @@ from typing import Callable, Iterator
 from . import rbac
 from .audit import ChainWalker, entry_from_row
 from .checkpoints import signature_valid
+from .audit import utc_now
 from .errors import UnknownUser, UnknownWorkflow
+from .filter_query import Filter, SortOrder, parse_filter, parse_sort
 from .hydrate import request_from_row
 from .models import AuditEntry, Checkpoint, InboxView, RequestSummary, User, VerifyResult, WorkflowRequest
 from .store import audit_log, meta
@@ -94,19 +96,37 @@ class ReadsMixin:
         decidable = policy.decidable_roles(user.role) if user.active else frozenset()
         return user, decidable, user.role in policy.access.oversight_roles
 
-    def list_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *, search: str | None = None,
-                      sort: str = "oldest", limit: int = 100, offset: int = 0) -> list[RequestSummary]:
-        """One page of an inbox view, as `viewer` may see it."""
-        check_inputs(viewer=viewer, search=search)
+    def list_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *,
+                      search: "str | Filter | None" = None, sort: "str | SortOrder" = "oldest",
+                      limit: int = 100, offset: int = 0) -> list[RequestSummary]:
+        """One page of an inbox view, as `viewer` may see it. `search` is the filter language
+        (core/filter_query.py: words, "phrases", risk:>=high type:expense age:>2d ...) or a
+        Filter parsed from it; `sort` a parse_sort spelling (oldest, newest, risk, -value...).
+        A bad filter or sort raises FilterError before the database is touched."""
+        check_inputs(viewer=viewer)
+        flt, order = self._filter(search), parse_sort(sort)
         user, decidable, oversight = self._view_args(viewer)
-        return self._read(req_sql.list_view, InboxView.parse(view), user.username, decidable, oversight, search, sort,
-                          max(1, min(int(limit), 1000)), max(0, int(offset)))
+        return self._read(req_sql.list_view, InboxView.parse(view), user.username, decidable, oversight, flt, order,
+                          max(1, min(int(limit), 1000)), max(0, int(offset)), utc_now())
 
     def count_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *,
-                       search: str | None = None) -> int:
-        check_inputs(viewer=viewer, search=search)
+                       search: "str | Filter | None" = None) -> int:
+        check_inputs(viewer=viewer)
+        flt = self._filter(search)
         user, decidable, oversight = self._view_args(viewer)
-        return self._read(req_sql.count_view, InboxView.parse(view), user.username, decidable, oversight, search)
+        return self._read(req_sql.count_view, InboxView.parse(view), user.username, decidable, oversight, flt,
+                          utc_now())
+
+    def parse_filter(self, search: "str | Filter | None") -> Filter:
+        """The filter language against the policy in force (its workflow types), without running
+        it: what the desk calls on each keystroke to show a FilterError in the filter bar."""
+        return self._filter(search)
+
+    def _filter(self, search: "str | Filter | None") -> Filter:
+        if isinstance(search, Filter):
+            return search
+        check_inputs(search=search)
+        return parse_filter(search, types=self.policy.types)  # type: ignore[attr-defined]
 
     def data_version(self) -> int:
         """Changes whenever ANOTHER connection commits: a cheap 'has anything changed?' poll."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import AuditChainBroken, StoreError
+from .filter_query import Filter
 from .models import AgentProposal, AuditEntry, Checkpoint, InboxView, RequestSummary, Role, User, VerifyResult, WorkflowRequest
 from .policy import Policy
 from .policy_store import StoredPolicy
@@ -124,6 +125,14 @@ class WorkflowSystem:
     async def list_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME,
                             **kw: Any) -> list[RequestSummary]:
         return await self._run(self.service.list_requests, viewer, view, **kw)
+
+    async def count_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, **kw: Any) -> int:
+        return await self._run(self.service.count_requests, viewer, view, **kw)
+
+    def parse_filter(self, search: str | None) -> Filter:
+        """The filter language checked against the policy in force, without the database: no
+        thread hop, so the desk may call it on every keystroke (FilterError when it is bad)."""
+        return self.service.parse_filter(search)
 
     async def checkpoint(self) -> Checkpoint | None:
         return await self._run(self.service.checkpoint)

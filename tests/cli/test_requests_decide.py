@@ -46,7 +46,8 @@ def test_create_refusals_write_nothing(ready, args, match):
 def test_list_views_search_and_json(ready):
     set_my_role(ready, "manager")
     travel = file_request(ready, title="Conference travel Berlin")
-    file_request(ready, title="Team offsite", data={"amount": "3000", "category": "other"})
+    file_request(ready, title="Team offsite", data={"amount": "3000", "category": "other"},
+                 description="A day in the hills")  # search reads descriptions too: no Berlin here
     awaiting = ready.json("request", "list", "--json")
     assert {r["title"] for r in awaiting} == {"Conference travel Berlin", "Team offsite"}
     found = ready.json("request", "list", "--search", "berlin", "--json")

@@ -180,6 +180,14 @@ def test_migration_3_backfills_who_decided_the_current_revision(db_path, db_key)
     svc.approve_workflow(wid, "d")  # a director may take the manager stage
     svc.close(checkpoint=False)
     conn = raw_connection(db_path, db_key)  # roll the schema back to version 2, as shipped before
+    conn.execute("DROP INDEX requests_by_risk")  # migration 8
+    conn.execute("DROP INDEX requests_awaiting_risk")
+    conn.execute("DROP INDEX requests_visible_cover")  # migration 7
+    conn.execute("DROP INDEX approvals_by_approver_request")  # migration 6
+    for trigger in ("insert", "delete", "update"):  # migration 5
+        conn.execute(f"DROP TRIGGER requests_fts_{trigger}")
+    conn.execute("DROP TABLE requests_fts")
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 5")
     conn.execute("DROP TABLE policies")  # migration 4
     conn.execute("ALTER TABLE requests DROP COLUMN policy_version")
     conn.execute("DELETE FROM schema_migrations WHERE version = 4")
