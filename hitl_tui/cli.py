@@ -63,25 +63,41 @@ def _available(name: str) -> bool:
 
 @click.group(cls=LazyGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-# no checks in click.Path: its errors would name --db when the path came from HITL_DB_PATH; the
-# engine says what is wrong with the file (a directory, unreadable, ...) and where the path came from
-@click.option("--db", "db_path", type=click.Path(readable=False), envvar="HITL_DB_PATH",
+# no checks in click.Path: the engine says what is wrong with the file (a directory, unreadable,
+# ...) and where the path came from. No envvar either: HITL_DB_PATH is the db_path setting, read
+# with every other setting by core/settings.py, which then knows where each value came from
+@click.option("--db", "db_path", type=click.Path(readable=False),
               help="Database file (default: hitl.db in the data directory; `hitl-tui locate` prints it).")
 @click.option("--demo", is_flag=True, help="Open the guided demo on a throwaway database.")
+@click.option("--accessible", is_flag=True,
+              help="The desk as plain lines for screen readers: no redraws; commands typed a line at a time.")
 @click.version_option(package_name="hitl-tui", prog_name="hitl-tui")
 @click.pass_context
-def main_group(ctx: click.Context, db_path: str | None, demo: bool) -> None:
+def main_group(ctx: click.Context, db_path: str | None, demo: bool, accessible: bool) -> None:
     """hitl-tui: the approval desk. With no command, opens the full-screen inbox."""
     ctx.ensure_object(dict)
     ctx.obj["db_path"] = db_path
+    from .core.settings import Settings
+
+    # built once for the whole invocation (a bad value: one line, exit 1) and passed to what it
+    # opens; commands reach it through commands.common.settings_of(ctx)
+    settings = ctx.obj["settings"] = Settings.load(db_path=db_path or None, given_by="--db")
     if ctx.invoked_subcommand not in ("init", "policy"):  # those two say what they read themselves
         from .commands.policy import warn_ignored_environment
         warn_ignored_environment()
+    if accessible and (demo or ctx.invoked_subcommand is not None):
+        raise click.UsageError("--accessible opens the line-by-line desk; it takes neither --demo nor a command.")
     if ctx.invoked_subcommand is not None:
         return
+    if not (accessible or demo):  # or the setting: accessible = true under [ui], HITL_UI_ACCESSIBLE=1
+        accessible = settings.ui.accessible
+    if accessible:  # a transcript, not a screen: it needs no terminal and imports no Textual
+        from .accessible import run_accessible
+
+        sys.exit(run_accessible(db_path=db_path, settings=settings))
     from .launch import run_tui  # the TUI's imports are paid only when it opens
 
-    sys.exit(run_tui(db_path=db_path, demo=demo))
+    sys.exit(run_tui(db_path=db_path, demo=demo, settings=settings))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core.errors import HitlError
 
+if TYPE_CHECKING:
+    from .core.settings import Settings
 
-def build_app(db_path: str | Path | None = None, *, username: str | None = None, **options: Any):
+
+def build_app(db_path: str | Path | None = None, *, username: str | None = None,
+              settings: "Settings | None" = None, **options: Any):
     """(app, None) ready to run, or (None, message) when there is nothing to open.
+
+    `settings` (core/settings.py; default: this process's, loaded here once) choose the
+    database, its key file, the signing key and the desk's theme, keymap and views; the service
+    and the app get the same object.
 
     The key is resolved without an interactive prompt: a terminal prompt would fight the
     full-screen app, so when a passphrase is needed the unlock screen asks for it instead.
@@ -26,25 +34,28 @@ def build_app(db_path: str | Path | None = None, *, username: str | None = None,
     from .core.paths import default_db_path
     from .core.service import WorkflowService
 
-    path = Path(db_path).expanduser() if db_path else default_db_path()
+    settings, message = _checked_settings(settings, db_path)
+    if settings is None:
+        return None, message
+    path = Path(db_path).expanduser() if db_path else default_db_path(settings)
     if not path.exists():  # before looking for a key: no key can open a file that is not there
         from .core.store.connection import missing_database  # one message, naming where the path came from
 
-        return None, f"hitl-tui: {missing_database(path)}"
+        return None, f"hitl-tui: {missing_database(path, settings)}"
     try:
-        service = WorkflowService.open(path)
+        service = WorkflowService.open(path, settings=settings)
     except KEY_PROBLEMS as exc:
-        return make_app(None, username, db_path=path, problem=exc, **options), None
+        return make_app(None, username, db_path=path, problem=exc, settings=settings, **options), None
     except HitlError as exc:
         return None, f"hitl-tui: {exc}"
     try:
-        return make_app(service, username, db_path=path, preload=True, **options), None
+        return make_app(service, username, db_path=path, preload=True, settings=settings, **options), None
     except HitlError as exc:
         service.close(checkpoint=False)
         return None, f"hitl-tui: {exc}"
 
 
-def run_tui(db_path: str | None = None, demo: bool = False) -> int:
+def run_tui(db_path: str | None = None, demo: bool = False, settings: "Settings | None" = None) -> int:
     """Run the TUI; returns the process exit status.
 
     The app ends normally however the terminal goes away (SIGHUP, EOF or EIO on it: see
@@ -58,8 +69,12 @@ def run_tui(db_path: str | None = None, demo: bool = False) -> int:
         print(needs_terminal_line(stream), file=sys.stderr)
         return 1
     if demo:
-        return _run_demo()
-    app, message = build_app(db_path)
+        settings, message = _checked_settings(settings, None)
+        if settings is None:
+            print(message, file=sys.stderr)
+            return 1
+        return _run_demo(settings)
+    app, message = build_app(db_path, settings=settings)
     if app is None:
         print(message, file=sys.stderr)
         return 1
@@ -83,7 +98,23 @@ def run_tui(db_path: str | None = None, demo: bool = False) -> int:
     return app.return_code or 0
 
 
-def _run_demo() -> int:
+def _checked_settings(settings: "Settings | None", db_path) -> tuple["Settings | None", str]:
+    """(settings, "") ready for the desk, or (None, the one line): a malformed config file, a bad
+    HITL_ value, or a theme, binding id or sort column the desk does not know (ui_settings.check)
+    is said before the terminal is taken over."""
+    from .core.settings import Settings
+    from .ui_settings import check
+
+    try:
+        if settings is None:
+            settings = Settings.load(db_path=db_path, given_by="--db")
+        check(settings)
+    except HitlError as exc:
+        return None, f"hitl-tui: {exc}"
+    return settings, ""
+
+
+def _run_demo(settings: "Settings | None" = None) -> int:
     """The guided demo plugs in here (hitl_tui.demo.run_demo() -> exit status): it opens the
     same app through make_app() on a throwaway database, acting as a chosen demo user."""
     try:
@@ -96,4 +127,4 @@ def _run_demo() -> int:
     if run_demo is None:  # the demo package is being built (issue 5) and not wired in yet
         print("hitl-tui: the demo arrives in a later issue; run `hitl-tui` on a database for now.", file=sys.stderr)
         return 2
-    return run_demo()
+    return run_demo(settings)

@@ -31,6 +31,7 @@ INSTALL_HINT = (
 
 REMOVED_VARS = (
     "HITL_DB_KEY", "HITL_DB_KEY_FILE", "HITL_DB_PASSPHRASE", "HITL_DB_PATH",
+    "HITL_CONFIG",  # names a config file: a developer's own must never reach a test
     "DBUS_SESSION_BUS_ADDRESS",
 )
 

@@ -19,4 +19,6 @@ def create_assistant(service: "WorkflowService", username: str,
     from .session import AgentSession  # deferred: imports tframex
     from .settings import load_model_settings
 
-    return AgentSession(service, username, settings if settings is not None else load_model_settings())
+    if settings is None:  # the session's [llm] settings (core/settings.py)
+        settings = load_model_settings(settings=service.settings)
+    return AgentSession(service, username, settings)

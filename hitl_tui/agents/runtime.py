@@ -13,15 +13,18 @@ last-resort stderr handler.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.paths import log_dir
 
+if TYPE_CHECKING:
+    from ..core.settings import Settings
+
 LOG_FILE_NAME = "agents.log"
-LOG_LEVEL_ENV = "HITL_AGENT_LOG_LEVEL"
+LOG_LEVEL_ENV = "HITL_AGENT_LOG_LEVEL"  # the agent_log_level setting's variable (core/settings.py)
 # WARNING by default: at INFO tframex logs tool arguments (comments, request text) verbatim.
 DEFAULT_LEVEL = logging.WARNING
 
@@ -30,9 +33,11 @@ _handler: logging.Handler | None = None
 _handler_path: Path | None = None
 
 
-def _level() -> int:
-    name = os.environ.get(LOG_LEVEL_ENV, "").strip().upper()
-    value = logging.getLevelName(name) if name else DEFAULT_LEVEL
+def _level(settings: "Settings | None" = None) -> int:
+    """The agent_log_level setting (checked when the settings were loaded) as a logging level."""
+    from ..core.settings import given_or_loaded
+
+    value = logging.getLevelName(given_or_loaded(settings).agent_log_level)
     return value if isinstance(value, int) else DEFAULT_LEVEL
 
 
@@ -40,7 +45,7 @@ def log_file() -> Path:
     return log_dir() / LOG_FILE_NAME
 
 
-def route_tframex_logs() -> None:
+def route_tframex_logs(settings: "Settings | None" = None) -> None:
     """Idempotent: the `tframex` logger writes to <log dir>/agents.log and nowhere else (the
     handler follows the log directory if it changed, e.g. another HOME)."""
     global _handler, _handler_path
@@ -50,7 +55,7 @@ def route_tframex_logs() -> None:
         logger.propagate = False
         if _handler is not None and _handler_path == path:
             return
-        level = _level()
+        level = _level(settings)
         logger.setLevel(level)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

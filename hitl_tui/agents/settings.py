@@ -1,11 +1,12 @@
 """Which model the assistant talks to: an OpenAI-compatible endpoint, or none (offline).
 
-HITL_LLM_BASE_URL   e.g. http://localhost:11434/v1 (Ollama), https://api.openai.com/v1
-HITL_LLM_MODEL      e.g. llama3.1, gpt-4o-mini
+The choices are the [llm] settings (core/settings.py: HITL_LLM_BASE_URL, HITL_LLM_MODEL,
+HITL_LLM_STREAM, HITL_LLM_TIMEOUT, or base_url/model/stream/timeout under [llm] in the config
+file); ModelSettings is what the assistant is built from, with the API key added:
+
 HITL_LLM_API_KEY    optional; otherwise the OS keyring entry service "hitl-tui-llm",
-                    username = the base URL (real keyrings only, with a time limit)
-HITL_LLM_STREAM     0 to ask for whole replies (for servers whose streaming breaks tool calls)
-HITL_LLM_TIMEOUT    seconds per model call (default 60)
+                    username = the base URL (real keyrings only, with a time limit). A secret,
+                    so an env-only fact: never a setting, never read from the config file.
 
 With neither URL nor model set, the built-in offline assistant answers.
 """
@@ -14,16 +15,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from ..core.errors import HitlError, ValidationFailed
+from ..core.errors import HitlError
+
+if TYPE_CHECKING:
+    from ..core.settings import Settings
 
 KEYRING_SERVICE = "hitl-tui-llm"
-ENV_BASE_URL = "HITL_LLM_BASE_URL"
-ENV_MODEL = "HITL_LLM_MODEL"
 ENV_API_KEY = "HITL_LLM_API_KEY"
-ENV_STREAM = "HITL_LLM_STREAM"
-ENV_TIMEOUT = "HITL_LLM_TIMEOUT"
 
 
 @dataclass(frozen=True)
@@ -47,31 +47,24 @@ class ModelSettings:
         return f"model {self.model} at {self.base_url}"
 
 
-def load_model_settings(env: Mapping[str, str] | None = None, *, keyring_timeout: float = 3.0) -> ModelSettings:
-    env = os.environ if env is None else env
-    base_url = (env.get(ENV_BASE_URL) or "").strip().rstrip("/") or None
-    model = (env.get(ENV_MODEL) or "").strip() or None
-    if not base_url and not model:
+def load_model_settings(env: Mapping[str, str] | None = None, *, keyring_timeout: float = 3.0,
+                        settings: "Settings | None" = None) -> ModelSettings:
+    """The assistant's model from `settings`' [llm] table (default: this process's settings;
+    with `env`, the settings that environment mapping gives), plus its API key. A half-configured
+    or malformed choice was refused when the settings were loaded (SettingsInvalid, one line)."""
+    from ..core.settings import Settings, given_or_loaded
+
+    if settings is None and env is not None:
+        settings = Settings.load(environ=env)
+    llm = given_or_loaded(settings).llm
+    if not llm.base_url or not llm.model:
         return ModelSettings()
-    if not base_url or not model:
-        missing = ENV_BASE_URL if not base_url else ENV_MODEL
-        raise ValidationFailed(
-            f"{missing} is not set: a model needs both {ENV_BASE_URL} and {ENV_MODEL} "
-            f"(unset both for the offline assistant).", missing)
-    if not base_url.startswith(("http://", "https://")):
-        raise ValidationFailed(f"{ENV_BASE_URL} must start with http:// or https:// (got {base_url!r}).", ENV_BASE_URL)
-    stream = (env.get(ENV_STREAM) or "1").strip().lower() not in ("0", "false", "no", "off")
-    try:
-        timeout = float(env.get(ENV_TIMEOUT) or 60)
-    except ValueError:
-        raise ValidationFailed(f"{ENV_TIMEOUT} must be a number of seconds.", ENV_TIMEOUT) from None
-    if timeout <= 0:
-        raise ValidationFailed(f"{ENV_TIMEOUT} must be a positive number of seconds.", ENV_TIMEOUT)
-    key, source = _api_key(env, base_url, keyring_timeout)
-    return ModelSettings(base_url, model, key, source, stream, timeout)
+    key, source = _api_key(os.environ if env is None else env, llm.base_url, keyring_timeout)
+    return ModelSettings(llm.base_url, llm.model, key, source, llm.stream, llm.timeout)
 
 
 def _api_key(env: Mapping[str, str], base_url: str, timeout: float) -> tuple[str | None, str]:
+    # a secret: from the environment (an env-only fact), else the keyring; never a setting
     if env.get(ENV_API_KEY, "").strip():
         return env[ENV_API_KEY].strip(), ENV_API_KEY
     # The same trusted-backends-only, time-limited access the database key uses (keys.py): a

@@ -77,8 +77,8 @@ def guarded(fn: Callable) -> Callable:
 
     cli.main() already does this for HitlError; doing it here too makes the commands behave the
     same under click.testing, the TUI or any other caller. Unexpected errors are logged with
-    their traceback, but no request content, to the log directory (_log_traceback);
-    HITL_DEBUG=1 re-raises them instead.
+    their traceback, but no request content, to the log directory (log_traceback); the debug
+    setting (HITL_DEBUG=1, or debug = true in the config file) re-raises them instead.
     """
 
     @functools.wraps(fn)
@@ -93,14 +93,22 @@ def guarded(fn: Callable) -> Callable:
             where = f" ({exc.filename})" if exc.filename else ""
             raise Failure(f"{exc.strerror or exc}{where}; nothing more was done.") from None
         except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
-            if os.environ.get("HITL_DEBUG"):
+            if _debug():
                 raise
-            raise Failure(f"unexpected error {type(exc).__name__}: {exc} ({_log_traceback()})") from None
+            raise Failure(f"unexpected error {type(exc).__name__}: {exc} ({log_traceback()})") from None
 
     return wrapper
 
 
-def _log_traceback() -> str:
+def _debug() -> bool:
+    """The debug setting of this command's settings (never raises: it decides how to report)."""
+    try:
+        return settings_of(click.get_current_context(silent=True)).debug
+    except Exception:  # noqa: BLE001 - a setting that does not load cannot ask for tracebacks
+        return False
+
+
+def log_traceback() -> str:
     """Append the exception being handled to cli-errors.log in the log directory; say where.
 
     The log is private (0600, also when it existed wider) and holds no request content: the
@@ -160,11 +168,26 @@ def _frames_only(exc: BaseException | None) -> str:
 
 # --- the engine ------------------------------------------------------------------------------
 
+def settings_of(ctx: click.Context | None):
+    """The Settings main_group built once for this invocation (with --db folded in), or this
+    process's settings for a command invoked on its own (click's test runner)."""
+    found = (ctx.find_root().obj or {}).get("settings") if ctx is not None else None
+    if found is None:
+        from ..core.settings import Settings
+
+        found = Settings.load()
+        if ctx is not None:
+            ctx.find_root().ensure_object(dict)["settings"] = found
+    return found
+
+
 def db_path(ctx: click.Context) -> Path:
+    """The database: --db, else the db_path setting (HITL_DB_PATH, the config file), else hitl.db
+    in the data directory."""
     from ..core.paths import default_db_path
 
     explicit = (ctx.find_root().obj or {}).get("db_path")
-    return Path(explicit).expanduser() if explicit else default_db_path()
+    return Path(explicit).expanduser() if explicit else default_db_path(settings_of(ctx))
 
 
 def passphrase_prompt(path: Path) -> Callable[[], str] | None:
@@ -191,7 +214,7 @@ def open_service(ctx: click.Context, *, writes: bool = False) -> Iterator[Any]:
 
     path = db_path(ctx)
     service = WorkflowService.open(path, passphrase_prompt=passphrase_prompt(path), create=False,
-                                   operator=me())
+                                   operator=me(), settings=settings_of(ctx))
     start = service.audit_size() if writes else 0
     try:
         yield service

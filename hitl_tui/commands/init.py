@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ..core.errors import DatabaseExists, ValidationFailed
-from .common import db_path, guarded, me, safe
+from .common import db_path, guarded, me, safe, settings_of
 
 
 def _new_passphrase_prompt():
@@ -86,16 +86,18 @@ def init(ctx: click.Context, role: str, email: str | None, display_name: str | N
     login = me()
     parsed_role = _check_inputs(login, role, email)
     warn_ignored_environment(honoured=EXPENSE_THRESHOLD_ENV)
+    # the seed's threshold variables are part of the policy being applied, not settings (an
+    # env-only fact: core/settings.py says why)
     policy_text, policy_source = compose_text(policy_file, thresholds_from(os.environ))  # before anything exists
-    env_file = os.environ.get(keys.ENV_KEY_FILE)
-    key_env = Path(env_file).expanduser().absolute() if env_file is not None else None
-    key_file_existed = key_env is not None and key_env.exists()
+    settings = settings_of(ctx)
+    key_file, _named_by = keys.key_file_setting(settings)
+    key_file_existed = key_file is not None and key_file.exists()
     salt_existed = keys.salt_path(path).exists()
-    resolved = keys.create_key(path, passphrase_prompt=_new_passphrase_prompt())
-    made_key = key_env if resolved.source == "key-file" and not key_file_existed else None
+    resolved = keys.create_key(path, passphrase_prompt=_new_passphrase_prompt(), settings=settings)
+    made_key = key_file if resolved.source == "key-file" and not key_file_existed else None
     made_salt = keys.salt_path(path) if resolved.source == "passphrase" and not salt_existed else None
     try:
-        service = WorkflowService.open(path, key=resolved.key, create=True, operator=login)
+        service = WorkflowService.open(path, key=resolved.key, create=True, operator=login, settings=settings)
         try:
             service.add_user(login, parsed_role, email, display_name=display_name, admin=True, actor=login)
             stored, _summary = service.apply_policy(policy_text, source=policy_source, actor=login)

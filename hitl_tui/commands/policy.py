@@ -21,7 +21,8 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 def warn_ignored_environment(*, honoured: tuple[str, ...] = ()) -> None:
     """One line on stderr when HITL_POLICY_FILE or a threshold variable is set but changes
     nothing (every command but `init`, `policy diff` and `policy apply`, which read the
-    thresholds); cli.main_group calls it for the other commands and the desk."""
+    thresholds); cli.main_group calls it for the other commands and the desk. These variables
+    are env-only facts, not settings (core/settings.py says why): read from os.environ here."""
     from ..core.policy import ignored_environment_warning
 
     note = ignored_environment_warning(os.environ, honoured=honoured)

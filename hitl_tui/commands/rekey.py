@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import Failure, db_path, guarded, me, passphrase_prompt, safe
+from .common import Failure, db_path, guarded, me, passphrase_prompt, safe, settings_of
 
 
 @click.command(short_help="Rotate the database key.")
@@ -34,7 +34,8 @@ def rekey(ctx: click.Context) -> None:
 
     path = db_path(ctx)
     # opening settles a rotation that an earlier, interrupted `rekey` left half-done
-    service = WorkflowService.open(path, passphrase_prompt=passphrase_prompt(path), create=False, operator=me())
+    service = WorkflowService.open(path, passphrase_prompt=passphrase_prompt(path), create=False, operator=me(),
+                                   settings=settings_of(ctx))
     try:
         possible, why = can_store_rotated_key(service.key_source)
         if not possible:

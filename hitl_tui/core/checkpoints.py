@@ -1,9 +1,10 @@
 """Signed audit checkpoints: Ed25519 statements of (database, size, head hash).
 
 The signing key is not the database key: it lives in its own 0600 file (one per database, under
-the data directory, or HITL_SIGNING_KEY_FILE). Someone holding only the database key can rewrite
-the whole chain consistently, but cannot sign a checkpoint for it; a checkpoint kept outside the
-database (`hitl-tui checkpoint -o FILE`) then exposes the rewrite.
+the data directory, or the signing_key_file setting: HITL_SIGNING_KEY_FILE or the config file).
+Someone holding only the database key can rewrite the whole chain consistently, but cannot sign a
+checkpoint for it; a checkpoint kept outside the database (`hitl-tui checkpoint -o FILE`) then
+exposes the rewrite.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .audit import GENESIS, iso, utc_now
 from .errors import CheckpointError
 from .models import Checkpoint
 from .paths import signing_key_dir
 from .safe_files import replace_file, write_new_file
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 FORMAT = "hitl-tui-checkpoint/1"
 _DOMAIN = b"hitl-tui audit checkpoint v1\n"
@@ -67,27 +72,28 @@ def signature_valid(cp: Checkpoint) -> bool:
     return True
 
 
-def signing_key_path(database_id: str) -> Path:
-    env = os.environ.get("HITL_SIGNING_KEY_FILE")
-    if env:
-        return Path(env).expanduser()
-    return signing_key_dir() / f"{database_id}.ed25519"
+def signing_key_path(database_id: str, settings: "Settings | None" = None) -> Path:
+    """The signing_key_file setting, else one file per database in the data directory."""
+    from .settings import given_or_loaded
+
+    return given_or_loaded(settings).signing_key_file or signing_key_dir() / f"{database_id}.ed25519"
 
 
-def load_signer(database_id: str, *, create: bool) -> Signer | None:
+def load_signer(database_id: str, *, create: bool, settings: "Settings | None" = None) -> Signer | None:
     """This account's signing key for the database; a new one when `create` and none exists.
 
     A new key is written all or nothing (safe_files.write_new_file: temp file, fsync, hard link), so a
     kill or a full disk never leaves an empty key file behind, and an existing key is never
-    overwritten, even by another process creating one at the same moment."""
-    path = signing_key_path(database_id)
+    overwritten, even by another process creating one at the same moment. `settings` name the
+    key file (default: this process's settings)."""
+    path = signing_key_path(database_id, settings)
     if path.exists():
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:
             raise CheckpointError(f"Signing key {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`.")
         raw = path.read_bytes()
         if not raw and create and _replace_empty_key(path):
-            return load_signer(database_id, create=False)
+            return load_signer(database_id, create=False, settings=settings)
         try:
             private = bytes.fromhex(raw.strip().decode())
         except (ValueError, UnicodeDecodeError):
@@ -106,7 +112,7 @@ def load_signer(database_id: str, *, create: bool) -> Signer | None:
         write_new_file(path, _new_private_key().hex().encode() + b"\n", crash_label="signing_key")
     except FileExistsError:  # another process won the race: use theirs
         pass
-    return load_signer(database_id, create=False)
+    return load_signer(database_id, create=False, settings=settings)
 
 
 def _new_private_key() -> bytes:

@@ -12,22 +12,23 @@ detail pane, the ComplianceOfficer agent and export-audit all show the same list
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import ValidationFailed
 from .models import RiskLevel, WorkflowRequest, WorkflowStatus
 from .policy import Policy
 from .values import format_money, format_threshold
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 #: a justification with fewer words than this is flagged as thin
 MIN_JUSTIFICATION_WORDS = 5
-TIMEZONE_ENV = "HITL_TIMEZONE"
+TIMEZONE_ENV = "HITL_TIMEZONE"  # the timezone setting's variable (settings.py)
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -75,18 +76,24 @@ def split_window(policy: Policy, request: WorkflowRequest) -> tuple[datetime, da
     return request.created_at - days, request.created_at + days
 
 
-def zone_from_env(env: dict[str, str] | None = None) -> tzinfo | None:
-    """HITL_TIMEZONE (an IANA name such as Europe/Berlin), or None for the machine's zone."""
-    name = (os.environ if env is None else env).get(TIMEZONE_ENV, "").strip()
-    if not name:
-        return None
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+def deciders_zone(settings: "Settings | None" = None) -> tzinfo | None:
+    """The deciders' time zone: the timezone setting (HITL_TIMEZONE, the config file; an IANA
+    name such as Europe/Berlin), or None for the machine's zone. Without `settings`, this
+    process's. A zone that does not exist was refused when the settings were loaded
+    (SettingsInvalid, a ValidationFailed)."""
+    from .settings import given_or_loaded
 
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed(f"{TIMEZONE_ENV}={name!r} is not a known time zone (try Europe/Berlin).",
-                               TIMEZONE_ENV) from None
+    return given_or_loaded(settings).zone
+
+
+def zone_from_env(env: Mapping[str, str] | None = None, *, settings: "Settings | None" = None) -> tzinfo | None:
+    """deciders_zone() of `settings`, or of the settings that the environment `env` (a mapping,
+    e.g. from a test) gives; with neither, this process's."""
+    if env is not None and settings is None:
+        from .settings import Settings
+
+        settings = Settings.load(environ=env)
+    return deciders_zone(settings)
 
 
 # --- segregation of duties -------------------------------------------------------------------
@@ -233,4 +240,4 @@ def _describe_days(days: list[int]) -> str:
     return ", ".join(_DAY_NAMES[d] for d in days) or "no days"
 
 
-__all__ = ["ComplianceFlag", "Severity", "check_request", "split_window", "zone_from_env"]
+__all__ = ["ComplianceFlag", "Severity", "check_request", "deciders_zone", "split_window", "zone_from_env"]

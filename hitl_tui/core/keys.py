@@ -1,7 +1,8 @@
 """Finding (and first storing) the 32-byte key of the encrypted database.
 
 Resolution order, first that applies wins:
-  1. HITL_DB_KEY_FILE  - a 0600/0400 file holding 64 hex characters or 32 raw bytes
+  1. the key file      - the db_key_file setting (HITL_DB_KEY_FILE or the config file): a 0600/0400
+                         file holding 64 hex characters or 32 raw bytes
   2. HITL_DB_KEY       - 64 hex characters in the environment
   3. the OS keyring    - service "hitl-tui", username = the database's absolute path
   4. a passphrase      - HITL_DB_PASSPHRASE or an interactive prompt, stretched once with scrypt
@@ -28,7 +29,7 @@ import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from hitl_tui.core.crashpoints import crash_point
 from hitl_tui.core.os_keyring import keyring_call
@@ -42,11 +43,17 @@ from hitl_tui.core.errors import (
     StoreLocked,
 )
 
+if TYPE_CHECKING:
+    from hitl_tui.core.settings import Settings
+
 KEYRING_SERVICE = "hitl-tui"
 KEY_BYTES = 32
 SALT_BYTES = 16
 
-ENV_KEY_FILE = "HITL_DB_KEY_FILE"
+ENV_KEY_FILE = "HITL_DB_KEY_FILE"  # the db_key_file setting's variable (settings.py)
+# Secrets, and so env-only facts rather than settings: read from the environment here, never from
+# the config file (settings.py refuses them there) nor kept in the Settings object that is
+# passed around, printed by `locate --json` and shown in reprs.
 ENV_KEY = "HITL_DB_KEY"
 ENV_PASSPHRASE = "HITL_DB_PASSPHRASE"
 
@@ -58,8 +65,8 @@ _SCRYPT_P = 1
 _SCRYPT_MAXMEM = 64 * 1024 * 1024  # OpenSSL refuses n=2**15,r=8 at its 32 MiB default
 
 _HOW_TO_SUPPLY = (
-    "set HITL_DB_KEY_FILE to a 0600 file holding the key, unlock the OS keyring that holds it, "
-    "or set HITL_DB_PASSPHRASE if the database was created with a passphrase"
+    "set HITL_DB_KEY_FILE (or db_key_file in the config file) to a 0600 file holding the key, unlock "
+    "the OS keyring that holds it, or set HITL_DB_PASSPHRASE if the database was created with a passphrase"
 )
 
 
@@ -68,6 +75,9 @@ class ResolvedKey:
     key: bytes  # raw 32 bytes
     source: str  # "key-file" | "env" | "keyring" | "passphrase"
     detail: str  # human text; for "key-file" it is the absolute path of the file
+    #: for "key-file": the setting that named it, as messages say it ("HITL_DB_KEY_FILE",
+    #: "db_key_file in /home/ann/.config/hitl-tui/config.toml")
+    named_by: str = field(default=ENV_KEY_FILE, compare=False)
     #: the new key of a rotation that was interrupted (or never happened), kept beside the main
     #: key; None when there is none (see WorkflowService.open)
     pending: bytes | None = field(default=None, compare=False)
@@ -104,19 +114,20 @@ _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 # --- key file --------------------------------------------------------------------------------
 
-def read_key_file(path: Path) -> bytes:
+def read_key_file(path: Path, named_by: str = ENV_KEY_FILE) -> bytes:
+    """The key in `path`; `named_by` is the setting that named the file, for the messages."""
     try:
         fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | O_BINARY)
     except FileNotFoundError:
-        raise KeyMissing(f"HITL_DB_KEY_FILE points at {path}, which does not exist.") from None
+        raise KeyMissing(f"{named_by} points at {path}, which does not exist.") from None
     except OSError as exc:
         raise KeyMissing(
-            f"Cannot read key file {path} (HITL_DB_KEY_FILE): {exc.strerror}."
+            f"Cannot read key file {path} ({named_by}): {exc.strerror}."
         ) from None
     try:
         st = os.fstat(fd)  # fstat the open file: no window between checking and reading
         if not stat.S_ISREG(st.st_mode):
-            raise KeyMissing(f"Key file {path} (HITL_DB_KEY_FILE) is not a regular file.")
+            raise KeyMissing(f"Key file {path} ({named_by}) is not a regular file.")
         if os.name == "posix" and st.st_mode & 0o077:
             raise InsecureKeyFile(
                 f"Key file {path} can be read by other users (mode {st.st_mode & 0o777:04o}); "
@@ -131,16 +142,20 @@ def read_key_file(path: Path) -> bytes:
         text = data.decode("ascii")
     except UnicodeDecodeError:
         text = "not hex"
-    return _parse_hex_key(text, f"Key file {path} (HITL_DB_KEY_FILE)")
+    return _parse_hex_key(text, f"Key file {path} ({named_by})")
 
 
-def _key_file_from_env() -> Path | None:
-    value = os.environ.get(ENV_KEY_FILE)
-    return None if value is None else Path(value).expanduser().absolute()
+def key_file_setting(settings: "Settings | None" = None) -> tuple[Path | None, str]:
+    """(the db_key_file setting as an absolute path, or None; how messages name the setting)."""
+    from hitl_tui.core.settings import given_or_loaded
+
+    settings = given_or_loaded(settings)
+    value = settings.db_key_file
+    return (None if value is None else value.absolute()), settings.where("db_key_file")
 
 
 def _env_key() -> bytes | None:
-    value = os.environ.get(ENV_KEY)
+    value = os.environ.get(ENV_KEY)  # a secret: env-only (see ENV_KEY)
     return None if value is None else _parse_hex_key(value, "HITL_DB_KEY")
 
 
@@ -189,7 +204,7 @@ def derive_passphrase_key(db_path: Path, passphrase: str, *, create_salt: bool =
 
 
 def _passphrase(prompt: Callable[[], str] | None) -> str | None:
-    if ENV_PASSPHRASE in os.environ:
+    if ENV_PASSPHRASE in os.environ:  # a secret: env-only (see ENV_KEY)
         return os.environ[ENV_PASSPHRASE]
     return prompt() if prompt is not None else None
 
@@ -201,15 +216,17 @@ def resolve_key(
     *,
     passphrase_prompt: Callable[[], str] | None = None,
     keyring_timeout: float = 5.0,
+    settings: "Settings | None" = None,
 ) -> ResolvedKey:
-    """Find the key of an existing database (see the module docstring for the order)."""
+    """Find the key of an existing database (see the module docstring for the order).
+    `settings` names the key file (default: this process's settings)."""
     # key_rotation builds on this module (ResolvedKey, the key file reader): imported here
     from hitl_tui.core.key_rotation import pending_keyring_username, read_pending_file
 
-    key_file = _key_file_from_env()
+    key_file, named_by = key_file_setting(settings)
     if key_file is not None:
-        return ResolvedKey(read_key_file(key_file), "key-file", str(key_file),
-                           pending=read_pending_file(key_file))
+        return ResolvedKey(read_key_file(key_file, named_by), "key-file", str(key_file),
+                           pending=read_pending_file(key_file), named_by=named_by)
     env_key = _env_key()
     if env_key is not None:
         return ResolvedKey(env_key, "env", "HITL_DB_KEY environment variable")
@@ -249,9 +266,11 @@ def create_key(
     *,
     passphrase_prompt: Callable[[], str] | None = None,
     keyring_timeout: float = 5.0,
+    settings: "Settings | None" = None,
 ) -> ResolvedKey:
-    """Make and keep the key for a database about to be created. Never overwrites a key."""
-    key_file = _key_file_from_env()
+    """Make and keep the key for a database about to be created. Never overwrites a key.
+    `settings` names the key file (default: this process's settings)."""
+    key_file, named_by = key_file_setting(settings)
     if key_file is not None:
         key = secrets.token_bytes(KEY_BYTES)
         crash_point("create_key.after_generate")
@@ -259,10 +278,10 @@ def create_key(
             write_new_file(key_file, key.hex().encode("ascii") + b"\n")
             crash_point("create_key.after_write")
         except FileExistsError:  # an existing key file is used, never replaced
-            key = read_key_file(key_file)
+            key = read_key_file(key_file, named_by)
         except OSError as exc:
-            raise KeyMissing(f"Cannot create key file {key_file}: {exc.strerror}.") from None
-        return ResolvedKey(key, "key-file", str(key_file))
+            raise KeyMissing(f"Cannot create key file {key_file} ({named_by}): {exc.strerror}.") from None
+        return ResolvedKey(key, "key-file", str(key_file), named_by=named_by)
     env_key = _env_key()
     if env_key is not None:
         return ResolvedKey(env_key, "env", "HITL_DB_KEY environment variable")
@@ -291,7 +310,8 @@ def create_key(
         key = derive_passphrase_key(db_path, passphrase, create_salt=True)
         return ResolvedKey(key, "passphrase", f"passphrase (salt {salt_path(db_path)})")
     raise KeyMissing(
-        f"No safe place to keep a new key ({description}): set HITL_DB_KEY_FILE to a path for "
+        f"No safe place to keep a new key ({description}): set HITL_DB_KEY_FILE (or db_key_file in "
+        f"the config file) to a path for "
         f"a new 0600 key file, run inside a desktop session with a keyring, or set "
         f"HITL_DB_PASSPHRASE."
     )

@@ -1,9 +1,12 @@
-"""Where things live by default (platformdirs), and the environment overrides."""
+"""Where things live by default (platformdirs); the settings (settings.py) may name others."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 APP = "hitl-tui"
 
@@ -26,12 +29,12 @@ def state_dir() -> Path:
     return user_state_path(APP, appauthor=False)
 
 
-def default_db_path() -> Path:
-    """HITL_DB_PATH, else hitl.db in the user data directory."""
-    env = os.environ.get("HITL_DB_PATH")
-    if env:
-        return Path(env).expanduser()
-    return data_dir() / "hitl.db"
+def default_db_path(settings: "Settings | None" = None) -> Path:
+    """The db_path setting (HITL_DB_PATH, --db, the config file), else hitl.db in the user data
+    directory. Without `settings`, this process's (settings.given_or_loaded)."""
+    from .settings import given_or_loaded
+
+    return given_or_loaded(settings).db_path or data_dir() / "hitl.db"
 
 
 def signing_key_dir() -> Path:

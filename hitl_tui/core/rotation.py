@@ -76,7 +76,7 @@ class KeyRotation:
                                 f"{key_rotation.rotation_lock_path(service.path)} cannot be created); "
                                 f"nothing was changed.")
             self._still_opens("Another key rotation finished while this one waited")
-            if resolve_key(service.path).key != service._key:
+            if resolve_key(service.path, settings=service.settings).key != service._key:
                 # this session runs on a pending key that could not be promoted yet: storing
                 # another pending key now would leave no stored key that opens the database
                 raise StoreError(f"An earlier key rotation of {service.path} is not finished (its new key is "
@@ -152,7 +152,7 @@ class KeyRotation:
 
 
 def open_beside_pending(open_with_key: Callable[..., "WorkflowService"], path: Path, resolved: ResolvedKey,
-                        operator: str | None) -> "WorkflowService":
+                        operator: str | None, settings: Any = None) -> "WorkflowService":
     """A pending key lies beside the main one: a rotation was interrupted, never happened, or
     is running in another process right now. Decided under the rotation lock (which a
     running rotation holds from storing the pending key to removing it): if the main key
@@ -163,19 +163,20 @@ def open_beside_pending(open_with_key: Callable[..., "WorkflowService"], path: P
     `open_with_key` is WorkflowService.open (passed in: this module is below service.py)."""
     with key_rotation.rotation_lock(path) as locked:
         if locked:  # what we waited for may have finished meanwhile: look again
-            resolved = resolve_key(path)
+            resolved = resolve_key(path, settings=settings)
         try:
-            service = open_with_key(path, key=resolved.key, create=False, operator=operator)
+            service = open_with_key(path, key=resolved.key, create=False, operator=operator, settings=settings)
             by_pending = False
         except WrongKey:
             if resolved.pending is None:
-                raise wrong_key(path, resolved.source, resolved.detail) from None
+                raise wrong_key(path, resolved.source, resolved.detail, resolved.named_by) from None
             try:
-                service = open_with_key(path, key=resolved.pending, create=False, operator=operator)
+                service = open_with_key(path, key=resolved.pending, create=False, operator=operator,
+                                        settings=settings)
             except WrongKey:  # neither opens it: report the main key, the one people know
-                raise wrong_key(path, resolved.source, resolved.detail) from None
+                raise wrong_key(path, resolved.source, resolved.detail, resolved.named_by) from None
             by_pending = True
-        service.key_source = ResolvedKey(service._key, resolved.source, resolved.detail)
+        service.key_source = ResolvedKey(service._key, resolved.source, resolved.detail, named_by=resolved.named_by)
         if not locked:
             return service
         if not by_pending:

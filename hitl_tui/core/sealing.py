@@ -50,7 +50,8 @@ class Sealer:
 
     def signer(self, create: bool = True) -> Signer | None:
         if self._signer is None:
-            self._signer = load_signer(self._service.database_id, create=create)
+            self._signer = load_signer(self._service.database_id, create=create,
+                                       settings=self._service.settings)
         return self._signer
 
     def checkpoint(self, *, only_if_grown: bool = False) -> Checkpoint | None:

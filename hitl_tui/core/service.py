@@ -15,7 +15,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import rbac
 from .audit import AuditContext, build_record, canonical_bytes, chain_hash, iso, utc_now
@@ -38,6 +38,9 @@ from .store.connection import DbError, missing_database, open_connection, transl
 from .text import check_inputs, check_text
 from .workflow import Action, transition
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
 COMMENT_MAX = 5000
 
 
@@ -54,8 +57,13 @@ def _rollback(conn) -> None:
 
 class WorkflowService(DirectoryMixin, ReadsMixin):
     def __init__(self, conn, path: Path, key: bytes, policies: PolicyStore, *,
-                 key_source: ResolvedKey | None = None, operator: str | None = None) -> None:
+                 key_source: ResolvedKey | None = None, operator: str | None = None,
+                 settings: "Settings | None" = None) -> None:
+        from .settings import given_or_loaded
+
         self._conn = conn
+        #: what this session was opened with (key file, signing key file, busy timeout, time zone)
+        self.settings = given_or_loaded(settings)
         self._lock = threading.RLock()
         self._key = key
         self.path = Path(path)
@@ -81,33 +89,37 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
     @classmethod
     def open(cls, path: Path | str, key: bytes | None = None, *, create: bool | None = None,
              passphrase_prompt: Callable[[], str] | None = None,
-             operator: str | None = None) -> "WorkflowService":
+             operator: str | None = None, settings: "Settings | None" = None) -> "WorkflowService":
         """Open (or, with a key and no file yet, create) the database at `path`.
 
         Without `key` the key is resolved (key file, env, keyring, passphrase). `create=None`
         creates only when the file is missing and a key was given; nothing is ever written on
         top of an existing file. The policy is the database's own (policy_store.py): no caller,
         file or environment variable chooses it; `apply_policy` changes it, as an administrator.
+        `settings` (default: this process's, settings.py) name the key file, the signing key
+        file and the busy timeout; the service keeps them for the whole session.
         """
         from .keys import resolve_key
+        from .settings import given_or_loaded
 
+        settings = given_or_loaded(settings)
         path = Path(path).expanduser()
         resolved = None
         if create is False and not path.exists():  # no key (or passphrase prompt) can help
-            raise missing_database(path)
+            raise missing_database(path, settings)
         if key is None:
-            resolved = resolve_key(path, passphrase_prompt=passphrase_prompt)
+            resolved = resolve_key(path, passphrase_prompt=passphrase_prompt, settings=settings)
             if resolved.pending is not None and path.exists():  # a key rotation was under way
-                return open_beside_pending(cls.open, path, resolved, operator)
+                return open_beside_pending(cls.open, path, resolved, operator, settings)
             key = resolved.key
         if create is None:
             create = not path.exists()
         try:
-            conn = open_connection(path, key, create=create)
+            conn = open_connection(path, key, create=create, settings=settings)
         except WrongKey:
             if resolved is None:
                 raise
-            raise wrong_key(path, resolved.source, resolved.detail) from None  # "wrong passphrase", ...
+            raise wrong_key(path, resolved.source, resolved.detail, resolved.named_by) from None  # "wrong passphrase", ...
         try:
             migrations.check_is_ours(conn, path)
             migrations.migrate(conn)
@@ -121,7 +133,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path, key, policies, key_source=resolved, operator=operator)
+        return cls(conn, path, key, policies, key_source=resolved, operator=operator, settings=settings)
 
     @staticmethod
     def _stamp(conn) -> None:

@@ -13,14 +13,14 @@ def run_demo(**options) -> int:
 
     print("hitl-tui: preparing the demo database…", file=sys.stderr, flush=True)
     try:
-        session = open_demo()
+        session = open_demo(settings=options.pop("settings", None))
     except HitlError as exc:
         print(f"hitl-tui: could not build the demo database: {exc}", file=sys.stderr)
         return 1
     try:
         from .app import DemoApp
 
-        app = DemoApp(session, **options)
+        app = DemoApp(session, settings=session.settings, **options)
         app.run()
         return app.return_code or 0
     except KeyboardInterrupt:

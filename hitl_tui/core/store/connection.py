@@ -16,6 +16,7 @@ import re
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlcipher3
 
@@ -30,7 +31,10 @@ from ..errors import (
     WrongPassphrase,
 )
 from . import faults
-from .faults import busy_timeout, error_name
+from .faults import error_name
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _log_silenced = False
@@ -60,9 +64,14 @@ def _check_key(key: bytes) -> str:
     return bytes(key).hex()
 
 
-def open_connection(path: Path, key: bytes, *, create: bool = False) -> sqlcipher3.Connection:
+def open_connection(path: Path, key: bytes, *, create: bool = False,
+                    settings: "Settings | None" = None) -> sqlcipher3.Connection:
     """An open, keyed, configured connection. `create` refuses an existing file; without it a
-    missing file is refused. Either way nothing is ever written over an existing database."""
+    missing file is refused. Either way nothing is ever written over an existing database.
+    `settings` gives the busy timeout (default: this process's settings)."""
+    from ..settings import given_or_loaded
+
+    settings = given_or_loaded(settings)
     silence_cipher_log()
     hexkey = _check_key(key)
     path = Path(path)
@@ -73,7 +82,7 @@ def open_connection(path: Path, key: bytes, *, create: bool = False) -> sqlciphe
         # create the file ourselves so its mode is 0600 from the first byte
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     elif not path.exists():
-        raise missing_database(path)
+        raise missing_database(path, settings)
     elif path.is_dir():
         raise NotADatabase(f"{path} is a directory, not a hitl-tui database.")
     elif path.stat().st_size == 0:  # SQLite would happily treat it as a new database
@@ -81,7 +90,9 @@ def open_connection(path: Path, key: bytes, *, create: bool = False) -> sqlciphe
     else:
         faults.repair_sidecar_modes(path)
     try:
-        conn = sqlcipher3.connect(str(path), timeout=busy_timeout(), isolation_level=None, check_same_thread=False)
+        conn = sqlcipher3.connect(str(path), timeout=settings.busy_timeout, isolation_level=None,
+                                  check_same_thread=False)
+        faults.note_busy_timeout(path, settings.busy_timeout)  # for the "did not let go within" line
     except DbError as exc:
         raise translate(exc, path) from None
     try:
@@ -105,16 +116,25 @@ def open_connection(path: Path, key: bytes, *, create: bool = False) -> sqlciphe
     return conn
 
 
-def missing_database(path: Path) -> DatabaseMissing:
-    """No file at `path`: the message says where the path came from, and how to choose another."""
-    from ..paths import data_dir, default_db_path
+def missing_database(path: Path, settings: "Settings | None" = None) -> DatabaseMissing:
+    """No file at `path`: the message says where the path came from (the db_path setting's
+    origin in `settings`, default this process's), and how to choose another."""
+    from ..paths import data_dir
+    from ..settings import given_or_loaded
 
     path = Path(path)
     q = faults.q(path)
-    if os.environ.get("HITL_DB_PATH") and path == default_db_path():
+    settings = given_or_loaded(settings)
+    origin = settings.origin("db_path")
+    if settings.db_path is not None and path == settings.db_path and origin.kind == "env":
         return DatabaseMissing(
             f"No database at {path} (from HITL_DB_PATH); create one there with `hitl-tui init`, "
             f"or set HITL_DB_PATH to an existing database."
+        )
+    if settings.db_path is not None and path == settings.db_path and origin.kind == "file":
+        return DatabaseMissing(
+            f"No database at {path} (from db_path in {origin.detail}); create one there with "
+            f"`hitl-tui init`, or change db_path there to an existing database."
         )
     if path == data_dir() / "hitl.db":
         return DatabaseMissing(
@@ -124,8 +144,10 @@ def missing_database(path: Path) -> DatabaseMissing:
     return DatabaseMissing(f"No database at {path}; check the path, or create one there with `hitl-tui --db {q} init`.")
 
 
-def wrong_key(path: Path, source: str | None = None, detail: str = "") -> WrongKey:
-    """The key, named by where it came from (keys.ResolvedKey.source/.detail), does not open `path`."""
+def wrong_key(path: Path, source: str | None = None, detail: str = "",
+              named_by: str = "HITL_DB_KEY_FILE") -> WrongKey:
+    """The key, named by where it came from (keys.ResolvedKey.source/.detail/.named_by), does
+    not open `path`."""
     if source == "passphrase":
         salt = f"{path}.salt"
         return WrongPassphrase(
@@ -133,7 +155,7 @@ def wrong_key(path: Path, source: str | None = None, detail: str = "") -> WrongK
             f"(or {salt} is not the salt file it was created with); nothing was changed."
         )
     where = {
-        "key-file": f"The key in {detail} (HITL_DB_KEY_FILE)",
+        "key-file": f"The key in {detail} ({named_by})",
         "env": "The key in HITL_DB_KEY",
         "keyring": f"The key kept in the {detail}",
     }.get(source or "", "The key")

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from ..errors import DiskFull, StoreBusy, StoreError, StoreReadOnly, WalFilesForeign
 
-BUSY_TIMEOUT_S = 15.0
-#: tests only: a shorter wait for the write lock, so a busy-writer test does not take 15 s
-ENV_BUSY_TIMEOUT = "HITL_BUSY_TIMEOUT"
+#: the wait this process's connections use, per database path (open_connection notes it), so
+#: that "did not let go within N s" says the wait that was really used
+_BUSY_TIMEOUTS: dict[str, float] = {}
 SIDECAR_SUFFIXES = ("-wal", "-shm")
 #: SQLite's WAL write lock: byte 120 of the -shm file (WALINDEX_LOCK_OFFSET, slot 0)
 _WAL_WRITE_LOCK_BYTE = 120
@@ -31,18 +31,23 @@ _NEARLY_FULL = 64 * 1024
 _FILESYSTEM_ERRORS = ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_PERM")
 
 
-def busy_timeout() -> float:
-    """How long a connection waits for another writer's lock, in seconds."""
-    value = os.environ.get(ENV_BUSY_TIMEOUT)
-    if value is None:
-        return BUSY_TIMEOUT_S
+def busy_timeout(path: Path | str | None = None) -> float:
+    """How long a connection waits for another writer's lock, in seconds: the wait the
+    connection to `path` was opened with, else the busy_timeout setting (HITL_BUSY_TIMEOUT, the
+    config file; settings.py checks it)."""
+    if path is not None and str(path) in _BUSY_TIMEOUTS:
+        return _BUSY_TIMEOUTS[str(path)]
+    from ..errors import SettingsInvalid
+    from ..settings import BUSY_TIMEOUT_S, Settings
+
     try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 3600:
-        raise StoreError(f"{ENV_BUSY_TIMEOUT}={value!r} is not a number of seconds between 0 and 3600.")
-    return seconds
+        return Settings.load().busy_timeout
+    except SettingsInvalid:  # only ever asked while explaining another error: never hide it
+        return BUSY_TIMEOUT_S
+
+
+def note_busy_timeout(path: Path | str, seconds: float) -> None:
+    _BUSY_TIMEOUTS[str(path)] = seconds
 
 
 def error_name(exc: BaseException) -> str:
@@ -289,7 +294,7 @@ def foreign_sidecar(path: Path) -> WalFilesForeign | None:
 # --- another writer --------------------------------------------------------------------------
 
 def busy(path: Path, waited: float | None = None) -> StoreBusy:
-    waited = busy_timeout() if waited is None else waited
+    waited = busy_timeout(path) if waited is None else waited
     holders = lock_holders(Path(path))
     if holders:
         who = f"{', '.join(holders)} holds its write lock"
