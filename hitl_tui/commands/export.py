@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import secrets
 from pathlib import Path
 
 import click
@@ -76,16 +74,6 @@ def export_audit(ctx: click.Context, fmt: str | None, output: Path | None, since
 
 
 def _to_file(path: Path, write):
-    """Write through a temporary file beside the target, renamed into place only when complete:
-    a failed export never leaves a half file under the real name. The file is 0600: the
-    database is encrypted at rest, its export is not."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
-            result = write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return result
+    from ..core.reports.export import export_to_file
+
+    return export_to_file(path, write)  # temp file beside it, renamed when complete, 0600

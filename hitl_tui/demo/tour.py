@@ -153,8 +153,9 @@ def script(c: Cast) -> list[Step]:
              "Auditors get a report that carries its own integrity evidence; exporting needs an oversight role "
              "or admin rights. A broken chain is exported anyway, with a warning at the top.",
              "Press d to export the audit log as an HTML report.", "exports (as carol.compliance if needed)",
-             more="It is written in the demo's folder: open it in a browser now, it goes when you quit. The same "
-                  "as `hitl-tui export-audit --format html -o report.html` on your own database."),
+             more="It is written in the demo's folder, which is deleted when you quit: press K to keep a copy "
+                  "where you choose (over SSH, the dialog gives the scp line that fetches it). The same as "
+                  "`hitl-tui export-audit --format html -o report.html` on your own database."),
         Step("done", "Your turn",
              "This was the real engine, rules and audit trail, as on your own database. Explore as anyone "
              "(u); ? lists every key; q quits and deletes the demo.",

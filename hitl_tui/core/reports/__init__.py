@@ -9,13 +9,13 @@ Core code: no textual or rich here.
 """
 
 from .evidence import EXPORT_FORMAT, Integrity, gather_integrity
-from .export import DEFAULT_TIMELINES, FORMATS, ExportResult, check_may_export, export_audit
+from .export import DEFAULT_TIMELINES, FORMATS, ExportResult, check_may_export, export_audit, export_to_file
 from .filters import ExportFilter, parse_when
 from .crosscheck import check_against_database
 from .verify import Check, FileReport, inspect_file
 
 __all__ = [
     "DEFAULT_TIMELINES", "EXPORT_FORMAT", "FORMATS", "Check", "ExportFilter", "ExportResult", "FileReport",
-    "Integrity", "check_against_database", "check_may_export", "export_audit", "gather_integrity",
+    "Integrity", "check_against_database", "check_may_export", "export_audit", "export_to_file", "gather_integrity",
     "inspect_file", "parse_when",
 ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterator, TypeVar
 
 from ..errors import PermissionDenied
 from .evidence import Integrity, Progress, build_header, gather_integrity
@@ -24,12 +27,25 @@ class ExportJob:
     integrity: Integrity
     header: dict[str, Any]
     max_timelines: int = DEFAULT_TIMELINES
+    #: called after each batch of the main pass with (last sequence number, last one to export)
+    progress: Progress | None = None
 
     def rows(self, filt: ExportFilter | None = None) -> Iterator[list[tuple[int, bytes, bytes]]]:
         """The selected entries, never past what was verified (and signed)."""
         # stop is None only for a broken chain: then show everything there is, damage included
-        return self.service.iter_audit_rows(stop=self.integrity.stop, batch=EXPORT_BATCH,
-                                            **(filt or self.filter).query_args())
+        batches = self.service.iter_audit_rows(stop=self.integrity.stop, batch=EXPORT_BATCH,
+                                               **(filt or self.filter).query_args())
+        if filt is not None or self.progress is None:  # a report's second, narrowed pass is short
+            return batches
+        return self._reporting(batches)
+
+    def _reporting(self, batches):
+        # entries come in sequence order, so the last one read says how far through the log it is
+        total = self.integrity.stop or self.integrity.verification.entries
+        for batch in batches:
+            yield batch
+            if batch:
+                self.progress(min(batch[-1][0], total), total)
 
 
 @dataclass(frozen=True)
@@ -77,9 +93,11 @@ def _writer(fmt: str) -> Callable[[ExportJob], dict[str, Any]]:
 
 
 def export_audit(service, fmt: str, out: BinaryIO, filt: ExportFilter, *, generated_by: str,
-                 max_timelines: int = DEFAULT_TIMELINES, progress: Progress | None = None) -> ExportResult:
+                 max_timelines: int = DEFAULT_TIMELINES, progress: Progress | None = None,
+                 write_progress: Progress | None = None) -> ExportResult:
     """Verify, sign, then stream the export. Everything that can refuse (format, permissions,
-    signing key, time zone) refuses before the first byte is written."""
+    signing key, time zone) refuses before the first byte is written. `progress` follows the
+    verification, `write_progress` the writing; either may raise to stop the export."""
     writer = _writer(fmt)
     check_may_export(service, generated_by)
     if fmt in ("html", "md"):
@@ -88,6 +106,26 @@ def export_audit(service, fmt: str, out: BinaryIO, filt: ExportFilter, *, genera
         zone_from_env()  # a bad HITL_TIMEZONE refuses now, not half-way through the report
     integrity = gather_integrity(service, progress)
     header = build_header(service, integrity, filt, fmt, generated_by)
-    job = ExportJob(service, out, filt, integrity, header, max(0, int(max_timelines)))
+    job = ExportJob(service, out, filt, integrity, header, max(0, int(max_timelines)), write_progress)
     trailer = writer(job)
     return ExportResult(integrity, header, trailer)
+
+
+T = TypeVar("T")
+
+
+def export_to_file(path: Path, write: Callable[[BinaryIO], T]) -> T:
+    """Write through a temporary file beside the target, renamed into place only when complete:
+    a failed or interrupted export (an exception from `write`, a progress callback that stops it)
+    never leaves a half file under the real name, nor the temporary one. The file is 0600: the
+    database is encrypted at rest, its export is not."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            result = write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return result
