@@ -1,10 +1,11 @@
 """HitlApp: global keys, the command palette, start-up (unlock -> who are you -> desk) and the
 ONE place that handles worker failures.
 
-Every database call runs in a thread worker started with `db()`, owned by the app, so that a
-refusal from the engine anywhere ends up in `on_worker_state_changed` below: a HitlError becomes
-a notification in the engine's own plain words, a key problem brings back the unlock screen, and
-anything unexpected is logged to a file and summarised, never dumped on the terminal.
+Database work runs in thread workers that belong to the widget or screen that needs the answer
+(so Textual cancels them when that node goes away). A worker that fails is passed up as a
+`WorkFailed` message (messages.forward_failure) and handled in `report_failure` below: a HitlError
+becomes a notification in the engine's own plain words, a key problem brings back the unlock
+screen, and anything unexpected is logged to a file and summarised, never dumped on the terminal.
 """
 
 from __future__ import annotations
@@ -15,30 +16,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.message import Message
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from .core.errors import HitlError, InsecureKeyFile, KeyInvalid, KeyMissing, StoreLocked, WrongKey
 from .core.models import User
-from .messages import SessionOpened
+from .messages import SessionOpened, SessionRead, Unlocked, WorkFailed
 from .render.text import utc_now
 
 log = logging.getLogger("hitl_tui.app")
 
 KEY_PROBLEMS = (WrongKey, KeyMissing, StoreLocked, KeyInvalid, InsecureKeyFile)
 AssistantFactory = Callable[[Any, str], Any]
-
-
-class WorkDone(Message):
-    """A db() worker finished: run its `done` callback on the UI thread."""
-
-    def __init__(self, callback: Callable[[Any], None], result: Any) -> None:
-        super().__init__()
-        self.callback = callback
-        self.result = result
 
 
 @dataclass(frozen=True)
@@ -79,8 +71,10 @@ class HitlApp(App[int]):
                  problem: HitlError | None = None, clock: Callable[[], datetime] | None = None,
                  assistant_factory: AssistantFactory | None = None, poll_interval: float | None = 1.0,
                  verify_on_start: bool = True, background_delay: float = 0.3, tour: Callable[[], Any] | None = None,
-                 log_file: Path | None = None, preload: "Preload | None" = None) -> None:
+                 log_file: Path | None = None, preload: "Preload | None" = None, settings: Any = None) -> None:
         super().__init__()
+        #: core.settings.Settings (theme, keymap, saved views, notifications...), or None for defaults
+        self.settings = settings
         self.service = service
         self.username = username
         self.db_path = Path(db_path or (service.path if service is not None else "hitl.db"))
@@ -103,6 +97,10 @@ class HitlApp(App[int]):
 
     def on_mount(self) -> None:
         self._handle_signals()
+        if self.settings is not None:
+            from . import ui_settings
+
+            ui_settings.apply(self)
         if self.service is None:
             self._show_unlock(self.problem or KeyMissing("No key was found for this database."))
         elif self.preload is not None and self.preload.username == self.username:
@@ -170,36 +168,46 @@ class HitlApp(App[int]):
                                       passphrase_possible=salt_path(self.db_path).exists()))
 
     def on_unlock_screen_attempted(self, event) -> None:
-        passphrase, path = event.passphrase, self.db_path
+        self._unlock(event.passphrase)
 
-        def work() -> Any:
-            from .core.keys import derive_passphrase_key
-            from .core.service import WorkflowService
+    @work(thread=True, exclusive=True, group="unlock", exit_on_error=False, description="unlock")
+    def _unlock(self, passphrase: str | None) -> None:
+        from .core.keys import derive_passphrase_key
+        from .core.service import WorkflowService
+        from .core.store.connection import wrong_key
 
-            from .core.store.connection import wrong_key
+        path = self.db_path
+        key = derive_passphrase_key(path, passphrase) if passphrase else None
+        try:
+            service = WorkflowService.open(path, key=key, settings=self.settings)
+        except WrongKey:  # say "wrong passphrase" for what was typed, not "wrong key"
+            if not passphrase:
+                raise
+            raise wrong_key(path, "passphrase") from None
+        self.post_message(Unlocked(service))
 
-            key = derive_passphrase_key(path, passphrase) if passphrase else None
-            try:
-                return WorkflowService.open(path, key=key)
-            except WrongKey:  # say "wrong passphrase" for what was typed, not "wrong key"
-                if not passphrase:
-                    raise
-                raise wrong_key(path, "passphrase") from None
+    @on(Unlocked)
+    def _unlocked(self, msg: Unlocked) -> None:
+        from .screens.unlock import UnlockScreen
 
-        self.db(work, group="unlock", done=self._unlocked, description="unlock")
-
-    def _unlocked(self, service: Any) -> None:
-        self.service = service
-        if _is_unlock(self.screen):
+        self.service = msg.service
+        if isinstance(self.screen, UnlockScreen):
             self.pop_screen()
         self._open_session()
 
     def _open_session(self) -> None:
         """Who you are, the directory and the first inbox page, read in one worker (after an
         unlock or a user switch; at start-up launch.py read them before the app ran)."""
-        service, username = self.service, self.username
-        self.db(lambda: Preload.read(service, username), group="session", done=self._session_ready,
-                description="find user")
+        self._read_session(self.service, self.username)
+
+    @work(thread=True, exclusive=True, group="session", exit_on_error=False, description="find user")
+    def _read_session(self, service: Any, username: str) -> None:
+        self.post_message(SessionRead(Preload.read(service, username)))
+
+    @on(SessionRead)
+    def _session_read(self, msg: SessionRead) -> None:
+        if msg.session.username == self.username:  # else a later user switch asked again
+            self._session_ready(msg.session)
 
     def _session_ready(self, session: "Preload") -> None:
         self.preload = None
@@ -225,52 +233,48 @@ class HitlApp(App[int]):
 
     # --- database work -------------------------------------------------------------------------
 
-    def db(self, work: Callable[[], Any], *, group: str = "db", exclusive: bool = False,
-           done: Callable[[Any], None] | None = None, description: str = "") -> Worker:
-        """Run blocking engine work in a thread; `done(result)` runs back on the UI thread.
-
-        Errors are not handled here: they reach on_worker_state_changed, the single handler.
-        """
-        def job() -> Any:
-            result = work()
-            # post, never call_from_thread: a blocking hand-over would hang the executor (and
-            # so the process exit) if the app closed while this worker was still running
-            if done is not None and not get_current_worker().is_cancelled:
-                self.post_message(WorkDone(done, result))
-            return result
-
-        return self.run_worker(job, thread=True, group=group, exclusive=exclusive, exit_on_error=False,
-                               description=description)
-
-    def on_work_done(self, message: "WorkDone") -> None:
-        if not self.is_running:  # shutting down: the screen this answer was for is being taken down
-            return
-        message.callback(message.result)
-
     def say(self, message: str, severity: str = "information", timeout: float | None = None) -> None:
         """A notification whose text is never parsed as markup (it may quote user text)."""
         self.notify(message, severity=severity, markup=False, timeout=timeout)  # type: ignore[arg-type]
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is not WorkerState.ERROR:
+    def alert(self, news: list) -> None:
+        """Something new concerns this user (core.notices): tell the terminal too, as the
+        settings ask (off, the bell, or a desktop notification where the terminal can)."""
+        mode = getattr(getattr(self.settings, "ui", None), "notify", None) or "bell"
+        if mode == "off":
             return
-        error = event.worker.error
+        from .alerts import alert
+
+        first = news[0]
+        more = f" (+{len(news) - 1} more)" if len(news) > 1 else ""
+        alert(self, "hitl-tui", first.text + more, mode)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers (unlock, session); every other node forwards its failures."""
+        if event.state is WorkerState.ERROR:
+            self.report_failure(event.worker)
+
+    @on(WorkFailed)
+    def _work_failed(self, msg: WorkFailed) -> None:
+        self.report_failure(msg.worker)
+
+    def report_failure(self, worker: Worker) -> None:
+        from .screens.unlock import UnlockScreen
+
+        error = worker.error
         if isinstance(error, KEY_PROBLEMS):
-            if _is_unlock(self.screen):
+            if isinstance(self.screen, UnlockScreen):
                 self.screen.show_error(str(error))
             else:
                 self._show_unlock(error)
         elif isinstance(error, HitlError):
             self.say(str(error), "error", timeout=8)
         else:
-            where = self._log_failure(event.worker.description or event.worker.name, error)
+            where = self.log_failure(worker.description or worker.name, error)
             self.say(f"Something went wrong ({type(error).__name__}: {error}); nothing further was changed. "
                      f"Details: {where}", "error", timeout=12)
-        screen = self.screen
-        if hasattr(screen, "work_failed"):
-            screen.work_failed(event.worker, error)
 
-    def _log_failure(self, what: str, error: BaseException | None) -> str:
+    def log_failure(self, what: str, error: BaseException | None) -> str:
         """Write the traceback to the log file (never the terminal); return where it went."""
         import traceback
 
@@ -292,7 +296,7 @@ class HitlApp(App[int]):
         """A bug in the UI: log it and say so in one line, instead of a traceback with locals
         (which could include key material) on the terminal."""
         error = self._exception
-        where = self._log_failure("ui", error)
+        where = self.log_failure("ui", error)
         self._exit_renderables.append(f"hitl-tui stopped after an internal error ({type(error).__name__}); "
                                       f"details in {where}")
         self._close_messages_no_wait()
@@ -304,7 +308,8 @@ class HitlApp(App[int]):
 
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(self.help_sections()))
+        keymap = dict(self.settings.ui.keymap) if self.settings is not None else None
+        self.push_screen(HelpScreen(self.help_sections(), keymap=keymap))
 
     def help_sections(self) -> list[tuple[str, list[Binding]]]:
         from .screens.desk import DeskScreen
@@ -327,15 +332,12 @@ class HitlApp(App[int]):
         if commands is not None:
             yield from commands()
         yield SystemCommand("Help: list every key", "Show every key binding", self.action_help)
+        yield SystemCommand("Theme: change the colours", "Pick one of Textual's themes (kept in the config file)",
+                            self.action_change_theme)
         yield SystemCommand("Quit", "Leave hitl-tui", self.action_quit)
 
     async def action_quit(self) -> None:
         self.exit(0)
-
-
-def _is_unlock(screen: Screen) -> bool:
-    """Without importing the unlock screen: most sessions never need it."""
-    return type(screen).__name__ == "UnlockScreen"
 
 
 def make_app(service: Any | None, username: str | None = None, **options: Any) -> HitlApp:

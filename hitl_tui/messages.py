@@ -1,14 +1,17 @@
 """Messages that cross panes or come back from database workers.
 
-Workers run in threads and never touch widgets: each ends by posting one of these to the
-screen that asked (post_message is thread-safe). Names are past tense: they report facts.
+Workers run in threads and never touch widgets: each ends by posting one of these to the node
+that asked (post_message is thread-safe); they bubble up to the desk (and the demo, which watches
+what the desk is told). Names are past tense: they report facts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from textual.message import Message
+from textual.worker import Worker, WorkerState
 
 from .core.models import AuditEntry, Decision, InboxView, RequestSummary, User, VerifyResult, WorkflowRequest
 
@@ -19,6 +22,20 @@ class SessionOpened(Message):
 
     user: User
     people: list[User]
+
+
+@dataclass
+class Unlocked(Message):
+    """The database opened with what was typed on the unlock screen."""
+
+    service: Any
+
+
+@dataclass
+class SessionRead(Message):
+    """Who this user is, the directory and the first inbox page (an app.Preload)."""
+
+    session: Any
 
 
 @dataclass
@@ -33,7 +50,9 @@ class PageLoaded(Message):
 
 @dataclass
 class CountsLoaded(Message):
-    token: int
+    """How many requests each view holds under the filter `search`."""
+
+    search: str
     counts: dict[InboxView, int]
 
 
@@ -43,8 +62,15 @@ class RequestLoaded(Message):
 
     request: WorkflowRequest
     trail: list[AuditEntry]
-    #: core.compliance flags (ComplianceFlag), most severe first
-    flags: list = field(default_factory=list)
+
+
+@dataclass
+class FlagsLoaded(Message):
+    """core.compliance flags (most severe first) for one revision of a request."""
+
+    workflow_id: str
+    revision: int
+    flags: list
 
 
 @dataclass
@@ -68,12 +94,14 @@ class AuditProgress(Message):
 
 @dataclass
 class ExternalChange(Message):
-    """Someone else committed: which requests their audit entries touched, and which of those
-    now wait for this user (to be announced)."""
+    """Someone else committed: which requests their audit entries touched, and what this user
+    should be told of (core.notices.Notice: arrivals in their queue, outcomes of their requests)."""
 
     touched: set[str] = field(default_factory=set)
-    arrivals: list[WorkflowRequest] = field(default_factory=list)
+    news: list = field(default_factory=list)
     entries: int = 0
+    version: int = 0
+    size: int = 0
 
 
 @dataclass
@@ -91,7 +119,25 @@ class RequestSaved(Message):
 
 
 @dataclass
-class ChatAsked(Message):
-    """The chat pane's input was submitted; the screen routes it to the assistant."""
+class ProposalReady(Message):
+    """The request an agent proposed a decision on, read afresh for the decision dialog."""
 
-    text: str
+    request: WorkflowRequest
+    proposal: Any
+
+
+class WorkFailed(Message):
+    """A worker of some node ended in an exception. Textual tells only the node that owns the
+    worker (Worker.StateChanged does not bubble); the node passes it up with this, and the app
+    handles every failure in one place."""
+
+    def __init__(self, worker: Any) -> None:
+        super().__init__()
+        self.worker = worker
+        self.error = worker.error
+
+
+def forward_failure(node: Any, event: Worker.StateChanged) -> None:
+    """For a node's on_worker_state_changed: pass a failed worker up to the app's one handler."""
+    if event.state is WorkerState.ERROR:
+        node.post_message(WorkFailed(event.worker))

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ..core import rbac
-from ..core.compliance import check_request, split_window, zone_from_env
+from ..core.compliance import check_request, zone_from_env
 from ..core.errors import HitlError, PermissionDenied, ValidationFailed
 from ..core.models import Decision, InboxView, WorkflowRequest
 from ..core.service import WorkflowService
@@ -93,7 +93,7 @@ class SessionTools:
         return self._service.get_user(self.username)
 
     def _tz(self):
-        return zone_from_env()
+        return zone_from_env(settings=self._service.settings)  # the session's timezone setting
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -282,11 +282,9 @@ class SessionTools:
 
     def _related(self, req: WorkflowRequest) -> list[WorkflowRequest]:
         """The requester's other requests in the split window, as far as this user may see."""
-        start, end = split_window(self.policy, req)
-        rows = self._service.list_requests(self.username, InboxView.VISIBLE, search=req.requester, limit=500)
-        ids = [r.id for r in rows if r.requester == req.requester and r.id != req.id
-               and r.workflow_type == req.workflow_type and start <= r.created_at <= end]
-        return [self._service.get_workflow_for(self.username, i) for i in ids]
+        from ..core.reports.flags import visible_related
+
+        return visible_related(self._service, self.username, req, limit=500)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -4,9 +4,10 @@
   and has no such key: this subclass is the only place it exists.
 - The guided tour: its panel sits in the desk through the app's `tour` option; `t` hides it and
   brings it back, `]`/`[` move between steps, `d` does the current step (autopilot.py).
-- The tour notices what happened by watching what the desk itself reports: every database
-  result passes through `on_work_done`, every refusal through `say`, every assistant event
-  through the factory wrapper below. Nothing in the desk knows about the tour.
+- The tour notices what happened by watching what the desk itself reports: the desk's messages
+  (a page shown, a request loaded, a decision recorded, the chain verified) bubble up to this
+  app, every refusal passes through `say`, every assistant event through the factory wrapper
+  below. Nothing in the desk knows about the tour.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual import on
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from ..app import HitlApp, Preload, WorkDone
-from ..messages import AuditVerified, DecisionRecorded, PageLoaded, RequestLoaded, SessionOpened
+from ..app import HitlApp
+from ..messages import AuditVerified, DecisionRecorded, RequestLoaded, SessionOpened
+from ..screens.desk import DeskScreen
 from .tour import PEOPLE, START_AS, Cast, Tour
 
 DEMO_BINDINGS = [
@@ -35,6 +38,8 @@ DEMO_BINDINGS = [
             tooltip="The tour's previous step"),
     Binding("d", "tour_do", "Do it for me", show=False, id="demo.do",
             tooltip="The tour does the current step (a decision still waits for your enter)"),
+    Binding("K", "keep_report", "Keep report", show=False, id="demo.keep_report",
+            tooltip="Keep a copy of the demo's HTML audit report at a path you choose (the demo deletes its own)"),
 ]
 
 
@@ -52,8 +57,6 @@ class DemoApp(HitlApp):
         from .autopilot import Autopilot
 
         self.autopilot = Autopilot(self)
-        #: (id of the desk, token of the page it last showed): the autopilot waits on this
-        self.page_shown: tuple[int, int] = (0, -1)
         self._typing = False
 
     # --- the tour panel ------------------------------------------------------------------------
@@ -91,13 +94,18 @@ class DemoApp(HitlApp):
         self.guide.go(-1)
         self.refresh_tour()
 
+    def action_keep_report(self) -> None:
+        from ..screens.keep_copy import open_keep_copy
+
+        open_keep_copy(self)
+
     def action_tour_do(self) -> None:
         self.run_worker(self.autopilot.run(self.guide.step.key), group="autopilot", exclusive=True,
                         exit_on_error=False, description="tour autopilot")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("switch_user", "tour_next", "tour_back", "tour_do", "hide_tour", "resume_tour"):
-            if not _is_desk(self.screen):
+            if not isinstance(self.screen, DeskScreen):
                 return False  # over a dialog these keys would act behind it
             if action == "resume_tour":
                 return self.guide.hidden
@@ -110,7 +118,7 @@ class DemoApp(HitlApp):
     def action_switch_user(self) -> None:
         from ..screens.user_picker import UserPicker
 
-        people = self.screen.people if _is_desk(self.screen) else []
+        people = self.screen.people if isinstance(self.screen, DeskScreen) else []
         self.push_screen(UserPicker(people, self.username, PEOPLE), self._picked)
 
     def _picked(self, username: str | None) -> None:
@@ -131,7 +139,7 @@ class DemoApp(HitlApp):
         """The database label says what this database is: nobody should wonder whether the demo
         just approved something in their real one."""
         screen = self.screen
-        if not _is_desk(screen):
+        if not isinstance(screen, DeskScreen):
             return
         self._fit_to_width()
 
@@ -143,7 +151,7 @@ class DemoApp(HitlApp):
         and the header's database label shrinks to a word instead of an elided phrase."""
         from textual.widgets import Footer
 
-        if not _is_desk(self.screen):
+        if not isinstance(self.screen, DeskScreen):
             return
         wide = self.size.width >= 100
         for footer in self.screen.query(Footer):
@@ -154,38 +162,28 @@ class DemoApp(HitlApp):
 
     # --- watching what the desk reports --------------------------------------------------------
 
-    def on_work_done(self, message: WorkDone) -> None:
-        # Textual runs every class's handler along the MRO: this one replaces HitlApp's
-        message.prevent_default()
-        if _stale(message.callback, self.screen_stack):
-            return  # a previous user's desk asked; it is gone
-        message.callback(message.result)
-        self.observe(message.result)
+    @on(RequestLoaded)
+    def _seen(self, msg: RequestLoaded) -> None:
+        req = msg.request
+        self.guide.facts.seen.add((req.id, self.username, req.current_role.value if req.current_role else None))
+        self.refresh_tour()
 
-    def observe(self, result: Any) -> None:
-        facts, me = self.guide.facts, self.username
-        if isinstance(result, Preload):  # a new session: its desk opened on this first page
-            result = result.first_page
-        if isinstance(result, PageLoaded):
-            if _is_desk(self.screen):
-                self.page_shown = (id(self.screen), result.token)
-            return
-        if isinstance(result, RequestLoaded):
-            req = result.request
-            facts.seen.add((req.id, me, req.current_role.value if req.current_role else None))
-        elif isinstance(result, DecisionRecorded):
-            req = result.request
-            facts.decided.add((req.id, result.decision.value, req.current_role.value if req.current_role else None))
-        elif isinstance(result, AuditVerified):
-            facts.chain = result.result
-        else:
-            return
+    @on(DecisionRecorded)
+    def _decided(self, msg: DecisionRecorded) -> None:
+        req = msg.request
+        self.guide.facts.decided.add((req.id, msg.decision.value,
+                                      req.current_role.value if req.current_role else None))
+        self.refresh_tour()
+
+    @on(AuditVerified)
+    def _verified(self, msg: AuditVerified) -> None:
+        self.guide.facts.chain = msg.result
         self.refresh_tour()
 
     def _watch_panes(self) -> None:
         """What is on screen but reported by no worker: which request's audit timeline shows."""
         desk = self.screen
-        if not _is_desk(desk) or not desk.query("AuditTimeline"):
+        if not isinstance(desk, DeskScreen) or not desk.query("AuditTimeline"):
             return  # not a desk, or one just pushed (start, user switch) whose panes are not mounted yet
         from textual.widgets import Input
 
@@ -231,7 +229,7 @@ class DemoApp(HitlApp):
         return [("Demo and guided tour", demo), *rest]
 
     def get_system_commands(self, screen: Screen):
-        if _is_desk(screen):
+        if isinstance(screen, DeskScreen):
             yield SystemCommand("Demo: act as another user", "key: u", self.action_switch_user)
             yield SystemCommand("Tour: resume" if self.guide.hidden else "Tour: hide", "key: t",
                                 self.action_resume_tour if self.guide.hidden else self.action_hide_tour)
@@ -267,23 +265,3 @@ class ObservedAssistant:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
-
-
-def _is_desk(screen: Screen) -> bool:
-    return type(screen).__name__ == "DeskScreen"
-
-
-def _stale(callback: Any, stack: list[Screen]) -> bool:
-    """Is this worker's answer meant for a screen that has been closed (a user switch)?"""
-    owners = [getattr(callback, "__self__", None)]
-    owners += [cell.cell_contents for cell in (getattr(callback, "__closure__", None) or ())
-               if _has_contents(cell)]
-    return any(isinstance(o, Screen) and o not in stack for o in owners)
-
-
-def _has_contents(cell) -> bool:
-    try:
-        cell.cell_contents
-    except ValueError:
-        return False
-    return True

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from ..core.errors import HitlError
 from ..core.models import Decision
 from ..messages import DecisionRecorded
+from ..screens.desk import DeskScreen
 from .report import export_report
 from .tamper import restore, tamper_entry
 from .tour import START_AS, TAMPER_NEW, TAMPER_OLD
@@ -46,7 +47,7 @@ class Autopilot:
         except (Stuck, HitlError, ValueError, OSError) as exc:
             note = f"The tour could not do this step: {exc}"
         except Exception as exc:  # a bug here must not take the demo down: say so, log it
-            where = self.app._log_failure("tour autopilot", exc)
+            where = self.app.log_failure("tour autopilot", exc)
             note = f"The tour could not do this step ({type(exc).__name__}); details in {where}"
         if tour.step.key == key:
             tour.note = note or ""
@@ -66,7 +67,7 @@ class Autopilot:
 
     def _desk(self):
         screen = self.app.screen
-        return screen if type(screen).__name__ == "DeskScreen" else None
+        return screen if isinstance(screen, DeskScreen) else None
 
     async def desk_as(self, username: str):
         """The desk of `username`, its first page on screen, nothing over it."""
@@ -84,7 +85,7 @@ class Autopilot:
         return desk
 
     async def page_of(self, desk) -> None:
-        await self.until(lambda: self.app.page_shown == (id(desk), desk.token), "the inbox to load")
+        await self.until(lambda: desk.inbox.settled, "the inbox to load")
 
     async def select(self, desk, wid: str, views: tuple[str, ...] = ("awaiting_me", "visible")) -> None:
         """Put the inbox cursor on `wid` and wait for its detail, changing view if it is not here."""
@@ -169,7 +170,7 @@ class Autopilot:
         if not self.tour.travel_at_director():
             req = await self.engine(self.app.service.approve_workflow, cast.singapore, START_AS,
                                     "Approved for the tour (d on the previous step was skipped)")
-            self.app.observe(DecisionRecorded(req, Decision.APPROVE))
+            self.app.post_message(DecisionRecorded(req, Decision.APPROVE))  # as if the desk had recorded it
             said = "First approved it as sarah.manager (you had skipped that). "
         await self.show("mike.director", cast.singapore)
         return said + "Switched to mike.director: ✔ Manager, ▶ Director (you)."
@@ -226,4 +227,4 @@ class Autopilot:
 
 
 def _desk_below(app) -> bool:
-    return any(type(s).__name__ == "DeskScreen" for s in app.screen_stack[:-1])
+    return any(isinstance(s, DeskScreen) for s in app.screen_stack[:-1])

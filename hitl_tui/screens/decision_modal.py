@@ -20,8 +20,7 @@ from textual.widgets import Input, Static
 from ..agents.events import DecisionProposal
 from ..core.models import AgentProposal, Decision, User, WorkflowRequest
 from ..core.policy import Policy
-from ..core.rbac import eligible_deciders
-from ..render.chain import names
+from ..core.consequences import consequence
 from ..render.text import format_value, plain, risk_badge
 
 TITLES = {Decision.APPROVE: "Approve", Decision.REJECT: "Reject", Decision.REQUEST_CHANGES: "Request changes"}
@@ -38,22 +37,6 @@ class DecisionResult:
     decision: Decision
     comments: str
     proposal: AgentProposal | None = None
-
-
-def consequence(req: WorkflowRequest, decision: Decision, policy: Policy, people: list[User]) -> str:
-    """What happens if this is confirmed, in one sentence."""
-    if decision is Decision.REJECT:
-        return f"Rejecting ends {req.id} for good; {req.requester} sees your reason."
-    if decision is Decision.REQUEST_CHANGES:
-        return (f"Requesting changes sends it back to {req.requester}, who can edit and resubmit; "
-                f"the approval chain then starts again.")
-    nxt = req.current_stage + 1
-    if nxt >= len(req.required_approvers):
-        return "Approving completes the request: it becomes approved."
-    role = req.required_approvers[nxt]
-    decided = {a.approver for a in req.approvals if a.revision == req.revision}
-    who = eligible_deciders(policy, people, req, role, decided)
-    return f"Approving moves this to {role.label}" + (f": {names(who, 3)}." if who else ".")
 
 
 def summary_line(req: WorkflowRequest, policy: Policy) -> Text:

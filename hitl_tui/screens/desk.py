@@ -4,6 +4,11 @@ At 80x24 the inbox keeps the top half and the bottom half shows one of detail / 
 (`v` switches, tab visits them in turn); from 140 columns all four panes are shown. Every action
 is a key, greyed out in the footer when the engine's rules would refuse it; pressing a greyed
 key says why, in the engine's own words.
+
+The widgets own their state and their database work (the inbox its pages, the view bar its
+counts, the ChangeWatcher polling and verification, the chat its assistant); this screen sets
+what they show (attributes down) and acts on what they report (messages up). Its own workers load
+the selected request and write what a person confirmed in a dialog.
 """
 
 from __future__ import annotations
@@ -12,42 +17,48 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Footer, Input
+from textual.worker import Worker, get_current_worker
 
 from ..core import rbac
-from ..core.models import InboxView, RequestSummary, User, WorkflowRequest
+from ..core.errors import HitlError, PermissionDenied, UnknownWorkflow
+from ..core.models import Decision, InboxView, RequestSummary, User, WorkflowRequest
 from ..core.workflow import Action
-from ..messages import CountsLoaded, PageLoaded, RequestLoaded, RequestVanished
+from ..messages import (AuditProgress, AuditVerified, DecisionRecorded, ExternalChange, FlagsLoaded, PageLoaded,
+                        ProposalReady, RequestLoaded, RequestSaved, RequestVanished, forward_failure)
 from ..widgets.agent_chat import AgentChat
-from ..widgets.audit_timeline import AuditTimeline
-from ..widgets.request_detail import RequestDetail
-from ..widgets.request_list import RequestList
+from ..render.text import TickClock
+from ..widgets.change_watcher import ChangeWatcher
+from ..widgets.filter_bar import FilterBar
+from ..widgets.request_list import InboxQuery, RequestList
 from ..widgets.status_header import StatusHeader
 from ..widgets.view_bar import LABELS, ViewBar
-from .desk_actions import DeskActions
-from .desk_data import DeskData
+from ..widgets.desk_panes import LOWER, PANES, DeskPanes
 
-LOWER = ("detail", "timeline", "chat")
-LOWER_TITLES = {"detail": "Detail", "timeline": "Audit timeline", "chat": "Assistant"}
-SORTS = ("oldest", "newest", "risk")
+# The modals, the detail and the timeline are imported where they are first needed, not here:
+# the form alone pulls in Select and TextArea, tens of milliseconds the first paint should not wait for.
+
 DECISION_ACTIONS = {"approve": Action.APPROVE, "reject": Action.REJECT, "request_changes": Action.REQUEST_CHANGES}
+DECISIONS = {"approve": Decision.APPROVE, "reject": Decision.REJECT, "request_changes": Decision.REQUEST_CHANGES}
 EMPTY = {
     InboxView.AWAITING_ME: "Nothing awaits your decision. 2 shows your requests, 3 all you may see, n files a new one.",
     InboxView.MINE: "You have filed no requests yet; n files a new one.",
     InboxView.VISIBLE: "There are no requests you may see yet.",
     InboxView.DECIDED: "You have not decided any request yet.",
 }
-
+#: the requester's other requests looked at for split-purchase checks
+MAX_RELATED = 50
 
 WIDE_AT = 140
 
 
-class DeskScreen(DeskActions, DeskData, Screen[None]):
+class DeskScreen(Screen[None]):
+    #: never the (hidden) filter field, which comes first in the focus chain
+    AUTO_FOCUS = "#inbox-table"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_AT, "-wide")]
     BINDINGS = [
         Binding("a", "approve", "Approve", id="desk.approve", tooltip="Approve the selected request's current stage"),
@@ -59,7 +70,7 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
                 tooltip="Edit and resubmit your request after changes were requested"),
         Binding("w", "withdraw", "Withdraw", id="desk.withdraw", tooltip="Withdraw your request (asks first)"),
         Binding("slash", "filter", "Filter", id="desk.filter",
-                tooltip="Filter as you type: title, id, requester, type, risk; esc leaves the field"),
+                tooltip="Filter as you type: words, or risk:high type:expense requester:NAME age:>2d …; esc leaves the field"),
         Binding("v", "next_lower", "Pane", id="desk.lower",
                 tooltip="Narrow terminals: show detail → audit timeline → assistant in the lower half"),
         Binding("1", "view('awaiting_me')", "Awaiting me", show=False, id="desk.view1",
@@ -69,7 +80,11 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
                 tooltip="Everything your role lets you see"),
         Binding("4", "view('decided')", "Decided", show=False, id="desk.view4",
                 tooltip="Requests you decided a stage of"),
-        Binding("s", "cycle_sort", "Sort", show=False, id="desk.sort", tooltip="Oldest first → newest → highest risk"),
+        Binding("s", "cycle_sort", "Sort", show=False, id="desk.sort",
+                tooltip="Sort by the next column: created, risk, title, requester, type, id, value, stage, status "
+                        "(a click on a column's header too)"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="desk.reverse_sort",
+                tooltip="Reverse the sort order (newest first, lowest risk first, Z to A…)"),
         Binding("tab", "next_pane", "Next pane", show=False, id="desk.next_pane",
                 tooltip="Inbox → detail → timeline → assistant"),
         Binding("shift+tab", "previous_pane", "Previous pane", show=False, id="desk.previous_pane"),
@@ -79,6 +94,16 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
                 tooltip="Leave the filter / go back to the inbox / clear the filter"),
         Binding("ctrl+r,f5", "reload", "Reload", show=False, id="desk.reload",
                 tooltip="Reload now (changes by others also appear by themselves within a second)"),
+        Binding("y", "copy_id", "Copy id", show=False, id="desk.copy_id",
+                tooltip="Copy the selected request's id to the clipboard (OSC 52: works over SSH)"),
+        Binding("Y", "copy_link", "Copy link", show=False, id="desk.copy_link",
+                tooltip="Copy a line naming the request, its risk and stage, and the command that shows it"),
+        Binding("o", "page_description", "Pager", show=False, id="desk.pager",
+                tooltip="Read the selected request's description in $PAGER (less -R by default)"),
+        Binding("O", "page_detail", "Detail in pager", show=False, id="desk.pager_detail",
+                tooltip="The whole detail pane as plain text in $PAGER"),
+        Binding("ctrl+e", "export", "Export", show=False, id="desk.export",
+                tooltip="Export the audit log (jsonl, csv, html, md) with a progress bar"),
     ]
 
     def __init__(self, service: Any, user: User, people: list[User], db_path: Path,
@@ -93,35 +118,32 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
         self.view = InboxView.AWAITING_ME
         self.sort = "oldest"
         self.search = ""
-        self.token = 0
-        self.lower = "detail"
         self.highlighted: RequestSummary | None = None
         self.request: WorkflowRequest | None = None
+        self.trail: list = []
+        self.flags: list | None = None
         self._started = False
-        self._polling = False
-        self._data_version: int | None = None
-        self._audit_seq = 0
-        self._verify_started: float | None = None
-        self._verified_at: float | None = None
-        self._reverify_timer = None
-        self._filter_timer = None
-        self._assistant: Any = None
+        #: one reading of the time for every relative age on screen, ticked by tick_ages
+        self.clock: TickClock | None = None
+        self._keys_state: tuple | None = None
+        self._counts_due = False
 
     # --- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        clock = self.app.clock
+        app = self.app
+        self.clock = TickClock(app.clock)
         yield StatusHeader(self.db_path, id="status-header")
-        yield ViewBar(id="view-bar")
-        yield Input(id="filter", compact=True, placeholder="filter: title, id, requester, type, risk… "
-                    "(enter keeps it, esc leaves)")
-        with Grid(id="panes"):
-            yield RequestList(self.policy, clock, id="inbox", classes="pane")
-            yield RequestDetail(self.policy, clock, id="detail", classes="pane lower")
-            yield AuditTimeline(id="timeline", classes="pane lower")
-            yield AgentChat(id="chat", classes="pane lower")
-        if getattr(self.app, "tour", None):
-            yield self.app.tour()
+        yield ViewBar(self.service, self.user.username, id="view-bar")
+        bar = FilterBar(id="filter", placeholder="words, or risk:high type:expense requester:NAME age:>2d …")
+        bar.display = False  # until / opens it
+        yield bar
+        with DeskPanes(self.policy, self.clock, self.service, self.user.username,
+                       chat_factory=app.assistant_factory, id="panes"):
+            yield RequestList(self.policy, self.clock, self.service, self.user.username, id="inbox", classes="pane")
+        yield ChangeWatcher(self.service, self.user, poll_interval=app.poll_interval)
+        if getattr(app, "tour", None):
+            yield app.tour()
         yield Footer(compact=True)
 
     @property
@@ -129,38 +151,54 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
         return self.query_one(RequestList)
 
     @property
-    def detail(self) -> RequestDetail:
-        return self.query_one(RequestDetail)
+    def panes(self) -> DeskPanes:
+        return self.query_one(DeskPanes)
 
     @property
-    def timeline(self) -> AuditTimeline:
-        return self.query_one(AuditTimeline)
+    def detail(self):
+        return self.panes.detail
+
+    @property
+    def timeline(self):
+        return self.panes.timeline
 
     @property
     def chat(self) -> AgentChat:
-        return self.query_one(AgentChat)
+        return self.panes.chat
 
     @property
     def header(self) -> StatusHeader:
         return self.query_one(StatusHeader)
 
     @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one(FilterBar)
+
+    @property
+    def view_bar(self) -> ViewBar:
+        return self.query_one(ViewBar)
+
+    @property
+    def watcher(self) -> ChangeWatcher:
+        return self.query_one(ChangeWatcher)
+
+    @property
     def wide(self) -> bool:
         # from the size, not the "-wide" class: on a resize the class is set after on_resize runs
         return self.size.width >= WIDE_AT
 
+    @property
+    def lower(self) -> str:
+        return self.panes.lower
+
     def on_mount(self) -> None:
         self.header.who = f"{self.user.username} ({self.user.role.label})"
-        self.query_one("#filter", Input).display = False
-        self.inbox.empty_text = "Loading…"
-        self._show_lower("detail")
-        self.inbox.focus()
-        if self._first_page is not None:  # read before the app started (app.Preload)
-            self.page_loaded(self._first_page)
-            self._first_page = None
-        else:
-            self.load_page()
-        self.set_interval(60, self.inbox.refresh_ages)
+        if not self.filter_bar.display:  # a / typed during start-up keeps the filter's focus
+            self.inbox.focus()
+        self.inbox.ask(self._query(), EMPTY[self.view], first_page=self._first_page)
+        self._first_page = None
+        self.set_interval(10, self.tick_ages)  # ages show seconds under a minute
+        self._title_panes()
 
     def on_resize(self) -> None:
         self._title_panes()
@@ -168,40 +206,34 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
 
     def _title_panes(self) -> None:
         self.inbox.border_title = f"Inbox · {LABELS[self.view][0]}"
-        if self.wide:
-            for name in LOWER:
-                self.query_one(f"#{name}").border_title = LOWER_TITLES[name]
-            self.query_one("#timeline").border_subtitle = ""
-            return
-        pane = self.query_one(f"#{self.lower}")
-        pane.border_title = " ".join(f"[reverse] {LOWER_TITLES[n]} [/]" if n == self.lower else f" {LOWER_TITLES[n]} "
-                                     for n in LOWER)
-        pane.border_subtitle = "v switches"
+        self.panes.title(wide=self.wide)
 
-    def _show_lower(self, name: str) -> None:
-        self.lower = name
-        for other in LOWER:
-            self.set_class(other == name, f"-lower-{other}")
-        self._title_panes()
-        self.refresh_bindings()
+    def tick_ages(self) -> None:
+        """One clock for every relative age on screen, so the inbox and the detail agree."""
+        now = self.clock.tick()
+        self.inbox.refresh_ages(now)
+        if self.panes.mounted_lower:
+            self.detail.refresh_ages(now)
 
-    # --- answers from the workers --------------------------------------------------------------
+    # --- the inbox -----------------------------------------------------------------------------
 
-    def page_loaded(self, msg: PageLoaded) -> None:
-        if msg.token != self.token:
-            return  # the view, sort or filter changed since this was asked
-        append = msg.offset > 0
-        if append and msg.offset != len(self.inbox.rows):
-            return
+    def _query(self) -> InboxQuery:
+        return InboxQuery(self.view, self.sort, self.search)
+
+    def _new_query(self) -> None:
         empty = EMPTY[self.view] if not self.search else f"Nothing matches “{self.search}” here; esc clears the filter."
-        self.inbox.show(msg.rows, has_more=msg.has_more, append=append, empty_text=empty)
+        self.inbox.ask(self._query(), empty)
+
+    @on(PageLoaded)
+    def _page_shown(self, msg: PageLoaded) -> None:
         if not self._started:
             self._started = True
-            # counts, polling and verification compete for the CPU (verification hashes the
-            # whole chain): they start once the first page is on screen, not before
+            # the other panes, counts, polling and verification compete for the CPU (verification
+            # hashes the whole chain): they start once the first page is on screen, not before
             self.call_after_refresh(self._after_first_paint)
 
     def _after_first_paint(self) -> None:
+        self.panes.mount_lower()
         delay = self.app.background_delay
         if delay:
             self.set_timer(delay, self._start_background)
@@ -209,67 +241,192 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
             self._start_background()
 
     def _start_background(self) -> None:
-        self.load_counts()
-        self.start_polling()
-        if self.app.verify_on_start:
-            self.verify_chain()
-        else:
+        self._count_later()
+        verify = self.app.verify_on_start
+        self.watcher.start(verify=verify)
+        if not verify:
             self.header.audit = Text("audit: not verified", style="dim")
-            self.timeline.set_chain_state(Text("chain: not verified", style="dim"))
+            self.panes.chain_state(Text("chain: not verified", style="dim"))
 
-    def counts_loaded(self, msg: CountsLoaded) -> None:
-        if msg.token == self.token:
-            self.query_one(ViewBar).counts = msg.counts
+    @on(DeskPanes.LowerMounted)
+    def _lower_mounted(self) -> None:
+        self._title_panes()
+        self._show_selected()
 
     @on(RequestList.Highlighted)
     def _highlighted(self, event: RequestList.Highlighted) -> None:
         self.highlighted = event.summary
         if event.summary is None:
-            self.request = None
-            self.detail.show(None, self.user, self.people, note=self.inbox.empty_text)
-            self.timeline.show(None, [])
+            self.request, self.trail, self.flags = None, [], None
+            self._show_selected(note=self.inbox.empty_text)
         elif self.request is None or self.request.id != event.summary.id:
-            self.load_request(event.summary.id)
-        self.refresh_bindings()
+            self._load_request(event.summary.id)
+        self._refresh_keys()
+        self._count_if_quiet()
 
-    @on(RequestList.NeedMore)
-    def _more(self) -> None:
-        self.load_page(append=True)
+    def _count_later(self) -> None:
+        """The view bar's counts, once the page and the selected request are on screen: they
+        share the engine's connection, and four counts over a large database must not hold up
+        what the person is looking at."""
+        self._counts_due = True
+        self._count_if_quiet()
+
+    def _count_if_quiet(self) -> None:
+        if not self._counts_due or not self._started or not self.inbox.settled:
+            return
+        if self.highlighted is not None and self.current_request() is None:
+            return  # the detail is loading: it goes first
+        self._counts_due = False
+        self.view_bar.recount(self.search)
 
     @on(RequestList.Opened)
     def _opened(self) -> None:
         self.action_open_detail()
 
-    def request_loaded(self, msg: RequestLoaded | RequestVanished) -> None:
-        if isinstance(msg, RequestVanished):
-            if self.highlighted and self.highlighted.id == msg.workflow_id:
-                self.request = None
-                self.detail.show(None, self.user, self.people, note=msg.reason)
-                self.timeline.show(None, [], note=msg.reason)
-            return
-        if self.highlighted is None or msg.request.id != self.highlighted.id:
-            return
-        self.request = msg.request
-        self.detail.show(msg.request, self.user, self.people, flags=None)
-        self.timeline.show(msg.request.id, msg.trail)
-        self.refresh_bindings()
-        self.load_flags(msg.request)
-
-    def flags_loaded(self, found: tuple[str, int, list]) -> None:
-        wid, revision, flags = found
-        req = self.current_request()
-        if req is not None and (req.id, req.revision) == (wid, revision):
-            self.detail.show(req, self.user, self.people, flags=flags)
-
     def reload(self, *, detail: bool = True) -> None:
         """Refresh what may have changed: the page (cursor kept), the counts, and the selected
         request when it may have changed too."""
-        self.load_page()
-        self.load_counts()
+        self.inbox.reload()
+        self._count_later()
         if detail and self.highlighted is not None:
-            self.load_request(self.highlighted.id)
+            self._load_request(self.highlighted.id)
+
+    # --- the selected request ------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False, description="request detail")
+    def _load_request(self, workflow_id: str) -> None:
+        svc, me = self.service, self.user.username
+        try:
+            req = svc.get_workflow_for(me, workflow_id)
+            trail = svc.get_audit_trail_for(me, workflow_id)
+        except (PermissionDenied, UnknownWorkflow) as exc:  # it left this user's sight meanwhile
+            self.post_message(RequestVanished(workflow_id, str(exc)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(RequestLoaded(req, trail))
+
+    @on(RequestVanished)
+    def _vanished(self, msg: RequestVanished) -> None:
+        if self.highlighted and self.highlighted.id == msg.workflow_id:
+            self.request, self.trail, self.flags = None, [], None
+            self._show_selected(note=msg.reason)
+            self._refresh_keys()
+            self._count_if_quiet()
+
+    @on(RequestLoaded)
+    def _loaded(self, msg: RequestLoaded) -> None:
+        if self.highlighted is None or msg.request.id != self.highlighted.id:
+            return  # the cursor moved on meanwhile
+        self.request, self.trail, self.flags = msg.request, msg.trail, None
+        self._show_selected()
+        self._refresh_keys()
+        self._count_if_quiet()
+        self._load_flags(msg.request)
+
+    @work(thread=True, exclusive=True, group="flags", exit_on_error=False, description="compliance flags")
+    def _load_flags(self, req: WorkflowRequest) -> None:
+        """Compliance flags come second: the split-purchase check searches the requester's other
+        requests, which should not hold up the detail (or, at start-up, the first paint)."""
+        from ..core import compliance  # only once a request is opened, not at start-up
+        from ..core.reports.flags import visible_related
+
+        svc = self.service
+        related = visible_related(svc, self.user.username, req, MAX_RELATED)
+        flags = compliance.check_request(svc.policy, req, related,
+                                         tz=compliance.zone_from_env(settings=getattr(svc, "settings", None)))
+        if not get_current_worker().is_cancelled:
+            self.post_message(FlagsLoaded(req.id, req.revision, flags))
+
+    @on(FlagsLoaded)
+    def _flags_loaded(self, msg: FlagsLoaded) -> None:
+        req = self.current_request()
+        if req is not None and (req.id, req.revision) == (msg.workflow_id, msg.revision):
+            self.flags = msg.flags
+            self._show_selected(timeline=False)
+
+    def _show_selected(self, note: str = "", *, timeline: bool = True) -> None:
+        """Hand the selected request to the detail and timeline (once they are mounted)."""
+        if not self.panes.mounted_lower:
+            return
+        self.detail.show(self.request, self.user, self.people, note=note, flags=self.flags)
+        if timeline:
+            self.timeline.show(self.request.id if self.request else None, self.trail, note=note)
+
+    def current_request(self) -> WorkflowRequest | None:
+        """The loaded request, only if it is the one under the cursor (never a stale one)."""
+        if self.request is not None and self.highlighted is not None and self.request.id == self.highlighted.id:
+            return self.request
+        return None
+
+    # --- the audit chain and changes by others -------------------------------------------------
+
+    def verify_chain(self) -> None:
+        self.watcher.verify()
+
+    @on(AuditProgress)
+    def _audit_progress(self, msg: AuditProgress) -> None:
+        if msg.total:
+            self.header.audit = Text(f"audit: verifying… {100 * msg.done // msg.total}%", style="italic")
+
+    @on(AuditVerified)
+    def _audit_verified(self, msg: AuditVerified) -> None:
+        result = msg.result
+        if result.ok:
+            self._audit_badge()
+            self.panes.chain_state(Text(f"chain ✔ verified ({result.entries:,} entries)", style="green"))
+        else:
+            self.header.audit = Text(f" AUDIT CHAIN BROKEN at entry {result.first_bad_seq} ",
+                                     style="bold white on red")
+            self.panes.chain_state(
+                Text(f"chain ✘ BROKEN at entry {result.first_bad_seq}: {result.problem}", style="bold red"),
+                result.first_bad_seq)
+            self.app.say(result.summary(), "error", timeout=30)
+
+    def _audit_badge(self) -> None:
+        """'verified, N entries'; while newer entries wait for the next check, say how many."""
+        watcher = self.watcher
+        verified, size = watcher.verified_size, watcher.audit_size
+        if verified is None:
+            return
+        if size > verified:
+            self.header.audit = Text(f"audit ✔ verified {verified:,} of {size:,} entries", style="bold green")
+        else:
+            self.header.audit = Text(f"audit ✔ verified, {verified:,} entries", style="bold green")
+
+    @on(ExternalChange)
+    def _external_change(self, change: ExternalChange) -> None:
+        # the page and counts are one query each; the detail only if its request was touched
+        self.reload(detail=self.highlighted is not None and self.highlighted.id in change.touched)
+        self._audit_badge()
+        for notice in change.news[:3]:
+            hint = " (e edits and resubmits it)" if notice.action == "changes_requested" else ""
+            self.app.say(notice.text + hint, notice.severity, timeout=10)
+        if len(change.news) > 3:
+            self.app.say(f"…and {len(change.news) - 3} more updates for you.", timeout=10)
+        if change.news:
+            self.app.alert(change.news)
+
+    def _written(self) -> None:
+        """After this desk's own write: the chain is one entry longer than the last check saw."""
+        self.watcher.own_write()
+        self._audit_badge()
+        self.reload()
 
     # --- greying out ---------------------------------------------------------------------------
+
+    #: the actions whose state depends on the selected request
+    _REQUEST_KEYS = (*DECISION_ACTIONS, "withdraw", "resubmit")
+
+    def _refresh_keys(self) -> None:
+        """Redraw the footer only when a key's state changed: Textual's Footer recomposes and
+        relayouts the screen on every refresh_bindings (tens of ms, measured per j/k), and while
+        the next request loads the keys keep the state they had (pressing one says it is loading)."""
+        if self.highlighted is not None and self.current_request() is None:
+            return
+        state = tuple(self.check_action(action, ()) for action in self._REQUEST_KEYS)
+        if state != self._keys_state:
+            self._keys_state = state
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_lower":
@@ -289,12 +446,6 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
             return True if self.user.active else None
         return True
 
-    def current_request(self) -> WorkflowRequest | None:
-        """The loaded request, only if it is the one under the cursor (never a stale one)."""
-        if self.request is not None and self.highlighted is not None and self.request.id == self.highlighted.id:
-            return self.request
-        return None
-
     def why_not(self, action: str) -> str | None:
         """The engine's own words for why a greyed-out key does nothing."""
         req = self.current_request()
@@ -309,7 +460,7 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
                 rbac.check_requester_action(self.user, req, Action.RESUBMIT)
                 if not rbac.may_resubmit(self.user, req):
                     return f"{req.id} is {req.status.label}; you can edit and resubmit only after changes were requested."
-        except Exception as exc:  # HitlError: its message is the explanation
+        except HitlError as exc:  # its message is the explanation
             return str(exc)
         return None
 
@@ -317,13 +468,330 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
         """A greyed-out key still answers: with the rule that stops it."""
         if isinstance(self.focused, Input):
             return
-        for binding in self.BINDINGS:
-            if event.key in binding.key.split(",") and binding.action in (*DECISION_ACTIONS, "withdraw", "resubmit"):
+        # the screen's own bindings with the user's keymap applied (active_bindings leaves out
+        # the ones check_action hides, which are exactly the ones that need explaining)
+        for key, binding in self._bindings:
+            if key == event.key and binding.action in (*DECISION_ACTIONS, "withdraw", "resubmit"):
                 if not self.check_action(binding.action, ()):
                     reason = self.why_not(binding.action)
                     if reason:
                         self.app.say(reason, "warning", timeout=6)
                         self.app.bell()
+
+    # --- deciding ------------------------------------------------------------------------------
+
+    def action_approve(self) -> None:
+        self.open_decision(Decision.APPROVE)
+
+    def action_reject(self) -> None:
+        self.open_decision(Decision.REJECT)
+
+    def action_request_changes(self) -> None:
+        self.open_decision(Decision.REQUEST_CHANGES)
+
+    def open_decision(self, decision: Decision, request: WorkflowRequest | None = None, proposal=None) -> None:
+        from .decision_modal import DecisionModal
+
+        req = request or self.current_request()
+        if req is None:
+            return
+        self.app.push_screen(DecisionModal(req, decision, self.policy, self.people, proposal=proposal),
+                             self._record_decision)
+
+    @work(thread=True, group="write", exit_on_error=False, description="record decision")
+    def _record_decision(self, result) -> None:
+        if result is None:
+            return  # the dialog was cancelled
+        svc, me = self.service, self.user.username
+        call = {Decision.APPROVE: svc.approve_workflow, Decision.REJECT: svc.reject_workflow,
+                Decision.REQUEST_CHANGES: svc.request_changes}[result.decision]
+        req = call(result.workflow_id, me, result.comments, proposal=result.proposal)
+        self.post_message(DecisionRecorded(req, result.decision))
+
+    @on(DecisionRecorded)
+    def _recorded(self, msg: DecisionRecorded) -> None:
+        from ..core.models import WorkflowStatus
+
+        req = msg.request
+        if msg.decision is Decision.APPROVE:
+            after = (f"now awaiting {req.current_role.label}" if req.status is WorkflowStatus.AWAITING_APPROVAL
+                     and req.current_role else "the request is approved")
+            self.app.say(f"Approved {req.id}: {after}.")
+        elif msg.decision is Decision.REJECT:
+            self.app.say(f"Rejected {req.id}; {req.requester} will see your reason.")
+        else:
+            self.app.say(f"Sent {req.id} back to {req.requester} for changes.")
+        if self.chat is not None and self.chat.assistant is not None:
+            self.chat.add_note(f"You {msg.decision.past_tense} {req.id}.")
+        self._written()
+
+    @on(AgentChat.ProposalMade)
+    def _proposal_made(self, event: AgentChat.ProposalMade) -> None:
+        self._load_proposed(event.proposal)
+
+    @work(thread=True, group="proposal", exit_on_error=False, description="load proposed request")
+    def _load_proposed(self, proposal) -> None:
+        req = self.service.get_workflow_for(self.user.username, proposal.workflow_id)
+        self.post_message(ProposalReady(req, proposal))
+
+    @on(ProposalReady)
+    def _review_proposal(self, msg: ProposalReady) -> None:
+        req, proposal = msg.request, msg.proposal
+        decision = DECISIONS[proposal.decision.value]
+        try:
+            rbac.check_decide(self.policy, self.user, req, DECISION_ACTIONS[decision.value])
+        except HitlError as exc:
+            self.app.say(f"{proposal.agent} proposed to {decision.value.replace('_', ' ')} {req.id}, but: {exc}",
+                         "warning", timeout=10)
+            return
+        self.open_decision(decision, request=req, proposal=proposal)
+
+    # --- filing, editing, withdrawing ----------------------------------------------------------
+
+    def action_new_request(self, seed=None) -> None:
+        from .request_form import RequestForm
+
+        self.app.push_screen(RequestForm(self.policy, seed), self._save_form)
+
+    @on(AgentChat.Drafted)
+    def _drafted(self, event: AgentChat.Drafted) -> None:
+        from .request_form import FormSeed
+
+        draft = event.draft
+        self.action_new_request(FormSeed(draft.workflow_type, draft.title, draft.description,
+                                         {k: str(v) for k, v in draft.data.items()},
+                                         drafted_by=draft.agent, missing=tuple(draft.missing)))
+
+    def action_resubmit(self) -> None:
+        from .request_form import FormSeed, RequestForm
+
+        req = self.current_request()
+        if req is not None:
+            self.app.push_screen(RequestForm(self.policy, FormSeed.from_request(req)), self._save_form)
+
+    @work(thread=True, group="write", exit_on_error=False, description="save request")
+    def _save_form(self, result) -> None:
+        if result is None:
+            return  # the form was closed without filing
+        svc, me = self.service, self.user.username
+        if result.workflow_id is None:
+            wid = svc.create_workflow_request(result.workflow_type, result.title, result.description, me, result.data)
+            self.post_message(RequestSaved(wid, "filed"))
+        else:
+            svc.resubmit(result.workflow_id, me, title=result.title, description=result.description,
+                         data=result.data, comments=result.comments)
+            self.post_message(RequestSaved(result.workflow_id, "resubmitted"))
+
+    def action_withdraw(self) -> None:
+        from .confirm_modal import ConfirmModal
+
+        req = self.current_request()
+        if req is None:
+            return
+        body = (f"“{req.title}” stops here: approvers no longer see it as waiting. "
+                f"This cannot be undone; you can file a new request later.")
+        self.app.push_screen(ConfirmModal(f"Withdraw {req.id}?", body, verb="withdraw"),
+                             lambda reason: self._withdraw(req.id, reason))
+
+    @work(thread=True, group="write", exit_on_error=False, description="withdraw")
+    def _withdraw(self, workflow_id: str, reason: str | None) -> None:
+        if reason is None:
+            return  # the person changed their mind
+        self.service.withdraw_workflow(workflow_id, self.user.username, reason)
+        self.post_message(RequestSaved(workflow_id, "withdrawn"))
+
+    @on(RequestSaved)
+    def _saved(self, msg: RequestSaved) -> None:
+        hint = " (2 shows your requests)" if msg.what == "filed" and self.view is not InboxView.MINE else ""
+        self.app.say(f"{msg.what.capitalize()} {msg.workflow_id}.{hint}")
+        self._written()
+
+    # --- views, sort, filter -------------------------------------------------------------------
+
+    def action_view(self, name: str) -> None:
+        view = InboxView(name)
+        if view is self.view:
+            return
+        self.view = view
+        self.view_bar.view = view
+        self._new_query()
+        self._title_panes()
+
+    @on(ViewBar.Chosen)
+    def _view_clicked(self, event: ViewBar.Chosen) -> None:
+        self.action_view(event.view.value)
+
+    def action_cycle_sort(self) -> None:
+        """The next column to sort by, each in its natural order (oldest, highest risk, A to Z...)."""
+        from ..core.filter_query import SORT_KEYS, parse_sort
+
+        keys = list(SORT_KEYS)
+        current = parse_sort(self.sort).key
+        self._sort_by(keys[(keys.index(current) + 1) % len(keys)])
+
+    def action_reverse_sort(self) -> None:
+        from ..core.filter_query import parse_sort
+
+        order = parse_sort(self.sort)
+        self._sort_by(("" if order.reverse else "-") + order.key)
+
+    @on(RequestList.SortChosen)
+    def _header_clicked(self, event: RequestList.SortChosen) -> None:
+        """A click on the sorted column's header reverses it, on another column sorts by it."""
+        from ..core.filter_query import parse_sort
+
+        order = parse_sort(self.sort)
+        self._sort_by(("" if order.reverse else "-") + order.key if order.key == event.key else event.key)
+
+    def _sort_by(self, spec: str) -> None:
+        from ..core.filter_query import parse_sort
+
+        self.sort = parse_sort(spec).spec
+        self.view_bar.sort = self.sort
+        self.app.say(f"Sorted by {parse_sort(self.sort).label.lower()}.", timeout=3)
+        self._new_query()
+
+    def action_filter(self) -> None:
+        self.filter_bar.display = True
+        self.filter_bar.focus()
+
+    @on(FilterBar.Changed)
+    def _filter_typed(self, event: FilterBar.Changed) -> None:
+        event.stop()
+        self._apply_filter(event.text)
+
+    @on(FilterBar.Submitted)
+    def _filter_submitted(self, event: FilterBar.Submitted) -> None:
+        event.stop()
+        if self._apply_filter(event.text):
+            self._leave_filter()
+
+    @on(FilterBar.Left)
+    def _filter_left(self, event: FilterBar.Left) -> None:
+        event.stop()
+        self._leave_filter()
+
+    def _apply_filter(self, text: str, *, again: bool = False) -> bool:
+        """Check the filter (core's language) here, where the error can be shown under the field
+        at once, instead of in a failed query; False when it cannot be read."""
+        from ..core.errors import HitlError
+
+        text = text.strip()
+        try:
+            self.service.parse_filter(text)  # no database call: safe on every pause in typing
+        except HitlError as exc:
+            self.filter_bar.show_error(str(exc))
+            return False
+        self.filter_bar.clear_error()
+        if text == self.search and not again:
+            return True
+        self.search = text
+        self.view_bar.search = text
+        self._new_query()
+        self._count_later()
+        return True
+
+    def _leave_filter(self) -> None:
+        bar = self.filter_bar
+        bar.display = bool(bar.error)  # a filter that cannot be read stays in view with its reason
+        self.inbox.focus()
+
+    # --- panes ---------------------------------------------------------------------------------
+
+    def action_next_lower(self) -> None:
+        self.action_show_lower(LOWER[(LOWER.index(self.lower) + 1) % len(LOWER)])
+
+    def action_show_lower(self, name: str) -> None:
+        inside = self.focused_pane() in LOWER
+        self.panes.show_lower(name, wide=self.wide)
+        self.refresh_bindings()
+        if inside or name == "chat":
+            self.query_one(f"#{name}").focus()
+
+    def action_next_pane(self, step: int = 1) -> None:
+        current = self.focused_pane() or "inbox"
+        target = PANES[(PANES.index(current) + step) % len(PANES)]
+        if target != "inbox" and not self.wide:
+            self.panes.show_lower(target, wide=False)
+        self.query_one(f"#{target}").focus()
+
+    def action_previous_pane(self) -> None:
+        self.action_next_pane(-1)
+
+    def focused_pane(self) -> str | None:
+        node = self.focused
+        while node is not None and node is not self:
+            if node.id in PANES:
+                return node.id
+            node = node.parent
+        return None
+
+    def action_open_detail(self) -> None:
+        if self.focused_pane() not in (None, "inbox") or not self.panes.mounted_lower:
+            return
+        if not self.wide:
+            self.panes.show_lower("detail", wide=False)
+        self.detail.focus()
+
+    def action_back(self) -> None:
+        bar = self.filter_bar
+        if self.focused_pane() not in (None, "inbox"):
+            self.inbox.focus()
+        elif self.search or bar.error:
+            bar.set_value("")
+            self._apply_filter("")
+            bar.display = False
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_verify(self) -> None:
+        self.verify_chain()
+
+    # --- copy, pager, export --------------------------------------------------------------------
+
+    def _selected(self) -> WorkflowRequest | RequestSummary | None:
+        return self.current_request() or self.highlighted
+
+    def action_copy_id(self) -> None:
+        from ..clipboard import copy
+
+        req = self._selected()
+        self.app.say(copy(self.app, req.id) if req else "Select a request first.")
+
+    def action_copy_link(self) -> None:
+        from ..clipboard import copy, link_line
+
+        req = self._selected()
+        self.app.say(copy(self.app, link_line(req)) if req else "Select a request first.")
+
+    def action_page_description(self) -> None:
+        from ..pager import open_in_pager
+
+        req = self.current_request()
+        if req is None:
+            self.app.say(self.why_not("approve") or "Select a request first.")
+            return
+        note = open_in_pager(self.app, f"{req.id} {req.title}", req.description or "(no description)")
+        if note:
+            self.app.say(note)
+
+    def action_page_detail(self) -> None:
+        from ..pager import open_in_pager
+
+        req = self.current_request()
+        if req is None or not self.panes.mounted_lower:
+            self.app.say("Select a request first.")
+            return
+        note = open_in_pager(self.app, req.id, self.detail.render_request(req, self.user, self.people).plain)
+        if note:
+            self.app.say(note)
+
+    def action_export(self) -> None:
+        from .export_dialog import ExportDialog
+
+        self.app.push_screen(ExportDialog(self.service, self.user.username, Path.cwd()),
+                             lambda done: done and self.app.say(f"Exported to {done.path}"))
 
     # --- the command palette -------------------------------------------------------------------
 
@@ -332,8 +800,13 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
             ("Approve the selected request", "approve", "a"), ("Reject the selected request", "reject", "r"),
             ("Request changes on the selected request", "request_changes", "c"), ("New request", "new_request", "n"),
             ("Edit and resubmit my request", "resubmit", "e"), ("Withdraw my request", "withdraw", "w"),
-            ("Filter the inbox", "filter", "/"), ("Cycle the sort order", "cycle_sort", "s"),
+            ("Filter the inbox", "filter", "/"), ("Sort by the next column", "cycle_sort", "s"),
+            ("Reverse the sort order", "reverse_sort", "S"),
             ("Reload now", "reload", "ctrl+r"), ("Verify the audit chain again", "verify", ""),
+            ("Export the audit log…", "export", "ctrl+e"), ("Copy the request id", "copy_id", "y"),
+            ("Copy a link line for the request", "copy_link", "Y"),
+            ("Read the description in the pager", "page_description", "o"),
+            ("Read the whole detail in the pager", "page_detail", "O"),
             ("Show the detail pane", "show_lower('detail')", ""),
             ("Show the audit timeline", "show_lower('timeline')", ""),
             ("Ask the assistant", "show_lower('chat')", ""),
@@ -342,8 +815,32 @@ class DeskScreen(DeskActions, DeskData, Screen[None]):
             name = action.split("(")[0]
             if self.check_action(name, ()):
                 yield SystemCommand(title, f"key: {key}" if key else "", self._runner(action))
+        settings = self.app.settings
+        for name, saved in (settings.ui.views.items() if settings is not None else ()):
+            shown = saved.filter + (f"  (sort {saved.sort})" if saved.sort else "")
+            yield SystemCommand(f"Saved view: {name}", shown or "everything", self._saved_view(saved))
+
+    def _saved_view(self, saved):
+        def run() -> None:
+            self.open_saved_view(saved.filter, saved.sort)
+        return run
+
+    def open_saved_view(self, text: str, sort: str | None) -> None:
+        """A named view from the config file: its filter (and sort) on the current view."""
+        if sort:
+            from ..core.filter_query import parse_sort
+
+            self.sort = parse_sort(sort).spec
+            self.view_bar.sort = self.sort
+        self.filter_bar.set_value(text)
+        self._apply_filter(text, again=True)  # again: the same text with a new sort still asks anew
 
     def _runner(self, action: str):
         async def run() -> None:
             await self.run_action(action)
         return run
+
+    # --- failures ------------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        forward_failure(self, event)

@@ -3,22 +3,27 @@ open the desk by itself once an administrator has added the account.
 
 Noticing the addition uses the same mechanism as the desk's "changes made elsewhere" polling:
 `service.data_version()` (one PRAGMA, which changes only when another connection commits) every
-`app.poll_interval` seconds in an app.db() worker; the directory is read only when it changed.
+`app.poll_interval` seconds in a thread worker; the directory is read only when it changed.
 """
 
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.screen import Screen
+from textual.message import Message
 from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
 
 from ..core.models import Role
+from ..messages import forward_failure
 from ..render.text import plain
 from ..widgets.status_header import short_path
 
@@ -45,42 +50,47 @@ class UnknownUserScreen(Screen[bool]):
         self._polling = False
 
     def on_mount(self) -> None:
-        service, interval = self.app.service, self.app.poll_interval
-        if service is None or not interval:
-            return
+        if self.app.service is not None and self.app.poll_interval:
+            self._baseline(self.app.service)
 
-        def ready(version: int) -> None:
-            self._data_version = version
-            self.set_interval(interval, self.poll)
-
-        self.app.db(service.data_version, group="poll", done=ready, description="change baseline")
+    @work(thread=True, group="poll", exit_on_error=False, description="change baseline")
+    def _baseline(self, service) -> None:
+        self.post_message(self.Looked(service.data_version(), False))
 
     def poll(self) -> None:
         if self._polling or self._data_version is None:
             return
         self._polling = True
-        service, username, last = self.app.service, self.username, self._data_version
+        self._look(self.app.service, self._data_version)
 
-        def work() -> tuple[int, bool] | None:
-            version = service.data_version()
-            if version == last:
-                return None
-            return version, service.find_user(username) is not None
+    @work(thread=True, group="poll", exit_on_error=False, description="look for the account")
+    def _look(self, service, last: int) -> None:
+        version = service.data_version()
+        added = version != last and service.find_user(self.username) is not None
+        self.post_message(self.Looked(version, added))
 
-        self.app.db(work, group="poll", done=self.polled, description="look for the account")
+    @dataclass
+    class Looked(Message):
+        """What a poll found: the data version now, and whether the account exists."""
 
-    def polled(self, found: tuple[int, bool] | None) -> None:
+        version: int
+        added: bool
+
+    @on(Looked)
+    def _looked(self, msg: Looked) -> None:
+        first = self._data_version is None
         self._polling = False
-        if found is None:
-            return
-        self._data_version, added = found
-        if added and self.is_current:
+        self._data_version = msg.version
+        if first:
+            self.set_interval(self.app.poll_interval, self.poll)
+        if msg.added and self.is_current:
             self.dismiss(True)
 
-    def work_failed(self, worker, error) -> None:
-        """The app's error handler has said what went wrong; try again at the next tick."""
-        if worker.group == "poll":
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app says what went wrong; polling tries again at the next tick."""
+        if event.state is WorkerState.ERROR:
             self._polling = False
+        forward_failure(self, event)
 
     def compose(self) -> ComposeResult:
         roles = ", ".join(r.value for r in Role)

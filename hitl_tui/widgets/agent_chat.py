@@ -1,21 +1,43 @@
-"""The assistant pane: a transcript and an input. It only shows and asks; the screen owns the
-assistant and routes its events here (and proposals to the decision modal)."""
+"""The assistant pane: a transcript and an input, and the assistant itself (started the first time
+someone asks). What the assistant proposes or drafts goes up to the desk as a message: only the
+desk's dialogs, confirmed by a person, ever record anything."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Callable
+
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Input, Static
 
-from ..messages import ChatAsked
+from ..agents.events import DecisionProposal, DraftRequest, TextDelta, ToolActivity, TurnDone, TurnFailed
+from ..core.errors import HitlError
 from ..render.text import plain
 
 
 class AgentChat(Vertical):
-    def __init__(self, **kwargs) -> None:
+    @dataclass
+    class ProposalMade(Message):
+        """An agent proposes a decision: the desk opens the decision dialog for a human."""
+
+        proposal: DecisionProposal
+
+    @dataclass
+    class Drafted(Message):
+        """An agent drafted a request: the desk opens the form, prefilled, for a human to file."""
+
+        draft: DraftRequest
+
+    def __init__(self, service: Any, username: str, factory: Callable[[Any, str], Any] | None = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
+        self.service, self.username, self.factory = service, username, factory
+        self.assistant: Any = None
         self.busy = False
         self._reply: Static | None = None
         self._reply_text = Text(end="")
@@ -96,4 +118,60 @@ class AgentChat(Vertical):
             self.app.notify("The assistant is still answering; wait for it to finish.", markup=False)
             return
         event.input.value = ""
-        self.post_message(ChatAsked(text))
+        self.ask(text)
+
+    # --- the assistant -------------------------------------------------------------------------
+
+    def ask(self, text: str) -> None:
+        self.add_user(text)
+        self.set_busy(True)
+        self._converse(text)
+
+    @work(exclusive=True, group="chat", exit_on_error=False, description="assistant")
+    async def _converse(self, text: str) -> None:
+        try:
+            if self.assistant is None:
+                self.set_status("Assistant: starting…")
+                # the agents import tframex (~0.6 s): in a thread, only once someone asks
+                self.assistant = await asyncio.to_thread(self._create_assistant)
+                self.set_status(f"Assistant: {self.assistant.describe()}")
+            async for event in self.assistant.ask(text):
+                self._route(event)
+        except HitlError as exc:
+            self.add_error("assistant", str(exc))
+        except Exception as exc:  # a broken assistant must not take the desk down
+            where = self.app.log_failure("assistant", exc)
+            self.add_error("assistant", f"{type(exc).__name__}: {exc} (details in {where})")
+        finally:
+            self.set_busy(False)
+            self.end_turn()
+
+    def _create_assistant(self) -> Any:
+        factory = self.factory
+        if factory is None:
+            from ..agents.factory import create_assistant as factory
+        return factory(self.service, self.username)
+
+    def _route(self, event: Any) -> None:
+        if isinstance(event, TextDelta):
+            self.append_delta(event.agent, event.text)
+        elif isinstance(event, ToolActivity):
+            self.add_tool(event.agent, event.summary)
+        elif isinstance(event, DecisionProposal):
+            self.add_note(f"{event.agent} proposes to {event.decision.value.replace('_', ' ')} {event.workflow_id}; "
+                          f"review it in the dialog: nothing is recorded until you confirm.")
+            self.post_message(self.ProposalMade(event))
+        elif isinstance(event, DraftRequest):
+            self.add_note(f"{event.agent} drafted a request; check it in the form, ctrl+s files it.")
+            self.post_message(self.Drafted(event))
+        elif isinstance(event, TurnFailed):
+            self.add_error(event.agent, event.message)
+        elif isinstance(event, TurnDone):
+            self.end_turn()
+
+    async def on_unmount(self) -> None:
+        if self.assistant is not None:
+            try:
+                await self.assistant.aclose()
+            except Exception:
+                pass  # closing a broken assistant's connections must not stop the desk closing

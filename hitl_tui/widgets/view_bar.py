@@ -1,12 +1,24 @@
-"""The inbox views (1-4) with their counts, the sort order and the filter, on one line."""
+"""The inbox views (1-4) with their counts, the sort order and the filter, on one line.
+
+It counts its own views (a worker per filter, the previous one cancelled) and a click on a view's
+tab posts `Chosen`: the desk switches views as if its number key was pressed.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from rich.style import Style
 from rich.text import Text
+from textual import events, on, work
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
+from textual.worker import Worker, get_current_worker
 
 from ..core.models import InboxView
+from ..messages import CountsLoaded, forward_failure
 from ..render.text import clean
 
 LABELS = {
@@ -32,11 +44,50 @@ class ViewBar(Widget):
     search = reactive("", layout=False)
     counts: reactive[dict] = reactive(dict, layout=False, always_update=True)
 
+    @dataclass
+    class Chosen(Message):
+        """A view's tab was clicked."""
+
+        view: InboxView
+
+    def __init__(self, service: Any = None, username: str = "", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.service, self.username = service, username
+        self._counting_for: str | None = None
+
+    def recount(self, search: str) -> None:
+        self._counting_for = search
+        self._count(search)
+
+    @work(thread=True, exclusive=True, group="counts", exit_on_error=False, description="inbox counts")
+    def _count(self, search: str) -> None:
+        counts = {}
+        for view in InboxView:
+            if get_current_worker().is_cancelled:
+                return
+            counts[view] = self.service.count_requests(self.username, view, search=search or None)
+        self.post_message(CountsLoaded(search, counts))
+
+    @on(CountsLoaded)
+    def _counted(self, msg: CountsLoaded) -> None:
+        msg.stop()
+        if msg.search == self._counting_for:  # else the filter changed since it was counted
+            self.counts = msg.counts
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        forward_failure(self, event)
+
+    def on_click(self, event: events.Click) -> None:
+        view = event.style.meta.get("view") if event.style else None
+        if view:
+            self.post_message(self.Chosen(InboxView(view)))
+
     def render(self) -> Text:
+        """Long tab names and the sort in words when they fit; then short tabs; then the sort
+        as its key with an arrow (↓: the key's reverse order)."""
         width = self.size.width or 80
-        tail = self._tail()
-        for long in (True, False):
-            tabs = self._tabs(long)
+        for long_tabs, long_sort in ((True, True), (False, True), (False, False)):
+            tabs, tail = self._tabs(long_tabs), self._tail(long_sort)
             if tabs.cell_len + tail.cell_len + 1 <= width:
                 break
         line = Text(end="")
@@ -51,19 +102,23 @@ class ViewBar(Widget):
         for view in InboxView:
             label = LABELS[view][0 if long else 1]
             active = view is self.view
-            out.append(f" {VIEW_KEYS[view]} ", style="bold reverse" if active else "bold")
+            click = Style(meta={"view": view.value})  # on_click reads which tab was hit
+            out.append(f" {VIEW_KEYS[view]} ", style=Style.parse("bold reverse" if active else "bold") + click)
             out.append(f"{label} ({count_text(self.counts.get(view))})" + (" " if long else ""),
-                       style="bold underline" if active else "dim")
+                       style=Style.parse("bold underline" if active else "dim") + click)
             out.append(" ")
         return out
 
-    def _tail(self) -> Text:
+    def _tail(self, long: bool) -> Text:
+        from ..core.filter_query import parse_sort
+
         out = Text(end="")
         if self.search:
             out.append("/", style="bold")
             out.append(clean(self.search, single_line=True)[:24], style="italic")
             out.append("  ")
+        order = parse_sort(self.sort)
         out.append("sort ", style="dim")
-        out.append(self.sort, style="bold")
+        out.append(order.label if long else order.key + (" ↓" if order.reverse else " ↑"), style="bold")
         out.append(" ")
         return out

@@ -56,7 +56,7 @@ async def test_modal_names_the_consequence(desk):
         await pilot.press("a")
         await settle(pilot)
         text = screen_text(app)
-        assert "Approving moves this to Director: dora.director" in text
+        assert "Approving moves it to Director: dora.director" in text
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, DeskScreen)

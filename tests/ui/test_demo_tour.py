@@ -146,7 +146,7 @@ async def test_the_whole_tour_by_hand_with_the_autopilot_where_only_it_can_act(d
         await pilot.press("a")
         await settle(pilot)
         assert isinstance(app.screen, DecisionModal)
-        assert "Approving moves this to Director" in screen_text(app)
+        assert "Approving moves it to Director" in screen_text(app)
         app.screen.query_one("#decision-comment").value = "Business justification confirmed"
         await pilot.press("enter")
         await settle(pilot)
@@ -243,7 +243,8 @@ async def test_the_autopilot_alone_keeps_every_later_step_meaningful(demo):
             while app.guide.step.key != key:
                 await pilot.press(NEXT)
             await pilot.press("d")
-            await wait_for(pilot, lambda: app.guide.done() and "working" not in app.guide.note, timeout=30)
+            await wait_for(pilot, lambda: app.guide.done() and "working" not in app.guide.note, timeout=30,
+                           state=lambda: tour_state(app))
             await settle(pilot)
         travel = demo.service.get_workflow(app.guide.cast.singapore)
         assert travel.current_role is Role.DIRECTOR and travel.status is WorkflowStatus.AWAITING_APPROVAL

@@ -17,20 +17,20 @@ async def test_tab_visits_every_pane_and_v_switches_the_lower_half(desk):
         screen = app.screen
         seen = []
         for _ in range(4):
-            seen.append(screen._focused_pane())
+            seen.append(screen.focused_pane())
             await pilot.press("tab")
             await settle(pilot)
         assert seen == ["inbox", "detail", "timeline", "chat"]
-        assert screen._focused_pane() == "inbox"
+        assert screen.focused_pane() == "inbox"
         await pilot.press("shift+tab")
-        assert screen._focused_pane() == "chat" and screen.lower == "chat"
+        assert screen.focused_pane() == "chat" and screen.lower == "chat"
         await pilot.press("escape")
-        assert screen._focused_pane() == "inbox"
+        assert screen.focused_pane() == "inbox"
         await pilot.press("v")
         assert screen.lower == "detail"
         assert screen.query_one("#detail").display and not screen.query_one("#timeline").display
         await pilot.press("enter")
-        assert screen._focused_pane() == "detail"
+        assert screen.focused_pane() == "detail"
 
 
 async def test_all_four_panes_show_when_wide(desk):

@@ -25,7 +25,7 @@ class ComplianceLookup:
 
         self._check, self._window = check_request, split_window
         self.service = service
-        self.tz = zone_from_env()  # a bad HITL_TIMEZONE is refused before anything is written
+        self.tz = zone_from_env(settings=service.settings)  # the session's timezone setting
 
     def flags(self, req: WorkflowRequest) -> list[dict[str, Any]]:
         return [f.model_dump(mode="json") for f in self._check(self.service.policy, req, self._related(req), tz=self.tz)]
@@ -56,3 +56,21 @@ def _near_a_threshold(policy, req: WorkflowRequest) -> bool:
         return False
     margin = policy.compliance.split_margin
     return any(t * (1 - margin) <= value < t for t in wtype.risk.thresholds)
+
+
+def visible_related(service, viewer: str, req: WorkflowRequest, limit: int = 50) -> list[WorkflowRequest]:
+    """The requester's other requests of the same type inside the split window, as far as
+    `viewer` may see them: what the desk and the assistant check a split purchase against (they
+    must not learn of requests the viewer may not see)."""
+    from ..compliance import split_window
+    from ..filter_query import Condition, Filter
+    from ..models import InboxView
+
+    if not _near_a_threshold(service.policy, req):
+        return []
+    start, end = split_window(service.policy, req)
+    # built, not parsed: a user name is data, never filter syntax
+    theirs = Filter(terms=(), conditions=(Condition("requester", "=", (req.requester,), exact=True),
+                                          Condition("type", "=", (req.workflow_type,))))
+    rows = service.list_requests(viewer, InboxView.VISIBLE, search=theirs, sort="newest", limit=limit)
+    return [service.get_workflow_for(viewer, r.id) for r in rows if r.id != req.id and start <= r.created_at <= end]

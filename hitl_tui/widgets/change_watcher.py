@@ -1,0 +1,183 @@
+"""The desk's eye on the database: changes committed by others (polled), and the audit chain's
+verification. It draws nothing; it owns its timers and workers and reports in typed messages,
+which the desk turns into a reloaded inbox, notifications and the header's audit badge.
+
+Polling is one `PRAGMA data_version` per tick (it changes only when ANOTHER connection commits);
+the audit log is read only when something changed. The desk's own writes do not move that
+number, so the desk calls `own_write()` after each one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on, work
+from textual.message import Message
+from textual.widget import Widget
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from ..core import notices
+from ..core.errors import UnknownWorkflow
+from ..core.models import User
+from ..messages import AuditProgress, AuditVerified, ExternalChange, WorkFailed
+
+#: entries read per poll to find what changed; beyond this a change is reported as a whole
+MAX_SCAN = 2_000
+#: requests looked at per poll to find news for this user (arrivals, outcomes of their requests)
+MAX_NEWS_CHECKS = 50
+#: after a change, verify the chain again at most this often (a million entries take seconds)
+REVERIFY_EVERY_S = 15.0
+
+
+class _Stopped(Exception):
+    """Raised from verify's progress callback when the worker was cancelled."""
+
+
+class ChangeWatcher(Widget):
+    DEFAULT_CSS = "ChangeWatcher { display: none; }"
+
+    def __init__(self, service: Any, user: User, *, poll_interval: float | None) -> None:
+        super().__init__()
+        self.service, self.user, self.poll_interval = service, user, poll_interval
+        self.data_version: int | None = None
+        #: the audit chain's length as this desk last knew it (its own writes included)
+        self.audit_size = 0
+        #: the length the last completed verification covered
+        self.verified_size: int | None = None
+        self.verifying = False
+        self._verified_at: float | None = None
+        self._reverify_timer = None
+        self._polling = False
+
+    def start(self, *, verify: bool) -> None:
+        """Once the first page is on screen: these compete with it for the CPU."""
+        self._baseline()
+        if verify:
+            self.verify()
+
+    # --- polling -------------------------------------------------------------------------------
+
+    @work(thread=True, group="poll", exit_on_error=False, description="change baseline")
+    def _baseline(self) -> None:
+        svc = self.service
+        self.post_message(self.Baseline(svc.data_version(), svc.audit_size()))
+
+    @dataclass
+    class Baseline(Message):
+        """Where polling starts from: the data version and chain length at start-up."""
+
+        version: int
+        size: int
+
+    @on(Baseline)
+    def _baseline_ready(self, msg: Baseline) -> None:
+        msg.stop()
+        self.data_version, self.audit_size = msg.version, max(msg.size, self.audit_size)
+        if self.poll_interval:
+            self.set_interval(self.poll_interval, self.poll)
+
+    def poll(self) -> None:
+        if self._polling or self.data_version is None:
+            return
+        self._polling = True
+        self._look(self.data_version, self.audit_size)
+
+    @work(thread=True, group="poll", exit_on_error=False, description="poll for changes")
+    def _look(self, last_version: int, last_size: int) -> None:
+        svc, user, policy = self.service, self.user, self.service.policy
+        version = svc.data_version()
+        if version == last_version:
+            self.post_message(ExternalChange(version=version, size=last_size))
+            return
+        size = svc.audit_size()
+        latest: dict[str, Any] = {}  # workflow id -> its newest entry in this batch
+        entries = 0
+        if size > last_size:
+            for entry in svc.iter_audit(start=last_size + 1, stop=min(size, last_size + MAX_SCAN)):
+                entries += 1
+                if entry.workflow_id:
+                    latest[entry.workflow_id] = entry
+        news = []
+        for wid, entry in list(latest.items())[-MAX_NEWS_CHECKS:]:
+            if entry.actor == user.username:
+                continue
+            try:
+                req = svc.get_workflow(wid)
+            except UnknownWorkflow:
+                continue
+            notice = notices.arrival(policy, user, entry, req) or notices.outcome(user, entry, req)
+            if notice is not None:
+                news.append(notice)
+        if not get_current_worker().is_cancelled:
+            self.post_message(ExternalChange(set(latest), news, entries + max(0, size - last_size - MAX_SCAN),
+                                             version=version, size=size))
+
+    @on(ExternalChange)
+    def _changed(self, change: ExternalChange) -> None:
+        # the message goes on up to the desk; this only keeps the watcher's own bookkeeping
+        self._polling = False
+        self.data_version = change.version
+        self.audit_size = max(change.size, self.audit_size)
+        if change.entries:
+            self.schedule_verify()
+        if not change.touched and not change.entries:
+            change.stop()  # nothing happened: the desk need not hear of it
+
+    def own_write(self) -> None:
+        """The desk wrote an entry itself: count it, and verify the longer chain soon."""
+        self.audit_size += 1
+        self.schedule_verify()
+
+    # --- verification --------------------------------------------------------------------------
+
+    def verify(self) -> None:
+        self.verifying = True
+        self._verify()
+
+    @work(thread=True, exclusive=True, group="verify", exit_on_error=False, description="verify audit")
+    def _verify(self) -> None:
+        worker, watcher = get_current_worker(), self
+
+        def progress(done: int, total: int) -> None:
+            if worker.is_cancelled:
+                raise _Stopped
+            watcher.post_message(AuditProgress(done, total))
+
+        try:
+            result = self.service.verify_audit(progress=progress)
+        except _Stopped:
+            return
+        self.post_message(AuditVerified(result))
+
+    @on(AuditVerified)
+    def _verified(self, msg: AuditVerified) -> None:
+        self.verifying = False
+        self._verified_at = time.monotonic()
+        self.verified_size = msg.result.entries
+        self.audit_size = max(self.audit_size, msg.result.entries)
+
+    def schedule_verify(self) -> None:
+        """At most every REVERIFY_EVERY_S: a million entries take seconds to hash."""
+        if self.verifying or self._verified_at is None:
+            return  # running now, or never asked for (verification off): nothing to repeat
+        since = time.monotonic() - self._verified_at
+        if since >= REVERIFY_EVERY_S:
+            self.verify()
+        elif self._reverify_timer is None:
+            def again() -> None:
+                self._reverify_timer = None
+                self.verify()
+            self._reverify_timer = self.set_timer(REVERIFY_EVERY_S - since, again)
+
+    # --- failures ------------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is not WorkerState.ERROR:
+            return
+        if event.worker.group == "poll":
+            self._polling = False
+        elif event.worker.group == "verify":
+            self.verifying = False
+        self.post_message(WorkFailed(event.worker))
