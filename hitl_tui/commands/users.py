@@ -74,12 +74,24 @@ def list_(ctx: click.Context, active_only: bool, as_json: bool) -> None:
     if not people:
         click.echo("The directory is empty; add people with `hitl-tui users add`.")
         return
-    width = max(len(u.username) for u in people)
-    click.echo(f"{'USERNAME':<{width}}  {'ROLE':<10}  {'ADMIN':<5}  {'ACTIVE':<6}  NAME / EMAIL")
+    rows = [["USERNAME", "ROLE", "ADMIN", "ACTIVE", "NAME / EMAIL"]]
     for u in people:
         who = " ".join(x for x in (u.display_name, f"<{u.email}>" if u.email else None) if x)
-        click.echo(f"{safe(u.username):<{width}}  {u.role.value:<10}  {'yes' if u.admin else '-':<5}  "
-                   f"{'yes' if u.active else 'no':<6}  {safe(who)}")
+        rows.append([safe(u.username), u.role.value, "yes" if u.admin else "-", "yes" if u.active else "no",
+                     safe(who)])
+    for line in aligned(rows):
+        click.echo(line)
+
+
+def aligned(rows: list[list[str]], gap: int = 2) -> list[str]:
+    """Rows as lines whose columns line up on a terminal: each column as wide as its widest
+    cell (header included), counted in terminal cells, so a name in CJK or with combining accents
+    does not push the columns after it; the last column is not padded."""
+    from rich.cells import cell_len  # the TUI's own measure of a terminal cell
+
+    widths = [max(cell_len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [(" " * gap).join([*(cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths)), row[-1]]).rstrip()
+            for row in rows]
 
 
 @users.command("set-role")

@@ -189,6 +189,15 @@ class WorkflowRequest(BaseModel):
         """The value the risk rule looked at (amount, impact...), for list columns."""
         return self.data.get(self.risk_field)
 
+    @property
+    def change_request(self) -> "Approval | None":
+        """The decision that sent this revision back for changes (who asked, when, and what
+        for), or None when it was not sent back."""
+        if self.status is not WorkflowStatus.CHANGES_REQUESTED:
+            return None
+        asked = [a for a in self.approvals if a.revision == self.revision and a.decision is Decision.REQUEST_CHANGES]
+        return asked[-1] if asked else None
+
 
 
 class AuditEntry(BaseModel):
@@ -225,7 +234,7 @@ class VerifyResult(BaseModel):
     def summary(self) -> str:
         if self.ok:
             cps = self.checkpoints_checked + self.external_checkpoints_checked
-            extra = f", {cps} signed checkpoint{'s' if cps != 1 else ''} match" if cps else ""
+            extra = f", {cps} signed checkpoint{'s match' if cps != 1 else ' matches'}" if cps else ""
             return f"audit chain verified: {self.entries:,} entries{extra}"
         return f"AUDIT CHAIN BROKEN at entry {self.first_bad_seq}: {self.problem}"
 

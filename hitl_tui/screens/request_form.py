@@ -15,14 +15,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Select, Static, TextArea
+from textual.widgets import Button, Input, Select, Static, TextArea
 
 from ..core.errors import ValidationFailed
-from ..core.models import WorkflowRequest
+from ..core.models import Approval, WorkflowRequest
 from ..core.policy import DESCRIPTION_MAX, TITLE_MAX, FieldSpec, Policy
-from ..render.text import plain, risk_badge
+from ..render.text import local_time, plain, risk_badge
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,71 @@ class FormSeed:
     workflow_id: str | None = None
     drafted_by: str | None = None
     missing: tuple[str, ...] = ()
+    #: when resubmitting: the reviewer's request for changes, shown above the fields
+    change_request: Approval | None = None
 
     @classmethod
     def from_request(cls, req: WorkflowRequest) -> "FormSeed":
         return cls(req.workflow_type, req.title, req.description,
-                   {k: str(v) for k, v in req.data.items()}, workflow_id=req.id)
+                   {k: str(v) for k, v in req.data.items()}, workflow_id=req.id,
+                   change_request=req.change_request)
+
+
+def attention(count: int) -> str:
+    """'1 field needs attention', '3 fields need attention'."""
+    return f"{count} field needs attention" if count == 1 else f"{count} fields need attention"
+
+
+def asked_for(change: Approval) -> Text:
+    """Who sent the request back, when, and what they asked for: the edit answers it."""
+    out = Text(end="")
+    out.append_text(plain(change.approver, "bold"))
+    out.append(f" ({change.approver_role.label}) asked for changes on {local_time(change.decided_at, micro=False)}:\n",
+               style="bold")
+    out.append_text(plain(change.comments or "(no comment)", single_line=False))
+    return out
+
+
+class DiscardModal(ModalScreen[bool]):
+    """Asked when escape would throw away what was typed into the form: True discards."""
+
+    DEFAULT_CSS = """
+    DiscardModal #discard-body { height: auto; margin-bottom: 1; }
+    DiscardModal #discard-buttons { height: auto; }
+    DiscardModal Button { margin-right: 2; }
+    """
+    BINDINGS = [
+        Binding("escape,k", "keep", "Keep editing", id="form.discard.keep"),
+        Binding("d", "discard", "Discard", id="form.discard.discard"),
+    ]
+
+    def __init__(self, what: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="discard-dialog", classes="dialog") as box:
+            box.styles.width = 64  # a question, not a form: the app's .dialog width is for forms
+            box.border_title = "Discard this request?"
+            box.border_subtitle = "d discard · escape keep editing"
+            yield Static(Text(self.what), id="discard-body")
+            with Horizontal(id="discard-buttons"):
+                yield Button("Keep editing", id="discard-keep", variant="primary", compact=True)
+                yield Button("Discard", id="discard-discard", variant="error", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#discard-keep", Button).focus()  # enter keeps: the safe answer
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "discard-discard")
+
+    def action_keep(self) -> None:
+        self.dismiss(False)
+
+    def action_discard(self) -> None:
+        self.dismiss(True)
 
 
 def check_title(value: str) -> str | None:
@@ -64,6 +124,18 @@ def check_title(value: str) -> str | None:
 
 
 class RequestForm(ModalScreen[FormResult | None]):
+    DEFAULT_CSS = """
+    RequestForm #form-asked {
+        height: auto;
+        max-height: 8;
+        margin-bottom: 1;
+        border-left: thick $warning;
+        padding-left: 1;
+        background: $boost;
+        scrollbar-size-vertical: 1;
+    }
+    RequestForm #form-asked-text { height: auto; }
+    """
     BINDINGS = [
         Binding("ctrl+s", "submit", "Submit", priority=True, id="form.submit"),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
@@ -78,6 +150,8 @@ class RequestForm(ModalScreen[FormResult | None]):
         self.workflow_type: str = known or next(iter(policy.types))
         self.touched: set[str] = set(self.seed.data) | ({"title"} if self.seed.title else set())
         self.submitted = False
+        #: what the form held when it opened, for the discard question (set on mount)
+        self._opened_with: tuple | None = None
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -91,6 +165,11 @@ class RequestForm(ModalScreen[FormResult | None]):
                 note.append_text(plain(self.seed.drafted_by, "bold magenta"))
                 note.append(": check every field; nothing is filed until you press ctrl+s.", style="magenta")
                 yield Static(note, id="form-draft-note")
+            if self.seed.change_request is not None:
+                # a long request for changes scrolls in its own box (tab reaches it) rather than
+                # pushing the fields off the screen or being cut without a sign
+                with VerticalScroll(id="form-asked"):
+                    yield Static(asked_for(self.seed.change_request), id="form-asked-text")
             with VerticalScroll(id="form-fields"):
                 yield Static("Type", classes="form-label")
                 options = [(Text(t.name), key) for key, t in self.policy.types.items()]
@@ -114,6 +193,20 @@ class RequestForm(ModalScreen[FormResult | None]):
         await self._build_fields(self.seed.data)
         (self.query_one("#form-title", Input) if self.resubmit or self.seed.drafted_by
          else self.query_one("#form-type", Select)).focus()
+        # an edit loses nothing when left unchanged; a new request (or an agent's draft) loses
+        # whatever it holds
+        self._opened_with = self._content() if self.resubmit else ("", "", (), "")
+
+    def _content(self) -> tuple:
+        comments = self.query_one("#form-comments", Input).value.strip() if self.resubmit else ""
+        return (self.query_one("#form-title", Input).value.strip(),
+                self.query_one("#form-description", TextArea).text.strip(),
+                tuple(sorted(self._data().items())), comments)
+
+    @property
+    def dirty(self) -> bool:
+        """Something typed here would be lost by closing the form."""
+        return self._opened_with is not None and self._content() != self._opened_with
 
     async def _build_fields(self, values: dict[str, Any]) -> None:
         wtype = self.policy.types[self.workflow_type]
@@ -253,8 +346,7 @@ class RequestForm(ModalScreen[FormResult | None]):
                 self.query_one(target).focus()
             except Exception:
                 pass
-            self.notify(f"{len(errors)} field{'s' if len(errors) != 1 else ''} need attention: {errors[first]}",
-                        severity="warning", markup=False)
+            self.notify(f"{attention(len(errors))}: {errors[first]}", severity="warning", markup=False)
             return
         comments = self.query_one("#form-comments", Input).value.strip() if self.resubmit else ""
         self.dismiss(FormResult(
@@ -265,4 +357,9 @@ class RequestForm(ModalScreen[FormResult | None]):
         ))
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if not self.dirty:
+            self.dismiss(None)
+            return
+        what = (f"Your changes to {self.seed.workflow_id} are lost; the request stays as it was."
+                if self.resubmit else "What you typed into this form is lost; nothing is filed.")
+        self.app.push_screen(DiscardModal(what), lambda discard: self.dismiss(None) if discard else None)

@@ -37,19 +37,37 @@ class RequestDetail(VerticalScroll, can_focus=True):
         self.clock = clock
         self.request: WorkflowRequest | None = None
         self.flags: list | None = None  # None: still being checked
+        #: the instant ages are counted from (the desk's clock tick); None until the first show
+        self.now: datetime | None = None
+        self._shown: tuple[User | None, list[User]] = (None, [])
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Select a request to see its detail.", style="dim"), id="detail-body")
 
     def show(self, req: WorkflowRequest | None, viewer: User | None, people: list[User], *, note: str = "",
-             flags: list | None = None) -> None:
+             flags: list | None = None, now: datetime | None = None) -> None:
+        """Show `req`; its age is counted from `now` (the desk's clock tick, the one the inbox
+        uses, so both say the same age), or from the clock when none is given. Another request
+        starts at its top; the same one shown again (a refresh) keeps the scroll position."""
+        other = req is not None and (self.request is None or self.request.id != req.id)
         self.request = req
         self.flags = flags
+        self._shown = (viewer, people)
         body = self.query_one("#detail-body", Static)
         if req is None:
             body.update(Text(note or "Select a request to see its detail.", style="dim"))
             return
+        self.now = now or self.clock()
         body.update(self.render_request(req, viewer, people))
+        if other:
+            self.scroll_home(animate=False, immediate=True)
+
+    def refresh_ages(self, now: datetime) -> None:
+        """The desk's clock ticked: count the shown request's age from `now`, as the inbox does."""
+        self.now = now
+        if self.request is not None:
+            viewer, people = self._shown
+            self.query_one("#detail-body", Static).update(self.render_request(self.request, viewer, people))
 
     def render_request(self, req: WorkflowRequest, viewer: User | None, people: list[User]) -> Text:
         wtype = self.policy.types.get(req.workflow_type)
@@ -66,8 +84,8 @@ class RequestDetail(VerticalScroll, can_focus=True):
         requester_user = next((p for p in people if p.username == req.requester), None)
         if requester_user:
             out.append(f" ({requester_user.role.label})", style="dim")
-        out.append(f" · {relative_age(req.created_at, self.clock())} · {local_time(req.created_at, micro=False)}",
-                   style="dim")
+        age = relative_age(req.created_at, self.now or self.clock())
+        out.append(f" · {age} · {local_time(req.created_at, micro=False)}", style="dim")
         if req.revision > 1:
             out.append(f" · revision {req.revision}", style="dim")
         out.append("\n\n")

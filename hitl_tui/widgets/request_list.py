@@ -9,25 +9,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
+from textual.worker import Worker, get_current_worker
 
-from ..core.models import RequestSummary
+from ..core.models import InboxView, RequestSummary
+from ..messages import PageLoaded, forward_failure
 from ..core.policy import Policy
-from ..render.text import fit, format_value, relative_age, risk_badge, status_words
+from ..render.text import (AGE_WIDTH, RISK_WIDTH_FULL, RISK_WIDTH_SHORT, STAGE_WIDTH_FULL, STAGE_WIDTH_ROLES,
+                           STAGE_WIDTH_SHORT, fit, format_value, relative_age, risk_badge, status_words)
 
 PAGE_SIZE = 150
 #: ask for the next page when the cursor is this close to the last loaded row
 PREFETCH_ROWS = 20
 #: rows added before the first paint; the rest of the page follows right after it
 FIRST_ROWS = 40
+
+
+#: which sort (core.filter_query.SORT_KEYS) a click on each column's header asks for
+COLUMN_SORTS = {"id": "id", "type": "type", "title": "title", "requester": "requester", "value": "value",
+                "risk": "risk", "stage": "stage", "age": "created"}
+#: after this long without the new page, say "Loading…" instead of showing the old view's rows
+SLOW_PAGE_S = 0.15
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    """What the inbox shows: a view, its sort order and the filter text (core's filter language)."""
+
+    view: InboxView = InboxView.AWAITING_ME
+    sort: str = "oldest"
+    search: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,23 +57,43 @@ class Column:
     align: str = "left"
 
 
+#: what a wider table buys, in this order, and the title width each one must leave: the title
+#: comes first; the risk badge and the stage are never cut at any width, they only move from
+#: their short forms (CRIT, '1/3 Mgr', 'changes') to full words.
+UPGRADES = (
+    ("risk", RISK_WIDTH_FULL, 32),
+    ("requester", 12, 32),
+    ("value", 12, 36),
+    ("stage", STAGE_WIDTH_ROLES, 40),
+    ("stage", STAGE_WIDTH_FULL, 44),
+    ("type", 12, 48),
+    ("id", 18, 56),  # WF-1796146664-7137
+    ("requester", 16, 60),
+)
+TITLE_MIN = 16
+
+
 def layout_columns(width: int) -> list[Column]:
-    """Columns for a table `width` cells wide. The title gets what is left (at least 16 cells);
-    the id and type columns join only when there is room for them beside a readable title."""
+    """Columns for a table `width` cells wide: every column at its narrowest, then the upgrades
+    above while the title keeps its share, then the title takes everything that is left."""
     pad = 2  # DataTable puts one cell of padding on each side of every column
-    roomy = width >= 90
-    fixed = [Column("requester", "Requester" if roomy else "From", 13 if roomy else 10),
-             Column("value", "Amount / impact" if width >= 120 else "Value", 15 if width >= 120 else 10, "right"),
-             Column("risk", "Risk", 10 if roomy else 8), Column("stage", "Stage", 13 if roomy else 8),
-             Column("age", "Age", 10 if roomy else 8)]
-    if width >= 104:
-        fixed.insert(0, Column("type", "Type", 12))
-    if width >= 124:
-        fixed.insert(0, Column("id", "ID", 18))
-    used = sum(c.width + pad for c in fixed) + pad + 1  # + the title's padding and a scrollbar cell
-    title = Column("title", "Title", max(16, width - used))
-    at = sum(1 for c in fixed if c.key in ("id", "type"))
-    return [*fixed[:at], title, *fixed[at:]]
+    widths = {"requester": 9, "value": 9, "risk": RISK_WIDTH_SHORT, "stage": STAGE_WIDTH_SHORT, "age": AGE_WIDTH}
+
+    def title_room(w: dict[str, int]) -> int:
+        return width - sum(v + pad for v in w.values()) - pad - 1  # the title's padding, a scrollbar cell
+
+    for key, cells, keep in UPGRADES:
+        trial = {**widths, key: cells}
+        if title_room(trial) < keep:
+            break  # in order: a wider table never loses a column a narrower one had
+        widths = trial
+    labels = {"id": "ID", "type": "Type", "requester": "Requester" if widths["requester"] >= 12 else "From",
+              "value": "Value", "risk": "Risk", "stage": "Stage", "age": "Age"}
+    title = Column("title", "Title", max(TITLE_MIN, title_room(widths)))
+    lead = [Column(k, labels[k], widths[k]) for k in ("id", "type") if k in widths]
+    rest = [Column(k, labels[k], widths[k], "right" if k == "value" else "left")
+            for k in ("requester", "value", "risk", "stage", "age")]
+    return [*lead, title, *rest]
 
 
 class InboxTable(DataTable):
@@ -83,13 +122,24 @@ class RequestList(Vertical):
             super().__init__()
             self.summary = summary
 
-    class NeedMore(Message):
-        pass
+    @dataclass
+    class SortChosen(Message):
+        """A column header was clicked: sort by `key` (a core.filter_query.SORT_KEYS key)."""
 
-    def __init__(self, policy: Policy, clock: Callable[[], datetime], **kwargs) -> None:
+        key: str
+
+    def __init__(self, policy: Policy, clock: Callable[[], datetime], service: Any = None, username: str = "",
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.policy = policy
         self.clock = clock
+        self.service, self.username = service, username
+        self.query = InboxQuery()
+        #: bumped by every ask/reload: an answer for an older one is stale and dropped
+        self.token = 0
+        #: the token of the page on screen (== token once the latest ask has been answered)
+        self.shown_token = -1
+        self._slow_timer = None
         self.rows: list[RequestSummary] = []
         self.has_more = False
         self.empty_text = "Loading…"
@@ -119,6 +169,69 @@ class RequestList(Vertical):
         if columns != self._columns:
             self._render_rows(keep=self.current.id if self.current else None)
 
+    # --- asking the database -------------------------------------------------------------------
+
+    @property
+    def settled(self) -> bool:
+        """The page on screen answers the latest query."""
+        return self.shown_token == self.token
+
+    def ask(self, query: InboxQuery, empty_text: str, *, first_page: PageLoaded | None = None) -> None:
+        """Show `query` from its first page (`first_page` when it was read before the app ran)."""
+        self.query, self.empty_text = query, empty_text
+        self.token += 1
+        if first_page is not None:
+            first_page.token = self.token
+            self.post_message(first_page)  # handled here first, then the desk hears of it
+            return
+        self._fetch(query, self.token, 0)
+        if self._slow_timer is not None:
+            self._slow_timer.stop()
+        self._slow_timer = self.set_timer(SLOW_PAGE_S, lambda token=self.token: self._still_loading(token))
+
+    def reload(self) -> None:
+        """The same query again (something changed); the cursor stays on its request."""
+        self.token += 1
+        self._fetch(self.query, self.token, 0)
+
+    def _still_loading(self, token: int) -> None:
+        """A slow answer: never leave the previous view's rows (and the detail of one of them)
+        looking like the answer to the new question."""
+        if token == self.token and not self.settled:
+            self.rows = []
+            self.table.clear()
+            empty = self.query_one("#inbox-empty", Static)
+            empty.update(Text("Loading…"))
+            empty.display = True
+            self.post_message(self.Highlighted(None))
+
+    @work(thread=True, exclusive=True, group="page", exit_on_error=False, description="inbox page")
+    def _fetch(self, query: InboxQuery, token: int, offset: int) -> None:
+        rows = self.service.list_requests(self.username, query.view, search=query.search or None, sort=query.sort,
+                                          limit=PAGE_SIZE + 1, offset=offset)
+        if not get_current_worker().is_cancelled:
+            self.post_message(PageLoaded(token, rows[:PAGE_SIZE], offset, len(rows) > PAGE_SIZE))
+
+    @work(thread=True, group="page-more", exit_on_error=False, description="next inbox page")
+    def _fetch_more(self, query: InboxQuery, token: int, offset: int) -> None:
+        rows = self.service.list_requests(self.username, query.view, search=query.search or None, sort=query.sort,
+                                          limit=PAGE_SIZE + 1, offset=offset)
+        self.post_message(PageLoaded(token, rows[:PAGE_SIZE], offset, len(rows) > PAGE_SIZE))
+
+    @on(PageLoaded)
+    def _page_loaded(self, msg: PageLoaded) -> None:
+        if msg.token != self.token or (msg.offset and msg.offset != len(self.rows)):
+            msg.stop()  # the view, sort or filter changed since this was asked: nobody needs it
+            return
+        self._page(msg)  # and the message goes on up: the desk starts its background work on it
+
+    def _page(self, msg: PageLoaded) -> None:
+        self.shown_token = msg.token
+        self.show(msg.rows, has_more=msg.has_more, append=msg.offset > 0)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        forward_failure(self, event)
+
     # --- filling -------------------------------------------------------------------------------
 
     def show(self, rows: list[RequestSummary], *, has_more: bool, append: bool = False, keep: str | None = None,
@@ -144,10 +257,9 @@ class RequestList(Vertical):
         self.rows = list(rows)
         self._render_rows(keep, fallback)
 
-    def refresh_ages(self) -> None:
-        """Relative ages drift; re-render them once a minute without reloading anything."""
+    def refresh_ages(self, now: datetime) -> None:
+        """Relative ages drift; the desk re-renders them from its one clock, reloading nothing."""
         if self.rows and any(c.key == "age" for c in self._columns):
-            now = self.clock()
             for summary in self.rows:
                 try:
                     self.table.update_cell(summary.id, "age", self._age(summary, now))
@@ -213,13 +325,12 @@ class RequestList(Vertical):
         if key == "risk":
             return risk_badge(s.risk_level, width)
         if key == "stage":
-            words = status_words(s.status, s.current_role, s.current_stage, s.stage_count, short=width < 12)
-            return fit(words.plain, width, str(words.style))
+            words = status_words(s.status, s.current_role, s.current_stage, s.stage_count, width)
+            return fit(words.plain, width, str(words.style))  # cut only past nine stages
         return self._age(s, now)
 
     def _age(self, s: RequestSummary, now: datetime) -> Text:
-        compact = any(c.key == "age" and c.width < 10 for c in self._columns)
-        return Text(relative_age(s.created_at, now, compact=compact), style="dim", end="")
+        return Text(relative_age(s.created_at, now), style="dim", end="")
 
     def _value(self, s: RequestSummary) -> str:
         wtype = self.policy.types.get(s.workflow_type)
@@ -239,7 +350,14 @@ class RequestList(Vertical):
         self.post_message(self.Highlighted(self.current))
         if self.has_more and not self._waiting_for_more and event.cursor_row >= len(self.rows) - PREFETCH_ROWS:
             self._waiting_for_more = True
-            self.post_message(self.NeedMore())
+            self._fetch_more(self.query, self.token, len(self.rows))
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        key = COLUMN_SORTS.get(str(event.column_key.value))
+        if key:
+            self.post_message(self.SortChosen(key))
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:

@@ -127,7 +127,9 @@ class TourPanel(Widget):
         tour, f = self.tour, self.tour.facts
         key, lines = tour.step.key, []
         if tour.note:
-            lines.append(Text(clean(tour.note), style="italic magenta"))
+            # the autopilot's word: what it did once the step is done (a success, so green), or,
+            # before that, what is still yours to do or why it could not (yellow: look here)
+            lines.append(Text(clean(tour.note), style="green" if tour.done() else "yellow"))
         if not tour.done() or key in ("welcome", "done"):
             if key == "done" and f.restored and not tour.note:
                 lines.append(Text("The tampered entry was restored; the chain verifies again.", style="green"))
@@ -139,7 +141,11 @@ class TourPanel(Widget):
             refusal = next(r for r in reversed(f.refusals) if "segregation of duties" in r)
             lines.append(Text(f"Refused: “{clean(refusal, single_line=True)}”", style="yellow"))
         elif key == "tamper":
-            lines.append(Text(clean(f.chain.summary(), single_line=True), style="bold red"))
+            # the step succeeds by catching the forgery: the tick in front of this line goes with
+            # "Caught", in green; the chain's own verdict stays red
+            caught = Text("Caught by the chain check: ", style="bold green", end="")
+            caught.append(clean(f.chain.summary(), single_line=True), style="bold red")
+            lines.append(caught)
             seq = tour.cast.tamper_seq
             lines.append(Text(f"The audit timeline marks entry {seq} UNVERIFIED (its record now reads LOW); the "
                               f"request itself still says HIGH: only the record was forged.", style="yellow"))
@@ -150,9 +156,8 @@ class TourPanel(Widget):
             banner = e.banner + (f" · checkpoint signed, key {e.fingerprint}" if e.fingerprint else "")
             lines.append(Text(clean(banner, single_line=True), style="bold red" if not e.ok else "green"))
             lines.append(Text("Inside: " + ", ".join(e.sections), style="dim"))
-            if self.wide:
-                lines.append(Text("Open it in a browser now: it is deleted with the demo when you quit.",
-                                  style="italic"))
+            lines.append(Text("K keeps a copy where you choose; the demo deletes this one when you quit.",
+                              style="italic"))
         return lines
 
     # --- layout ----------------------------------------------------------------------------------

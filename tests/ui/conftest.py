@@ -21,7 +21,7 @@ from tests.ui.make_fixture import KEY_HEX
 
 SIZE = (80, 24)
 FIXTURE = Path(__file__).parent / "fixtures" / "desk.db"
-#: two hours after the fixture's requests were made: ages read "2 h ago" in every snapshot
+#: two hours after the fixture's requests were made: ages read "2h ago" in every snapshot
 FIXTURE_NOW = datetime(2026, 11, 26, 4, 20, 5, tzinfo=timezone.utc)
 
 PEOPLE = [("alice", "employee"), ("bob.manager", "manager"), ("kim.manager", "manager"),

@@ -62,7 +62,7 @@ async def test_hostile_title_is_shown_literally_and_does_nothing(desk):
         table = app.screen.inbox.table
         cells = [table.get_cell_at((0, c)) for c in range(len(table.columns))]
         shown = " ".join(c.plain for c in cells if isinstance(c, Text))
-        assert "[@click=app.quit]Pay…" in shown  # cut to the column, with an ellipsis
+        assert "[@click=app.quit]Pay me…" in shown  # cut to the column, with an ellipsis
         text = screen_text(app)
         assert "[@click=app.quit]Pay me[/] \\x1b[31mnow" in text
         assert "[b]not bold[/b] \\x9b2J" in text
