@@ -269,6 +269,7 @@ class DeskScreen(Screen[None]):
         share the engine's connection, and four counts over a large database must not hold up
         what the person is looking at."""
         self._counts_due = True
+        self.view_bar.stop_counting()
         self._count_if_quiet()
 
     def _count_if_quiet(self) -> None:

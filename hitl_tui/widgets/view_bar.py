@@ -59,14 +59,16 @@ class ViewBar(Widget):
         self._counting_for = search
         self._count(search)
 
+    def stop_counting(self) -> None:
+        """A new question is being asked: counts for the old one would only compete with it."""
+        self.workers.cancel_group(self, "counts")
+
     @work(thread=True, exclusive=True, group="counts", exit_on_error=False, description="inbox counts")
     def _count(self, search: str) -> None:
-        counts = {}
-        for view in InboxView:
-            if get_current_worker().is_cancelled:
-                return
-            counts[view] = self.service.count_requests(self.username, view, search=search or None)
-        self.post_message(CountsLoaded(search, counts))
+        worker = get_current_worker()
+        counts = self.service.count_views(self.username, search=search or None, stop=lambda: worker.is_cancelled)
+        if not worker.is_cancelled:
+            self.post_message(CountsLoaded(search, counts))
 
     @on(CountsLoaded)
     def _counted(self, msg: CountsLoaded) -> None:

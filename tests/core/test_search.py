@@ -375,3 +375,18 @@ def test_counting_very_many_matches_in_what_i_may_see_reads_one_index(service, d
     assert any("COVERING INDEX requests_visible_cover" in line for line in count), count
     assert service.count_requests("sarah.manager", "visible", search="travel") == len(
         {r.id for r in service.list_requests("sarah.manager", "visible", limit=1000)} & oracle(service, "travel"))
+
+
+def test_count_views_agrees_with_count_requests_and_stops_when_asked(service):
+    from hitl_tui.core.models import InboxView
+
+    service.add_user("ann", "employee")
+    service.add_user("max", "manager")
+    for title in ("Berlin hotel", "Berlin taxi", "Paris hotel"):
+        service.create_workflow_request("expense_approval", title, "", "ann", {"amount": "50"})
+    for search in (None, "berlin", "hotel risk:low"):
+        counts = service.count_views("max", search=search)
+        assert counts == {v: service.count_requests("max", v, search=search) for v in InboxView}
+    asked = []
+    assert service.count_views("max", stop=lambda: asked.append(1) or len(asked) > 2) == {
+        InboxView.AWAITING_ME: 3, InboxView.MINE: 0}
