@@ -269,11 +269,15 @@ class RequestList(Vertical):
     def _render_rows(self, keep: str | None, fallback: int = 0) -> None:
         table = self.table
         self._generation += 1
-        self._columns = layout_columns(table.size.width or self.size.width or 80)
-        table.clear(columns=True)
-        for col in self._columns:
-            table.add_column(Text(col.label, justify="right" if col.align == "right" else "left"),
-                             width=col.width, key=col.key)
+        columns = layout_columns(table.size.width or self.size.width or 80)
+        if columns == self._columns and table.columns:
+            table.clear()  # same columns (a new page, not a new width): keep them
+        else:
+            self._columns = columns
+            table.clear(columns=True)
+            for col in columns:
+                table.add_column(Text(col.label, justify="right" if col.align == "right" else "left"),
+                                 width=col.width, key=col.key)
         index = next((i for i, r in enumerate(self.rows) if r.id == keep), fallback) if keep else fallback
         # a screenful first, the rest of the page right after it has painted: the first paint of
         # the inbox should not wait for rows nobody can see yet
