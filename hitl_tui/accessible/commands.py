@@ -19,6 +19,7 @@ from ..commands.common import log_traceback
 from ..commands.common import safe
 from ..core import rbac
 from ..core.errors import HitlError, StoreError
+from ..core.filter_query import SORT_KEYS, parse_sort
 from ..core.text import refuse_invalid
 from ..core.models import Decision, InboxView, RequestSummary, User, WorkflowRequest
 from ..core.workflow import Action
@@ -32,7 +33,6 @@ VIEWS = {"awaiting": InboxView.AWAITING_ME, "mine": InboxView.MINE, "all": Inbox
          "decided": InboxView.DECIDED}
 VIEW_NAMES = {InboxView.AWAITING_ME: "Awaiting me", InboxView.MINE: "My requests",
               InboxView.VISIBLE: "All I may see", InboxView.DECIDED: "Decided by me"}
-SORTS = {"oldest": "oldest first", "newest": "newest first", "risk": "highest risk first"}
 #: the decision commands (each also the word typed to confirm): the engine's decision, the text asked for
 DECISIONS = {
     "approve": (Decision.APPROVE, "comment (optional)"),
@@ -54,9 +54,10 @@ Commands (a row number N is from the last list; an id like WF-1764150000-7892 wo
   withdraw N [REASON]   withdraw a request you filed; you type withdraw to confirm.
   view VIEW             switch view: awaiting (for you to decide), mine (you filed),
                         all (everything you may see), decided (by you).
-  filter [TEXT]         only requests whose title, id, requester, type or risk contain TEXT;
-                        filter alone clears it.
-  sort oldest|newest|risk
+  filter [TEXT]         words, or key:value filters as in the desk (risk:high type:expense
+                        requester:NAME age:>2d ...); filter alone clears it.
+  sort ORDER            oldest, newest, risk, or a column (title, requester, value, stage...);
+                        a - before it reverses (sort -value: largest first).
   verify                re-check the whole audit chain.
   help                  this text.
   quit                  end the session (ctrl-d too); it is sealed with a signed checkpoint.
@@ -143,16 +144,23 @@ class Desk:
             self.list_page()
 
     def do_filter(self, rest: str) -> None:
+        try:
+            self.service.parse_filter(rest or None)  # a filter that cannot be read replaces nothing
+        except HitlError as exc:
+            self.say(f"{safe(str(exc))} The filter stays {safe(self.search) if self.search else 'off'}.")
+            return
         self.search = rest or None
         self.say(f"Filter: {safe(rest)}." if rest else "Filter cleared.")
         self.list_page()
 
     def do_sort(self, rest: str) -> None:
-        word = rest.lower()
-        if word not in SORTS:
-            self.say(f"Sort by oldest, newest or risk (not {safe(rest) or 'nothing'}).")
+        """Any order the desk has (core's vocabulary): oldest, newest, risk, a column, -column."""
+        try:
+            self.sort = parse_sort(rest or "oldest").spec
+        except HitlError:
+            self.say(f"Sort by oldest, newest, or one of {', '.join(SORT_KEYS)}, with - before it to reverse "
+                     f"(not {safe(rest) or 'nothing'}).")
             return
-        self.sort = word
         self.list_page()
 
     def do_next(self, rest: str) -> None:
@@ -183,7 +191,10 @@ class Desk:
         if not more:
             self.total = svc.count_requests(me, self.view, search=self.search)
             self.rows = []
-        where = f"{VIEW_NAMES[self.view]}, {SORTS[self.sort]}"
+        order = parse_sort(self.sort)
+        words = SORT_KEYS[order.key].reverse if order.reverse else SORT_KEYS[order.key].natural
+        where = f"{VIEW_NAMES[self.view]}, " + (words if order.key == "created" else
+                                                f"sorted by {order.label.lower()}")
         if self.search:
             where += f", filtered by {safe(self.search)}"
         if not more:

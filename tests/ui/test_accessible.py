@@ -485,3 +485,23 @@ def test_a_signal_while_waiting_ends_and_seals(world, pty_desk, sig):
     assert d.status == 128 + sig
     assert not [e for e in world.audit() if e.action == "approved"]
     world.assert_sealed()
+
+
+
+def test_sort_takes_the_desks_vocabulary_and_refuses_an_unknown_order(world):
+    world.file("Team lunch", amount="80")
+    world.file("Hotel", amount="900")
+    text = out(world.run("sort -value\nsort newest\nsort colour\n"))
+    assert "Awaiting me, sorted by value, largest first: 2 requests." in text
+    listed = text.split("largest first: 2 requests.")[1]
+    assert listed.index("Hotel") < listed.index("Team lunch")  # the largest first
+    assert "Awaiting me, newest first: 2 requests." in text
+    assert "Sort by oldest, newest, or one of created, risk, title" in text and "(not colour)." in text
+
+
+def test_a_filter_that_cannot_be_read_says_why_and_keeps_the_old_one(world):
+    world.file("Team lunch")
+    world.file("Airport taxi")
+    text = out(world.run("filter taxi\nfilter risk:hgh\nlist\n"))
+    assert "Bad filter 'risk:hgh': unknown risk level 'hgh'" in text and "The filter stays taxi." in text
+    assert text.count("filtered by taxi: 1 request.") == 2  # the list after it still uses taxi
