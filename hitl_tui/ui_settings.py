@@ -11,7 +11,7 @@ from typing import Any
 
 #: every module whose classes declare BINDINGS a keymap may override
 _BINDING_MODULES = (
-    "hitl_tui.app", "hitl_tui.screens.desk", "hitl_tui.screens.decision_modal", "hitl_tui.screens.request_form",
+    "hitl_tui.app", "hitl_tui.screens.desk", "hitl_tui.screens.desk_keys", "hitl_tui.screens.decision_modal", "hitl_tui.screens.request_form",
     "hitl_tui.screens.confirm_modal", "hitl_tui.screens.help", "hitl_tui.screens.unlock",
     "hitl_tui.screens.unknown_user", "hitl_tui.screens.user_picker", "hitl_tui.screens.export_dialog",
     "hitl_tui.widgets.request_list", "hitl_tui.widgets.request_detail", "hitl_tui.widgets.audit_timeline",

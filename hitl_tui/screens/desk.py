@@ -19,7 +19,6 @@ from typing import Any, Iterable
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 from textual.worker import Worker, get_current_worker
@@ -27,7 +26,6 @@ from textual.worker import Worker, get_current_worker
 from ..core import rbac
 from ..core.errors import HitlError, PermissionDenied, UnknownWorkflow
 from ..core.models import Decision, InboxView, RequestSummary, User, WorkflowRequest
-from ..core.workflow import Action
 from ..messages import (AuditProgress, AuditVerified, DecisionRecorded, ExternalChange, FlagsLoaded, PageLoaded,
                         ProposalReady, RequestLoaded, RequestSaved, RequestVanished, forward_failure)
 from ..widgets.agent_chat import AgentChat
@@ -38,11 +36,11 @@ from ..widgets.request_list import InboxQuery, RequestList
 from ..widgets.status_header import StatusHeader
 from ..widgets.view_bar import LABELS, ViewBar
 from ..widgets.desk_panes import LOWER, PANES, DeskPanes
+from .desk_keys import DECISION_ACTIONS, DESK_BINDINGS, REQUEST_KEYS, key_state, palette_entries, refusal
 
 # The modals, the detail and the timeline are imported where they are first needed, not here:
 # the form alone pulls in Select and TextArea, tens of milliseconds the first paint should not wait for.
 
-DECISION_ACTIONS = {"approve": Action.APPROVE, "reject": Action.REJECT, "request_changes": Action.REQUEST_CHANGES}
 DECISIONS = {"approve": Decision.APPROVE, "reject": Decision.REJECT, "request_changes": Decision.REQUEST_CHANGES}
 EMPTY = {
     InboxView.AWAITING_ME: "Nothing awaits your decision. 2 shows your requests, 3 all you may see, n files a new one.",
@@ -60,51 +58,7 @@ class DeskScreen(Screen[None]):
     #: never the (hidden) filter field, which comes first in the focus chain
     AUTO_FOCUS = "#inbox-table"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_AT, "-wide")]
-    BINDINGS = [
-        Binding("a", "approve", "Approve", id="desk.approve", tooltip="Approve the selected request's current stage"),
-        Binding("r", "reject", "Reject", id="desk.reject", tooltip="Reject the selected request (reason required)"),
-        Binding("c", "request_changes", "Changes", id="desk.changes",
-                tooltip="Send it back to the requester for changes (comment required)"),
-        Binding("n", "new_request", "New", id="desk.new", tooltip="File a new request (form with live risk preview)"),
-        Binding("e", "resubmit", "Edit", id="desk.resubmit",
-                tooltip="Edit and resubmit your request after changes were requested"),
-        Binding("w", "withdraw", "Withdraw", id="desk.withdraw", tooltip="Withdraw your request (asks first)"),
-        Binding("slash", "filter", "Filter", id="desk.filter",
-                tooltip="Filter as you type: words, or risk:high type:expense requester:NAME age:>2d …; esc leaves the field"),
-        Binding("v", "next_lower", "Pane", id="desk.lower",
-                tooltip="Narrow terminals: show detail → audit timeline → assistant in the lower half"),
-        Binding("1", "view('awaiting_me')", "Awaiting me", show=False, id="desk.view1",
-                tooltip="Requests whose current stage you may decide"),
-        Binding("2", "view('mine')", "My requests", show=False, id="desk.view2", tooltip="Requests you filed"),
-        Binding("3", "view('visible')", "All I may see", show=False, id="desk.view3",
-                tooltip="Everything your role lets you see"),
-        Binding("4", "view('decided')", "Decided", show=False, id="desk.view4",
-                tooltip="Requests you decided a stage of"),
-        Binding("s", "cycle_sort", "Sort", show=False, id="desk.sort",
-                tooltip="Sort by the next column: created, risk, title, requester, type, id, value, stage, status "
-                        "(a click on a column's header too)"),
-        Binding("S", "reverse_sort", "Reverse sort", show=False, id="desk.reverse_sort",
-                tooltip="Reverse the sort order (newest first, lowest risk first, Z to A…)"),
-        Binding("tab", "next_pane", "Next pane", show=False, id="desk.next_pane",
-                tooltip="Inbox → detail → timeline → assistant"),
-        Binding("shift+tab", "previous_pane", "Previous pane", show=False, id="desk.previous_pane"),
-        Binding("enter", "open_detail", "Open detail", show=False, id="desk.open",
-                tooltip="Show the selected request's detail"),
-        Binding("escape", "back", "Back", show=False, id="desk.back",
-                tooltip="Leave the filter / go back to the inbox / clear the filter"),
-        Binding("ctrl+r,f5", "reload", "Reload", show=False, id="desk.reload",
-                tooltip="Reload now (changes by others also appear by themselves within a second)"),
-        Binding("y", "copy_id", "Copy id", show=False, id="desk.copy_id",
-                tooltip="Copy the selected request's id to the clipboard (OSC 52: works over SSH)"),
-        Binding("Y", "copy_link", "Copy link", show=False, id="desk.copy_link",
-                tooltip="Copy a line naming the request, its risk and stage, and the command that shows it"),
-        Binding("o", "page_description", "Pager", show=False, id="desk.pager",
-                tooltip="Read the selected request's description in $PAGER (less -R by default)"),
-        Binding("O", "page_detail", "Detail in pager", show=False, id="desk.pager_detail",
-                tooltip="The whole detail pane as plain text in $PAGER"),
-        Binding("ctrl+e", "export", "Export", show=False, id="desk.export",
-                tooltip="Export the audit log (jsonl, csv, html, md) with a progress bar"),
-    ]
+    BINDINGS = DESK_BINDINGS
 
     def __init__(self, service: Any, user: User, people: list[User], db_path: Path,
                  first_page: PageLoaded | None = None) -> None:
@@ -415,16 +369,13 @@ class DeskScreen(Screen[None]):
 
     # --- greying out ---------------------------------------------------------------------------
 
-    #: the actions whose state depends on the selected request
-    _REQUEST_KEYS = (*DECISION_ACTIONS, "withdraw", "resubmit")
-
     def _refresh_keys(self) -> None:
         """Redraw the footer only when a key's state changed: Textual's Footer recomposes and
         relayouts the screen on every refresh_bindings (tens of ms, measured per j/k), and while
         the next request loads the keys keep the state they had (pressing one says it is loading)."""
         if self.highlighted is not None and self.current_request() is None:
             return
-        state = tuple(self.check_action(action, ()) for action in self._REQUEST_KEYS)
+        state = tuple(self.check_action(action, ()) for action in REQUEST_KEYS)
         if state != self._keys_state:
             self._keys_state = state
             self.refresh_bindings()
@@ -432,38 +383,14 @@ class DeskScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_lower":
             return not self.wide
-        req = self.current_request()
-        if action in DECISION_ACTIONS:
-            if req is not None and req.requester == self.user.username:
-                return False  # never yours to decide (segregation of duties): it leaves the footer,
-                # which keeps e/w in view at 80 columns; pressing the key still says why
-            return True if req is not None and rbac.may_decide(self.policy, self.user, req) else None
-        if action in ("withdraw", "resubmit"):
-            if req is None or req.requester != self.user.username:
-                return False  # not yours: the key does not apply here, so it leaves the footer
-            ok = rbac.may_withdraw(self.user, req) if action == "withdraw" else rbac.may_resubmit(self.user, req)
-            return True if ok else None
-        if action == "new_request":
-            return True if self.user.active else None
-        return True
+        return key_state(action, self.policy, self.user, self.current_request())
 
     def why_not(self, action: str) -> str | None:
         """The engine's own words for why a greyed-out key does nothing."""
         req = self.current_request()
         if req is None:
             return "Select a request first." if self.highlighted is None else "Still loading that request…"
-        try:
-            if action in DECISION_ACTIONS:
-                rbac.check_decide(self.policy, self.user, req, DECISION_ACTIONS[action])
-            elif action == "withdraw":
-                rbac.check_requester_action(self.user, req, Action.WITHDRAW)
-            elif action == "resubmit":
-                rbac.check_requester_action(self.user, req, Action.RESUBMIT)
-                if not rbac.may_resubmit(self.user, req):
-                    return f"{req.id} is {req.status.label}; you can edit and resubmit only after changes were requested."
-        except HitlError as exc:  # its message is the explanation
-            return str(exc)
-        return None
+        return refusal(action, self.policy, self.user, req)
 
     def on_key(self, event) -> None:
         """A greyed-out key still answers: with the rule that stops it."""
@@ -471,8 +398,8 @@ class DeskScreen(Screen[None]):
             return
         # the screen's own bindings with the user's keymap applied (active_bindings leaves out
         # the ones check_action hides, which are exactly the ones that need explaining)
-        for key, binding in self._bindings:
-            if key == event.key and binding.action in (*DECISION_ACTIONS, "withdraw", "resubmit"):
+        for key, binding in self._keys_in_force():
+            if key == event.key and binding.action in REQUEST_KEYS:
                 if not self.check_action(binding.action, ()):
                     reason = self.why_not(binding.action)
                     if reason:
@@ -797,24 +724,9 @@ class DeskScreen(Screen[None]):
     # --- the command palette -------------------------------------------------------------------
 
     def palette_commands(self) -> Iterable[SystemCommand]:
-        entries = [
-            ("Approve the selected request", "approve", "a"), ("Reject the selected request", "reject", "r"),
-            ("Request changes on the selected request", "request_changes", "c"), ("New request", "new_request", "n"),
-            ("Edit and resubmit my request", "resubmit", "e"), ("Withdraw my request", "withdraw", "w"),
-            ("Filter the inbox", "filter", "/"), ("Sort by the next column", "cycle_sort", "s"),
-            ("Reverse the sort order", "reverse_sort", "S"),
-            ("Reload now", "reload", "ctrl+r"), ("Verify the audit chain again", "verify", ""),
-            ("Export the audit log…", "export", "ctrl+e"), ("Copy the request id", "copy_id", "y"),
-            ("Copy a link line for the request", "copy_link", "Y"),
-            ("Read the description in the pager", "page_description", "o"),
-            ("Read the whole detail in the pager", "page_detail", "O"),
-            ("Show the detail pane", "show_lower('detail')", ""),
-            ("Show the audit timeline", "show_lower('timeline')", ""),
-            ("Ask the assistant", "show_lower('chat')", ""),
-        ] + [(f"View: {LABELS[v][0]}", f"view('{v.value}')", str(i + 1)) for i, v in enumerate(InboxView)]
-        for title, action, key in entries:
-            name = action.split("(")[0]
-            if self.check_action(name, ()):
+        for title, action in palette_entries():
+            if self.check_action(action.split("(")[0], ()):
+                key = self._key_for(action)
                 yield SystemCommand(title, f"key: {key}" if key else "", self._runner(action))
         settings = self.app.settings
         for name, saved in (settings.ui.views.items() if settings is not None else ()):
@@ -835,6 +747,19 @@ class DeskScreen(Screen[None]):
             self.view_bar.sort = self.sort
         self.filter_bar.set_value(text)
         self._apply_filter(text, again=True)  # again: the same text with a new sort still asks anew
+
+    def _key_for(self, action: str) -> str:
+        """The key that runs `action` now: the user's keymap applied, as the footer shows it."""
+        return next((self.app.get_key_display(binding) for _key, binding in self._keys_in_force()
+                     if binding.action == action), "")
+
+    def _keys_in_force(self):
+        """This screen's (key, binding) pairs with the user's keymap applied, as Textual applies
+        it when a key is pressed (to a copy: the class's own bindings keep their defaults)."""
+        bindings = self._bindings.copy()
+        if self.app._keymap:
+            bindings.apply_keymap(self.app._keymap)
+        return bindings
 
     def _runner(self, action: str):
         async def run() -> None:

@@ -51,6 +51,10 @@ async def test_a_keymap_override_moves_the_key_and_help_shows_it(desk, tmp_path)
         await pilot.press("question_mark")
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen) and app.screen.keymap == {"desk.approve": "A"}
+        await pilot.press("escape")
+        await settle(pilot)
+        approve = next(c for c in app.screen.palette_commands() if c.title == "Approve the selected request")
+        assert approve.help == "key: A"  # the palette names the key that works, not the default
 
 
 @pytest.mark.parametrize("text, named", [
@@ -63,3 +67,19 @@ def test_a_name_the_desk_does_not_know_is_refused_in_one_line(tmp_path, text, na
         ui_settings.check(settings_from(tmp_path, text))
     line = str(caught.value)
     assert "\n" not in line and named in line and "config.toml" in line
+
+
+async def test_a_moved_key_that_is_refused_still_says_why_under_its_new_name(desk, tmp_path):
+    from .conftest import notes
+
+    wid = desk.service().create_workflow_request("expense_approval", "My own lunch", "", "bob.manager",
+                                                 {"amount": "40"})
+    settings = settings_from(tmp_path, '[ui.keymap]\n"desk.approve" = "A"\n')
+    app = desk.app("bob.manager", settings=settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("2")  # his own requests
+        await settle(pilot)
+        await pilot.press("A")
+        await settle(pilot)
+        assert any(f"You requested {wid}, so you cannot approve it (segregation of duties)." in n for n in notes(app))
