@@ -33,6 +33,9 @@ REMOVED_VARS = (
     "HITL_DB_KEY", "HITL_DB_KEY_FILE", "HITL_DB_PASSPHRASE", "HITL_DB_PATH",
     "HITL_CONFIG",  # names a config file: a developer's own must never reach a test
     "DBUS_SESSION_BUS_ADDRESS",
+    # a terminal's size: readline sets COLUMNS=80 LINES=24 in pytest's own process, which
+    # pytest-xdist's workers inherit; commands must see what a pipe gives them, as in CI
+    "COLUMNS", "LINES",
 )
 
 # A bus with no service activation: if our gnome-keyring dies, clients get an error instead of
@@ -79,6 +82,7 @@ def isolated_environment(tmp_path_factory, monkeypatch):
         monkeypatch.setenv(name, value)
     for name in REMOVED_VARS:
         monkeypatch.delenv(name, raising=False)
+        os.unsetenv(name)  # readline's setenv bypasses os.environ: children started with env=None see it
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     # the tests start `hitl-tui` hundreds of times: let those processes keep their bytecode
     # (a machine that sets PYTHONDONTWRITEBYTECODE recompiles every module on every start)
@@ -202,7 +206,8 @@ def start_private_keyring(root: Path) -> PrivateKeyring:
 
 @pytest.fixture(scope="session")
 def private_keyring(tmp_path_factory):
-    # A short path: unix socket paths are limited to ~107 bytes.
+    # A short path: unix socket paths are limited to ~107 bytes. Session scope is per process:
+    # each pytest-xdist worker starts its own bus and daemon under its own basetemp.
     kr = start_private_keyring(tmp_path_factory.mktemp("kr"))
     try:
         yield kr

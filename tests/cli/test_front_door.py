@@ -36,6 +36,8 @@ from .conftest import Cli, seq_of, tamper_body
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("HITL_FRONT_DOOR_CACHE", "/tmp/hitl-front-door"))
 DEV_ONLY = ("pytest", "hypothesis", "pytest_asyncio", "importlinter")  # the dev extras' modules
+# one worker builds the wheel (a session fixture) and runs every test of it (scripts/test runs -n)
+pytestmark = pytest.mark.xdist_group("front-door")
 
 
 def _pip(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# both commands run in one clone (a module fixture): the demo reuses the .venv the test command made
+pytestmark = pytest.mark.xdist_group("readme-clone")
 
 
 def readme_commands() -> list[str]:
