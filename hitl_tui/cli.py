@@ -26,11 +26,13 @@ COMMANDS: dict[str, str] = {
     "withdraw": "hitl_tui.commands.decide:withdraw",
     "verify-audit": "hitl_tui.commands.audit:verify_audit",
     "checkpoint": "hitl_tui.commands.audit:checkpoint",
+    "prove": "hitl_tui.commands.prove:prove",
     "export-audit": "hitl_tui.commands.export:export_audit",
     "rekey": "hitl_tui.commands.rekey:rekey",
     "locate": "hitl_tui.commands.locate:locate",
     "policy": "hitl_tui.commands.policy:policy",
     "ask": "hitl_tui.commands.ask:ask",
+    "key": "hitl_tui.commands.keys:key",
 }
 
 

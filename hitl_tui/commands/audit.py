@@ -11,6 +11,13 @@ import click
 from .common import EXIT_BROKEN, Failure, echo_json, guarded, open_service, progress_printer, safe
 
 
+def _tables_line(result) -> str:
+    legacy = (f"; {result.legacy_entries:,} written before entries carried every detail, compared for what they carry"
+              if result.legacy_entries else "")
+    return (f"  tables: requests, approvals and users are what replaying {result.replayed_entries:,} "
+            f"entries gives{legacy}")
+
+
 def _print_file(rep) -> None:
     click.echo(f"{safe(rep.path)} ({rep.kind}{' export' if rep.kind != 'checkpoint' else ''}):")
     for c in rep.checks:
@@ -22,10 +29,13 @@ def _print_file(rep) -> None:
               help="A checkpoint file (from `checkpoint -o`) or an export (from `export-audit`) to check the "
                    "database against; repeatable.")
 @click.option("--offline", is_flag=True, help="Check the --checkpoint files by themselves, without the database.")
+@click.option("--since", "since", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A checkpoint file you trust: verify only the entries added after it (its signature, a "
+                   "consistency proof from its tree to today's, the chain from its head, the new entries).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 @guarded
-def verify_audit(ctx: click.Context, files: tuple[Path, ...], offline: bool, as_json: bool) -> None:
+def verify_audit(ctx: click.Context, files: tuple[Path, ...], offline: bool, since: Path | None, as_json: bool) -> None:
     """Re-hash the whole audit chain and check it against its recorded head, the signed
     checkpoints stored in the database, and any checkpoint or export files you give.
 
@@ -43,11 +53,16 @@ def verify_audit(ctx: click.Context, files: tuple[Path, ...], offline: bool, as_
       hitl-tui verify-audit --checkpoint /secure/hitl-2025-03-31.checkpoint.json
       hitl-tui verify-audit --checkpoint audit-q1.jsonl --json
       hitl-tui verify-audit --offline --checkpoint audit-q1.html
+      hitl-tui verify-audit --since /secure/hitl-2025-03-31.checkpoint
     """
     from ..core.reports import check_against_database, inspect_file
 
     if offline and not files:
         raise Failure("--offline checks files: give at least one --checkpoint FILE.", 2)
+    if since is not None:
+        if files or offline:
+            raise Failure("--since verifies the database after one checkpoint: give it without --checkpoint or --offline.", 2)
+        return _verify_since(ctx, since, as_json)
     reports = [inspect_file(f) for f in files]
     result = None
     if not offline:
@@ -65,6 +80,8 @@ def verify_audit(ctx: click.Context, files: tuple[Path, ...], offline: bool, as_
     else:
         if result is not None:
             click.echo(f"Database {safe(where)}: {safe(result.summary())}")
+            if result.ok and result.tables_checked:
+                click.echo(_tables_line(result))
         for rep in reports:
             _print_file(rep)
         click.echo("Result: verified." if ok else "Result: VERIFICATION FAILED.")
@@ -72,14 +89,37 @@ def verify_audit(ctx: click.Context, files: tuple[Path, ...], offline: bool, as_
         ctx.exit(EXIT_BROKEN)
 
 
+def _verify_since(ctx: click.Context, path: Path, as_json: bool) -> None:
+    from ..core.checkpoints import read_checkpoint_file
+
+    with open_service(ctx) as service:
+        cp = read_checkpoint_file(path)
+        result = service.verify_audit_since(cp, progress=None if as_json else progress_printer("verifying"))
+        where = str(service.path)
+    if as_json:
+        echo_json({"ok": result.ok, "since": {"path": str(path), "size": cp.size, "root_hash": cp.root_hash},
+                   "database": {"path": where, **result.model_dump(mode="json")}})
+    else:
+        click.echo(f"Database {safe(where)}: {safe(result.summary())}")
+        click.echo("Result: verified." if result.ok else "Result: VERIFICATION FAILED.")
+    if not result.ok:
+        ctx.exit(EXIT_BROKEN)
+
+
 @click.command(short_help="Sign a checkpoint of the audit chain (-o FILE keeps a copy).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the checkpoint to this file (refuses to overwrite one). Without it, print it as JSON.")
+              help="Write the checkpoint note to this file (refuses to overwrite one). Without it, print it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checkpoint as JSON (with its note) instead.")
 @click.pass_context
 @guarded
-def checkpoint(ctx: click.Context, output: Path | None) -> None:
-    """Verify the chain, then sign a checkpoint (entry count + head hash) with this account's
-    signing key and store it in the database; -o also writes it to a file for safe keeping.
+def checkpoint(ctx: click.Context, output: Path | None, as_json: bool) -> None:
+    """Verify the chain, then sign a checkpoint with this account's signing key and store it in
+    the database; -o also writes it to a file for safe keeping.
+
+    The checkpoint is a C2SP tlog-checkpoint signed note: origin (hitl-tui.local/DATABASE_ID),
+    entry count, the RFC 9162 Merkle tree root, the extension lines `chain HEAD_HASH` and
+    `time ISO`, then the Ed25519 signature line. Transparency-log tools and witnesses read it with
+    the verifier key printed here.
 
     Keep the file where the database key cannot reach it (another machine, an auditor's archive):
     it later exposes any rewrite of the entries it covers, via `verify-audit --checkpoint FILE`.
@@ -87,10 +127,10 @@ def checkpoint(ctx: click.Context, output: Path | None) -> None:
 
     \b
     Examples:
-      hitl-tui checkpoint -o /secure/hitl-$(date +%F).checkpoint.json
-      hitl-tui checkpoint > checkpoint.json
+      hitl-tui checkpoint -o /secure/hitl-$(date +%F).checkpoint
+      hitl-tui checkpoint > latest.checkpoint
     """
-    from ..core.checkpoints import checkpoint_to_json, write_checkpoint_file
+    from ..core.checkpoints import ORIGIN_PREFIX, checkpoint_text, checkpoint_to_json, verifier_key, write_checkpoint_file
 
     if output is not None and output.exists():
         raise Failure(f"{output} already exists; a checkpoint file is evidence, so it is never overwritten. "
@@ -101,8 +141,10 @@ def checkpoint(ctx: click.Context, output: Path | None) -> None:
             raise Failure(f"{result.summary()}; no checkpoint was signed.", EXIT_BROKEN)
         cp = service.checkpoint()
     line = f"Signed checkpoint: {cp.size:,} entries, head {cp.head_hash[:16]}..., key {cp.fingerprint}"
+    if cp.note is not None:
+        line += f"\nVerifier key: {verifier_key(ORIGIN_PREFIX + cp.database_id, cp.public_key)}"
     if output is None:
-        click.echo(json.dumps(checkpoint_to_json(cp), indent=2))
+        click.echo(json.dumps(checkpoint_to_json(cp), indent=2) if as_json else checkpoint_text(cp), nl=as_json)
         click.echo(line, err=True)
         return
     write_checkpoint_file(cp, output)

@@ -14,8 +14,10 @@ from .audit import GENESIS, ChainWalker, iso
 from .checkpoints import Signer, load_signer, trusted_start
 from .crashpoints import crash_point
 from .errors import AuditChainBroken, HitlError
+from .merkle import CompactRange, leaf_hash
 from .models import Checkpoint
-from .store import audit_log, meta
+from .store import audit_log, merkle_nodes, meta
+from .store.connection import begin, commit
 
 if TYPE_CHECKING:
     from .service import WorkflowService
@@ -77,7 +79,7 @@ class Sealer:
             audit_log.checked_head(conn)
             if not grown(conn):
                 return None
-            size, head = self._verified_head(conn, signer, verified)
+            size, head, edge = self._verified_head(conn, signer, verified)
             crash_point("checkpoint.before_sign")
             fingerprint_key = f"signing_key:{signer.public_hex}"
             if meta.get(conn, fingerprint_key) is None:
@@ -86,32 +88,41 @@ class Sealer:
                     "public_key": signer.public_hex, "key_file": str(signer.path) if signer.path else None,
                 })
                 size, head = audit_log.checked_head(conn)
-            cp = signer.sign(service.database_id, size, head.hex())
-            audit_log.insert_checkpoint(conn, cp.size, cp.head_hash, iso(cp.created_at), cp.public_key, cp.signature)
+                for leaf in merkle_nodes.leaves(conn, edge.size + 1, size):  # the entry just written
+                    edge.append(leaf)
+            cp = signer.sign(service.database_id, size, head.hex(), edge.root().hex())
+            audit_log.insert_checkpoint(conn, cp.size, cp.head_hash, iso(cp.created_at), cp.public_key, cp.signature,
+                                        cp.note, "".join(h.hex() for h in edge.hashes))
             crash_point("checkpoint.after_sign")
         service.seal_refused_reason = None
         return cp
 
-    def _verified_head(self, conn, signer: Signer | None, start: tuple[int, bytes] | None) -> tuple[int, bytes]:
-        """(size, head) of the chain as recorded, after re-hashing it from `start` (a point this
-        session verified already) or else from the last trusted checkpoint (checkpoints.py).
-        Raises AuditChainBroken, and sets seal_refused_reason, when it does not verify."""
+    def _verified_head(self, conn, signer: Signer | None,
+                       start: tuple[int, bytes, CompactRange] | None) -> tuple[int, bytes, CompactRange]:
+        """(size, head, tree edge) of the log as recorded, after re-hashing it from `start` (a
+        point this session verified already) or else from the last trusted checkpoint
+        (checkpoints.py); the edge is extended with the leaves of the very bytes re-hashed, so the
+        root signed is the tree of verified entries. Raises AuditChainBroken, and sets
+        seal_refused_reason, when it does not verify."""
         service = self._service
         walker = ChainWalker()
         problem = None
+        edge: CompactRange | None = CompactRange()
         if start is None and signer is not None:
-            walker.count, walker.prev, problem = trusted_start(conn, service.database_id, signer)
+            walker.count, walker.prev, edge, problem = trusted_start(conn, service.database_id, signer)
         elif start is None:
             walker.count, walker.prev = 0, GENESIS
         else:
-            walker.count, walker.prev = start
+            walker.count, walker.prev, edge = start[0], start[1], start[2].copy()
         size, head = meta.audit_head(conn)
-        if problem is not None:
-            walker.fail(walker.count or 1, problem)
+        if problem is not None or edge is None:
+            walker.fail(walker.count or 1, problem or "the tree cannot be rebuilt")
         else:
             for batch in audit_log.iter_rows(conn, start=walker.count + 1):
                 if not walker.feed(batch):
                     break
+                for row in batch[:walker.count - edge.size]:
+                    edge.append(leaf_hash(row[1]))
             if walker.bad_seq is None:
                 service._check_head(walker, size, head)
         if walker.bad_seq is not None:
@@ -119,7 +130,8 @@ class Sealer:
                        f"Run `hitl-tui verify-audit` and tell your auditor.")
             service.seal_refused_reason = refusal
             raise AuditChainBroken(refusal)
-        return size, head
+        assert edge is not None and edge.size == size
+        return size, head, edge
 
     def seal_check(self) -> str | None:
         """For the desk's header: None when this session's head could be sealed now, else the
@@ -130,7 +142,7 @@ class Sealer:
             signer = service.signer(create=False)
         except HitlError:  # our key is unusable (load_signer says why when sealing): trust none
             signer = None
-        start = None if signer is not None else (0, GENESIS)  # no key of ours yet: the whole chain
+        start = None if signer is not None else (0, GENESIS, CompactRange())  # no key of ours yet: the whole chain
         try:
             service._read(lambda conn: _in_snapshot(conn, self._verified_head, signer, start))
         except AuditChainBroken as exc:
@@ -140,9 +152,9 @@ class Sealer:
 
 def _in_snapshot(conn, fn, *args):
     """fn(conn, *args) inside one read transaction: one consistent state, however many queries."""
-    conn.execute("BEGIN")
+    begin(conn)
     try:
         return fn(conn, *args)
     finally:
         if conn.in_transaction:
-            conn.execute("COMMIT")
+            commit(conn)

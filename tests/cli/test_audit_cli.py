@@ -46,7 +46,7 @@ def test_checkpoint_file_exposes_a_full_chain_rewrite(ready, tmp_path):
     assert "database matches the checkpoint" in ready.ok("verify-audit", "--checkpoint", str(cp_file)).stdout
 
     conn = ready.raw()
-    rewrite_whole_chain(conn, b"Within budget", b"Rubber-stamped")
+    rewrite_whole_chain(conn, b'"session_id":"', b'"session_id":"0')  # what nobody signs
     conn.close()
     assert ready.ok("verify-audit").exit_code == 0  # every inner check is fooled...
     result = ready("verify-audit", "--checkpoint", str(cp_file))  # ...but not the checkpoint kept elsewhere
@@ -62,9 +62,10 @@ def test_checkpoint_refuses_a_broken_chain(ready, tmp_path):
 
 
 def test_checkpoint_to_stdout_and_never_overwrites(ready, tmp_path):
-    result = ready.ok("checkpoint")
+    result = ready.ok("checkpoint", "--json")
     data = json.loads(result.stdout)
-    assert data["format"] == "hitl-tui-checkpoint/1" and data["fingerprint"] in result.stderr
+    assert data["format"] == "hitl-tui-checkpoint/2" and data["fingerprint"] in result.stderr
+    assert data["note"].startswith("hitl-tui.local/") and ready.ok("checkpoint").stdout.startswith("hitl-tui.local/")
     target = tmp_path / "cp.json"
     target.write_text("older evidence")
     ready.refused("checkpoint", "-o", str(target), match="never overwritten")
@@ -74,10 +75,10 @@ def test_checkpoint_to_stdout_and_never_overwrites(ready, tmp_path):
 def test_forged_or_foreign_checkpoint_files_fail(ready, tmp_path, cli_factory):
     path = tmp_path / "cp.json"
     ready.ok("checkpoint", "-o", str(path))
-    data = json.loads(path.read_text())
-    data["size"] -= 1
+    lines = path.read_text().split("\n")
+    lines[1] = str(int(lines[1]) - 1)  # the note's size line, under the old signature
     forged = tmp_path / "forged.json"
-    forged.write_text(json.dumps(data))
+    forged.write_text("\n".join(lines))
     result = ready("verify-audit", "--checkpoint", str(forged))
     assert result.exit_code == 3 and "signature does not verify" in result.stdout
 

@@ -149,24 +149,31 @@ def test_appending_after_tampering_is_refused(busy, attacker):
 def test_full_rewrite_passes_the_inner_checks_but_not_an_external_checkpoint(busy, attacker, tmp_path):
     outside = tmp_path / "auditor-checkpoint.json"
     write_checkpoint_file(busy.checkpoint(), outside)
-    rewrite_whole_chain(attacker, b"sarah.manager", b"mike.director")
+    # what nobody signs (the session fields), rewritten: every check inside the database agrees
+    rewrite_whole_chain(attacker, b'"session_id":"', b'"session_id":"0')
     assert busy.verify_audit().ok  # internally consistent: this is why checkpoints live elsewhere
     result = busy.verify_audit([read_checkpoint_file(outside)])
     assert not result.ok and "rewritten" in result.problem
 
 
 def test_full_rewrite_is_caught_by_the_checkpoint_stored_in_the_database(busy, attacker):
-    rewrite_whole_chain(attacker, b"sarah.manager", b"mike.director", drop_checkpoints=False)
+    rewrite_whole_chain(attacker, b'"session_id":"', b'"session_id":"0', drop_checkpoints=False)
     result = busy.verify_audit()
     assert not result.ok and "rewritten" in result.problem
+
+
+def test_full_rewrite_of_what_people_signed_is_caught_by_their_signatures(busy, attacker):
+    rewrite_whole_chain(attacker, b"sarah.manager", b"mike.director")  # no checkpoint left to compare
+    result = busy.verify_audit()
+    assert not result.ok and "by mike.director) is a forgery" in result.problem
 
 
 def test_forged_checkpoint_files_are_refused(busy, tmp_path):
     path = tmp_path / "cp.json"
     write_checkpoint_file(busy.checkpoint(), path)
-    data = json.loads(path.read_text())
-    data["size"] += 5
-    path.write_text(json.dumps(data))
+    lines = path.read_text().split("\n")
+    lines[1] = str(int(lines[1]) + 5)  # the note's size line, under the old signature
+    path.write_text("\n".join(lines))
     with pytest.raises(CheckpointError, match="signature does not verify"):
         read_checkpoint_file(path)
     path.write_text("{not json")

@@ -6,17 +6,20 @@ import json
 from typing import Iterator
 
 from ..errors import AuditChainBroken
-from . import meta
+from . import merkle_nodes, meta
 
 BATCH = 20_000
 
 
 def append(conn, seq: int, workflow_id: str | None, body: bytes, digest: bytes) -> None:
+    """Entry `seq`, the head beside the chain, and the Merkle tree nodes it completes (about
+    one row per eight entries), all in the caller's transaction."""
     conn.execute(
         "INSERT INTO audit_log (seq, workflow_id, body, hash) VALUES (?, ?, ?, ?)",
         (seq, workflow_id, body, digest),
     )
     meta.set_audit_head(conn, seq, digest)
+    merkle_nodes.on_append(conn, seq, body, digest, merkle_nodes.prev_hash_of(body))
 
 
 def checked_head(conn) -> tuple[int, bytes]:
@@ -107,19 +110,56 @@ def rows_for_workflow(conn, workflow_id: str) -> list[tuple[int, bytes, bytes]]:
 
 
 
-def insert_checkpoint(conn, size: int, head_hash: str, created_at: str, public_key: str, signature: str) -> None:
+def insert_checkpoint(conn, size: int, head_hash: str, created_at: str, public_key: str, signature: str,
+                      note: str | None = None, edge: str | None = None) -> None:
     conn.execute(
-        "INSERT INTO checkpoints (size, head_hash, created_at, public_key, signature) VALUES (?, ?, ?, ?, ?)",
-        (size, head_hash, created_at, public_key, signature),
+        "INSERT INTO checkpoints (size, head_hash, created_at, public_key, signature, note, edge) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (size, head_hash, created_at, public_key, signature, note, edge),
     )
 
 
-def checkpoints(conn) -> list[tuple[int, str, str, str, str]]:
+def checkpoints(conn) -> list[tuple[int, str, str, str, str, str | None]]:
+    """(size, head_hash, created_at, public_key, signature, note) in the order they were signed;
+    note is the C2SP signed note (None for the older format)."""
     return conn.execute(
-        "SELECT size, head_hash, created_at, public_key, signature FROM checkpoints ORDER BY id"
+        "SELECT size, head_hash, created_at, public_key, signature, note FROM checkpoints ORDER BY id"
     ).fetchall()
 
 
 def last_checkpoint_size(conn) -> int:
     row = conn.execute("SELECT max(size) FROM checkpoints").fetchone()
     return row[0] or 0
+
+
+# --- single entries and signed checkpoints, for proofs and sealing (issue 10: the SQL lives here) --
+
+def hashes_at(conn, seqs: tuple[int, ...]) -> dict[int, bytes]:
+    """The stored chain hashes of the entries `seqs` (those that exist)."""
+    if not seqs:
+        return {}
+    marks = ",".join("?" * len(seqs))
+    return {seq: bytes(h) for seq, h in conn.execute(
+        f"SELECT seq, CAST(hash AS BLOB) FROM audit_log WHERE seq IN ({marks})", seqs).fetchall()}
+
+
+def unfiled_entries(conn, upto: int) -> list[tuple[int, bytes]]:
+    """(seq, canonical bytes) of the entries up to `upto` filed under no request (the directory,
+    policy and key entries), from the audit_unfiled index (migration 11)."""
+    return [(seq, bytes(body)) for seq, body in conn.execute(
+        "SELECT seq, CAST(body AS BLOB) FROM audit_log INDEXED BY audit_unfiled "
+        "WHERE workflow_id IS NULL AND seq <= ? ORDER BY seq", (upto,)).fetchall()]
+
+
+def entry_at(conn, seq: int) -> tuple[bytes, str | None] | None:
+    """(canonical bytes, workflow id) of entry `seq`, or None when there is no such entry."""
+    row = conn.execute("SELECT CAST(body AS BLOB), workflow_id FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else (bytes(row[0]), row[1])
+
+
+def signed_checkpoints(conn, public_key: str) -> list[tuple[int, str, str, str, str, str, str | None]]:
+    """(size, head_hash, created_at, public_key, signature, note, edge) of the signed-note
+    checkpoints made with `public_key`, newest first."""
+    return conn.execute(
+        "SELECT size, head_hash, created_at, public_key, signature, note, edge FROM checkpoints "
+        "WHERE public_key = ? AND note IS NOT NULL ORDER BY id DESC", (public_key,)).fetchall()

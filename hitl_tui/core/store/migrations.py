@@ -191,9 +191,59 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     CREATE INDEX requests_awaiting_risk ON requests(current_role, risk_rank DESC, created_at)
         WHERE current_role IS NOT NULL;
     """),
+    (9, "merkle tree nodes", """
+    -- The RFC 9162 Merkle tree over the audit entries, as the hashes of its complete subtrees of
+    -- 16 entries and up (store/merkle_nodes.py), written in the transaction of the entry that
+    -- completes each; an index, which verify-audit recomputes from the bodies. The nodes of an
+    -- existing log are built from its bodies by this migration's Python step (PYTHON_STEPS).
+    CREATE TABLE merkle_nodes (
+        level INTEGER NOT NULL,
+        idx   INTEGER NOT NULL,
+        hash  BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID;
+    -- a checkpoint in the C2SP tlog-checkpoint signed-note format: the exact note text (origin,
+    -- size, root, extension lines, signature); NULL for checkpoints of the older format
+    ALTER TABLE checkpoints ADD COLUMN note TEXT;
+    -- the tree's right edge at the checkpoint's size (merkle.CompactRange, hex hashes joined), so
+    -- the next seal extends the signed tree without reading it back; it folds to the signed root
+    ALTER TABLE checkpoints ADD COLUMN edge TEXT;
+    """),
+    (10, "each person's registered signing keys", """
+    -- Who holds which Ed25519 key from which audit entry (signatures.py): an index of the trail's
+    -- user_added / user_key_registered / user_key_revoked entries, written in their transaction;
+    -- verify-audit rebuilds it from the trail and compares. until_seq/ended: the entry that
+    -- replaced or revoked the key ('replaced' | 'revoked'), NULL while it is valid.
+    CREATE TABLE user_keys (
+        username   TEXT NOT NULL,
+        key_id     TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        since_seq  INTEGER NOT NULL,
+        until_seq  INTEGER,
+        ended      TEXT,
+        PRIMARY KEY (username, key_id)
+    );
+    CREATE UNIQUE INDEX user_keys_valid ON user_keys(username) WHERE until_seq IS NULL;
+    """),
+    (11, "the audit entries filed under no request", """
+    -- The directory, policy and key entries: `verify-audit --since` rebuilds who held which key
+    -- and who was an administrator at the trusted checkpoint from these alone (a few rows, each
+    -- proven in the signed tree), instead of reading the whole log.
+    CREATE INDEX audit_unfiled ON audit_log(seq) WHERE workflow_id IS NULL;
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]
+
+
+def _backfill_merkle(conn) -> None:
+    from . import merkle_nodes
+
+    merkle_nodes.backfill(conn)
+
+
+#: migrations whose data step needs Python (run after their SQL, in the same transaction)
+PYTHON_STEPS = {9: _backfill_merkle}
 
 
 def current_version(conn) -> int:
@@ -237,6 +287,8 @@ def migrate(conn) -> int:
                 continue
             for statement in _statements(sql):
                 conn.execute(statement)
+            if number in PYTHON_STEPS:
+                PYTHON_STEPS[number](conn)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (number, name, datetime.now(timezone.utc).isoformat(timespec="microseconds")),
