@@ -7,9 +7,9 @@ import click
 from .common import echo_json, guarded, me, open_service, safe
 
 
-def _user_json(u) -> dict:
+def _user_json(u, key_id: str | None = None) -> dict:
     return {"username": u.username, "role": u.role.value, "email": u.email, "display_name": u.display_name,
-            "active": u.active, "admin": u.admin, "created_at": u.created_at}
+            "active": u.active, "admin": u.admin, "created_at": u.created_at, "key_id": key_id}
 
 
 def _describe(u) -> str:
@@ -39,9 +39,13 @@ def users() -> None:
 @click.option("--email", default=None, help="Email address.")
 @click.option("--name", "display_name", default=None, help="Display name.")
 @click.option("--admin", is_flag=True, help="Also make them a user-directory administrator.")
+@click.option("--key", "public_key", default=None, metavar="ed25519:HEX",
+              help="Their signing key, as `hitl-tui key show` prints it on their account (default: a new key "
+                   "kept on this account).")
 @click.pass_context
 @guarded
-def add(ctx: click.Context, username: str, role: str, email: str | None, display_name: str | None, admin: bool) -> None:
+def add(ctx: click.Context, username: str, role: str, email: str | None, display_name: str | None, admin: bool,
+        public_key: str | None) -> None:
     """Add USERNAME to the directory with a role.
 
     \b
@@ -49,7 +53,8 @@ def add(ctx: click.Context, username: str, role: str, email: str | None, display
       hitl-tui users add mike.director --role director --email mike@example.com
     """
     with open_service(ctx, writes=True) as service:
-        user = service.add_user(username, role, email, display_name=display_name, admin=admin, actor=me())
+        user = service.add_user(username, role, email, display_name=display_name, admin=admin, actor=me(),
+                                public_key=public_key)
     click.echo(f"Added {_describe(user)}.")
 
 
@@ -68,17 +73,18 @@ def list_(ctx: click.Context, active_only: bool, as_json: bool) -> None:
     """
     with open_service(ctx) as service:
         people = service.list_users(include_inactive=not active_only)
+        keys = service.user_key_ids()  # the key each person signs with (commands/keys.py)
     if as_json:
-        echo_json([_user_json(u) for u in people])
+        echo_json([_user_json(u, keys.get(u.username)) for u in people])
         return
     if not people:
         click.echo("The directory is empty; add people with `hitl-tui users add`.")
         return
-    rows = [["USERNAME", "ROLE", "ADMIN", "ACTIVE", "NAME / EMAIL"]]
+    rows = [["USERNAME", "ROLE", "ADMIN", "ACTIVE", "KEY", "NAME / EMAIL"]]
     for u in people:
         who = " ".join(x for x in (u.display_name, f"<{u.email}>" if u.email else None) if x)
         rows.append([safe(u.username), u.role.value, "yes" if u.admin else "-", "yes" if u.active else "no",
-                     safe(who)])
+                     keys.get(u.username, "-"), safe(who)])
     for line in aligned(rows):
         click.echo(line)
 
@@ -159,3 +165,13 @@ def set_admin(ctx: click.Context, username: str, revoke: bool) -> None:
     with open_service(ctx, writes=True) as service:
         user = service.set_user_admin(username, not revoke, actor=me())
     click.echo(f"{_describe(user)}: administrator rights {'removed' if revoke else 'granted'}.")
+
+
+def _key_group() -> None:
+    """`hitl-tui users key register|revoke` (commands/keys.py)."""
+    from .keys import users_key
+
+    users.add_command(users_key, "key")
+
+
+_key_group()

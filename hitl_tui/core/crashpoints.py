@@ -25,6 +25,8 @@ POINTS: tuple[str, ...] = (
     "create_key.after_generate", "create_key.after_write",
     # creating the checkpoint signing key (checkpoints.load_signer, via safe_files.write_new_file)
     "signing_key.after_create", "signing_key.before_write", "signing_key.after_write",
+    # creating a person's signing key (personal_keys.KeyStore, via safe_files.write_new_file)
+    "personal_key.after_create", "personal_key.before_write", "personal_key.after_write",
     # every write transaction (WorkflowService._write)
     "write.before_commit", "write.after_commit",
     # sealing a checkpoint (WorkflowService.checkpoint), inside its write transaction

@@ -8,6 +8,7 @@ interpret reaches stdout or stderr raw; a refused command writes nothing; the ch
 from __future__ import annotations
 
 import os
+from unittest import mock
 import subprocess
 import sys
 from pathlib import Path
@@ -97,22 +98,26 @@ def desk(tmp_path_factory):
     init = subprocess.run([str(SCRIPT), "init", "--role", "manager"], env=cli.base_env, capture_output=True,
                           timeout=120, stdin=subprocess.DEVNULL)
     assert init.returncode == 0, init.stderr
-    with cli.service() as s:
-        for name, role in CAST.items():
-            if name != ME:
-                s.add_user(name, role, actor=ME)
-    # hostile text already on the desk, so every listing and export example has some to show
-    wid = file_request(cli, title="Pay \x1b[2J\x9b31m \u202eRTL\u2066 \x7f\u2028 me",
-                       data={"amount": "500", "cost_center": "CC\x1b]0;pwned\x07"})
-    with cli.service() as s:
-        s.reject_workflow(wid, "mike.director", "No \u202dhidden\x1b[0m")
+    # the engine in this process acts as the same OS account, with the same home (its signing keys)
+    cli.home_env = _home_env(root / "env")
+    with mock.patch.dict(os.environ, cli.home_env):
+        with cli.service() as s:
+            for name, role in CAST.items():
+                if name != ME:
+                    s.add_user(name, role, actor=ME)
+        # hostile text already on the desk, so every listing and export example has some to show
+        wid = file_request(cli, title="Pay \x1b[2J\x9b31m \u202eRTL\u2066 \x7f\u2028 me",
+                           data={"amount": "500", "cost_center": "CC\x1b]0;pwned\x07"})
+        with cli.service() as s:
+            s.reject_workflow(wid, "mike.director", "No \u202dhidden\x1b[0m")
     return cli
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(template=st.sampled_from(TEMPLATES), value=args)
 def test_the_installed_command_survives_hostile_arguments(desk, template, value):
-    wid = file_request(desk, title="Fuzz target") if "W" in template else ""
+    with mock.patch.dict(os.environ, desk.home_env):  # the engine here acts as the subprocesses' account
+        wid = file_request(desk, title="Fuzz target") if "W" in template else ""
     argv = [str(SCRIPT).encode()] + [
         _b(wid) if part == "W" else _b(value) if part == "X" else
         _b(part).replace(b"X", _b(value)) if part.endswith("=X") else _b(part) for part in template]

@@ -16,14 +16,14 @@ def test_users_list_columns_line_up_with_short_names(cli):
         s.add_user("wei", "compliance", display_name="张伟", actor=ME)  # every name shorter than USERNAME
     lines = cli.ok("users", "list").stdout.splitlines()
     header, rows = lines[0], lines[1:]
-    assert header.split() == ["USERNAME", "ROLE", "ADMIN", "ACTIVE", "NAME", "/", "EMAIL"]
-    columns = [header.index(word) for word in ("USERNAME", "ROLE", "ADMIN", "ACTIVE", "NAME / EMAIL")]
+    assert header.split() == ["USERNAME", "ROLE", "ADMIN", "ACTIVE", "KEY", "NAME", "/", "EMAIL"]
+    columns = [header.index(word) for word in ("USERNAME", "ROLE", "ADMIN", "ACTIVE", "KEY", "NAME / EMAIL")]
     assert len(rows) == 4  # you (from init) and the three added
     for row in rows:
-        words = row.split(maxsplit=4)
+        words = row.split(maxsplit=5)
         for word, at in zip(words, columns):  # each value starts right under its header
             assert row[at:].startswith(word) and (at == 0 or row[at - 1] == " "), (header, row)
-    assert any(row[columns[4]:] == "Al Ng <al@example.com>" for row in rows), lines
+    assert any(row[columns[5]:] == "Al Ng <al@example.com>" for row in rows), lines
 
 
 def test_aligned_counts_wide_characters_as_two_cells():

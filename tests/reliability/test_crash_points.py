@@ -84,6 +84,19 @@ def test_kill_while_creating_the_signing_key(desk, point):
     assert "approved" in desk.actions()  # committed before the seal began
 
 
+@pytest.mark.parametrize("point", [p for p in POINTS if p.startswith("personal_key.")])
+def test_kill_while_creating_a_persons_signing_key(desk, point):
+    desk.setup()
+    desk.killed("users", "add", "walter", "--role", "manager", crash=point)  # makes walter's first key
+    assert "walter" not in desk.ok("users", "list").stdout  # the kill came before the commit
+    desk.ok("users", "add", "walter", "--role", "manager")  # running it again finishes the job
+    _assert_recovered(desk, [])
+    with desk.service() as s:
+        registered = s.user_key_ids()["walter"]
+        assert registered in {k.key_id for k in s.personal_keys.keys("walter")}
+    assert not [p for p in desk.root.rglob("*.tmp")], "a temp file (holding key material) was left behind"
+
+
 @pytest.mark.parametrize("point", [p for p in POINTS if p.startswith("write.")])
 def test_kill_around_the_commit_of_a_decision(desk, point):
     wid = desk.setup()

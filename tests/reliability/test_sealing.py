@@ -229,8 +229,9 @@ def full_tmpfs(tmp_path):
 
 def test_a_full_data_directory_does_not_turn_a_committed_approval_into_a_failure(desk, full_tmpfs):
     wid = desk.setup()
-    # the data directory (where this database's signing key would be made) is full
-    done = desk.run("approve", wid, env={"XDG_DATA_HOME": str(full_tmpfs)})
+    # the directory where this database's checkpoint signing key would be made is full (the
+    # approver's own key, in the data directory, is there: the decision is signed and committed)
+    done = desk.run("approve", wid, env={"HITL_SIGNING_KEY_FILE": str(full_tmpfs / "signing" / "db.ed25519")})
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"Approved {wid}")
     lines = done.stderr.strip().splitlines()

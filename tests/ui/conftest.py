@@ -114,9 +114,19 @@ def screen_text(app) -> str:
     """Everything the current screen shows, as plain text (from Textual's own render)."""
     from textual.widgets import Static
 
+    from rich.console import Console
+    from rich.text import Text
+
     parts = []
     for widget in app.screen.query(Static):
-        parts.append(str(widget.render()))
+        shown = widget.render()
+        shown = getattr(shown, "_renderable", shown)  # textual's RichVisual wraps a Rich renderable
+        if isinstance(shown, (Text, str)) or not hasattr(shown, "__rich_console__"):
+            parts.append(str(shown))
+        else:  # a group or a table: its text as a wide console lays it out
+            console = Console(width=400, record=True, file=open(os.devnull, "w"), color_system=None)
+            console.print(shown)
+            parts.append(console.export_text())
     return "\n".join(parts)
 
 

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import HitlError
+from ..models import WorkflowRequest
+from ..signatures import display_names, manifestation
 from .entries import describe, jsonl_line
 from .evidence import as_bytes
 from .evidence import ExportDigest
 from .stats import Stats
+
+if TYPE_CHECKING:
+    from ..service import WorkflowService
+    from .export import ExportJob
 
 
 @dataclass
@@ -59,8 +65,8 @@ class Report:
         return {"header": self.header, "trailer": self.trailer, "entries": self.evidence_entries}
 
 
-def build_report(job) -> Report:
-    lookup, note = _compliance(job.service)
+def build_report(job: "ExportJob") -> Report:
+    lookup, note = _compliance(job.service, str(job.header["generated_by"]))
     stats = Stats(job.service.policy, timeline_limit=job.max_timelines)
     digest = ExportDigest()
     for batch in job.rows():
@@ -73,18 +79,23 @@ def build_report(job) -> Report:
     return Report(job.header, digest.trailer(job.integrity), stats, timelines, evidence, note)
 
 
-def _compliance(service):
-    """core/compliance.py's checks for the requests that get a timeline (they need the current
-    request state and the requester's neighbouring requests, so not for all of a huge log)."""
-    from .flags import ComplianceLookup
+#: a request -> its compliance flags, as JSON
+Lookup = Callable[[WorkflowRequest], list[dict[str, Any]]]
 
-    lookup = ComplianceLookup(service)
-    zone = (f"Working hours are judged in {lookup.tz}." if lookup.tz is not None else
+
+def _compliance(service: "WorkflowService", viewer: str) -> tuple[Lookup, str]:
+    """The compliance flags of the requests that get a timeline, as the exporting `viewer` may
+    know them (flags.gather_flags: the same list the desk and the agents show; they need the
+    current request state and the requester's neighbouring requests, so not for all of a huge log)."""
+    from .flags import gather_flags, session_zone
+
+    zone = session_zone(service)
+    note = (f"Working hours are judged in {zone}." if zone is not None else
             "Working hours are judged in this machine's time zone (set HITL_TIMEZONE to choose one).")
-    return lookup, zone
+    return (lambda req: gather_flags(service, viewer, req).as_json()), note
 
 
-def _timelines(job, wanted: list[str], lookup) -> tuple[list[Timeline], list[dict[str, Any]]]:
+def _timelines(job: "ExportJob", wanted: list[str], lookup: "Lookup") -> tuple[list[Timeline], list[dict[str, Any]]]:
     if not wanted:
         return [], []
     by_id: dict[str, Timeline] = {}
@@ -92,6 +103,7 @@ def _timelines(job, wanted: list[str], lookup) -> tuple[list[Timeline], list[dic
     created: dict[str, float] = {}
     last: dict[str, float] = {}
     narrowed = replace(job.filter, workflow_ids=tuple(sorted(wanted)))
+    names = display_names(job.service.list_users())
     for batch in job.rows(narrowed):
         for seq, body, h in batch:
             evidence.append(json.loads(jsonl_line(seq, body, h)))
@@ -105,9 +117,10 @@ def _timelines(job, wanted: list[str], lookup) -> tuple[list[Timeline], list[dic
             if rec.get("action") == "created" and when is not None:
                 created[wid] = when
             start, prev = created.get(wid), last.get(wid)
+            signed = manifestation(rec, names=names, zone=timezone.utc)  # 21 CFR 11.50, in every export
             tl.entries.append(TimelineEntry(
                 seq=seq, ts=str(rec.get("ts")), actor=str(rec.get("actor")), action=str(rec.get("action")),
-                text=describe(rec), elapsed=None if start is None or when is None else when - start,
+                text=describe(rec) + (f" — {signed}" if signed else ""), elapsed=None if start is None or when is None else when - start,
                 step=None if prev is None or when is None else when - prev, hash=as_bytes(h).hex()))
             if when is not None:
                 last[wid] = when
@@ -118,13 +131,14 @@ def _timelines(job, wanted: list[str], lookup) -> tuple[list[Timeline], list[dic
 
 
 def _new_timeline(wid: str, rec: dict[str, Any]) -> Timeline:
-    d = rec.get("details") if isinstance(rec.get("details"), dict) else {}
+    raw = rec.get("details")
+    d: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return Timeline(workflow_id=wid, title=str(d.get("title", "")), workflow_type=str(d.get("workflow_type", "?")),
                     risk=str(d.get("risk_level", "?")), requester=str(rec.get("actor")) if rec.get("action") == "created" else "?",
                     status="?")
 
 
-def _current_state(service, tl: Timeline, lookup) -> None:
+def _current_state(service: "WorkflowService", tl: Timeline, lookup: "Lookup") -> None:
     """Title, status and compliance flags as the database holds them now."""
     try:
         req = service.get_workflow(tl.workflow_id)
@@ -134,7 +148,7 @@ def _current_state(service, tl: Timeline, lookup) -> None:
     tl.title, tl.workflow_type, tl.risk = req.title, req.workflow_type, req.risk_level.value
     tl.requester, tl.status = req.requester, req.status.value
     if lookup is not None:
-        tl.compliance = lookup.flags(req)
+        tl.compliance = lookup(req)
 
 
 def _seconds(ts: Any) -> float | None:

@@ -20,15 +20,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any, BinaryIO
+from datetime import timezone
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ..signatures import display_names, manifestation
 from ..text import neutralise
 from .entries import describe, json_safe, jsonl_line
 from .evidence import as_bytes
 from .evidence import ENTRY_TYPE, HEADER_TYPE, TRAILER_TYPE, ExportDigest, Integrity
 
+if TYPE_CHECKING:
+    from .export import ExportJob
+
 CSV_COLUMNS = ("record_type", "seq", "ts", "actor", "action", "workflow_id", "summary", "details",
-               "session_id", "os_login", "tty", "remote_addr", "prev_hash", "hash", "body")
+               "session_id", "os_login", "tty", "remote_addr", "prev_hash", "hash", "body", "signature")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
@@ -50,7 +55,7 @@ def csv_json(data: Any, *, sort_keys: bool = False) -> str:
     return json_safe(json.dumps(data, ensure_ascii=False, sort_keys=sort_keys))
 
 
-def write_jsonl(job) -> dict[str, Any]:
+def write_jsonl(job: "ExportJob") -> dict[str, Any]:
     out: BinaryIO = job.out
     digest = ExportDigest()
     out.write(_json_line(job.header))
@@ -85,12 +90,13 @@ def _meta_row(record_type: str, summary: str, data: dict[str, Any]) -> list[Any]
     return row
 
 
-def write_csv(job) -> dict[str, Any]:
+def write_csv(job: "ExportJob") -> dict[str, Any]:
     job.out.write("\ufeff".encode("utf-8"))  # Excel reads UTF-8 only with a BOM
     sink = _CsvSink(job.out)
     sink.row(list(CSV_COLUMNS))
     sink.row(_meta_row(HEADER_TYPE, job.integrity.banner, job.header))
     digest = ExportDigest()
+    names = display_names(job.service.list_users())  # the signature's printed name (21 CFR 11.50)
     for batch in job.rows():
         for seq, body, h in batch:
             body = as_bytes(body)
@@ -102,7 +108,8 @@ def write_csv(job) -> dict[str, Any]:
             except ValueError:
                 rec = {"seq": seq}
             cells = csv_record_fields(rec)
-            sink.row([ENTRY_TYPE, seq, *(cells[c] for c in CSV_COLUMNS[2:13]), as_bytes(h).hex(), text])
+            signed = manifestation(rec, names=names, zone=timezone.utc) or ""
+            sink.row([ENTRY_TYPE, seq, *(cells[c] for c in CSV_COLUMNS[2:13]), as_bytes(h).hex(), text, signed])
             digest.add(seq, as_bytes(h))
     trailer = digest.trailer(job.integrity)
     sink.row(_meta_row(TRAILER_TYPE, f"{digest.count:,} entries exported", trailer))

@@ -3,10 +3,7 @@ test, and mounts that are undone afterwards."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-from pathlib import Path
-
 import pytest
 
 from .fault_desk import IS_ROOT, Desk
@@ -28,8 +25,7 @@ def made_by_init(tmp_path_factory) -> Desk:
 def desk(tmp_path, made_by_init) -> Desk:
     d = Desk(tmp_path / "db")
     d.root.mkdir()
-    shutil.copy(made_by_init.db, d.db)
-    shutil.copy(made_by_init.key_file, d.key_file)
+    made_by_init.copy_to(d)
     return d
 
 

@@ -57,6 +57,17 @@ class Desk:
         assert "Traceback" not in result.stdout + result.stderr
         return lines[0]
 
+    def copy_to(self, other: "Desk") -> None:
+        """`other` becomes a copy of this desk: its database, its key file, and the signing keys
+        in its data directory (the first administrator's own key lives there): the same
+        database, with the same people, held by the same account."""
+        import shutil
+
+        shutil.copy(self.db, other.db)
+        shutil.copy(self.key_file, other.key_file)
+        data = Path(other.env.get("XDG_DATA_HOME") or Path(other.env["HOME"]) / ".local" / "share")
+        shutil.copytree(self.env["XDG_DATA_HOME"], data, dirs_exist_ok=True)
+
     @property
     def key(self) -> bytes:
         return bytes.fromhex(self.key_file.read_text().strip())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -143,8 +142,7 @@ def fill(directory: Path) -> Path:
 def small_disk(mounted, tmp_path, made_by_init) -> Desk:
     root = mounted("-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", point=tmp_path / "full")
     d = Desk(root)
-    shutil.copy(made_by_init.db, d.db)
-    shutil.copy(made_by_init.key_file, d.key_file)
+    made_by_init.copy_to(d)
     return d
 
 
