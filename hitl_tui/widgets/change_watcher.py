@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.message import Message
@@ -22,6 +22,9 @@ from ..core import notices
 from ..core.errors import UnknownWorkflow
 from ..core.models import User
 from ..messages import AuditProgress, AuditVerified, ExternalChange, WorkFailed
+
+if TYPE_CHECKING:
+    from ..core.service import WorkflowService
 
 #: entries read per poll to find what changed; beyond this a change is reported as a whole
 MAX_SCAN = 2_000
@@ -38,7 +41,7 @@ class _Stopped(Exception):
 class ChangeWatcher(Widget):
     DEFAULT_CSS = "ChangeWatcher { display: none; }"
 
-    def __init__(self, service: Any, user: User, *, poll_interval: float | None) -> None:
+    def __init__(self, service: "WorkflowService", user: User, *, poll_interval: float | None) -> None:
         super().__init__()
         self.service, self.user, self.poll_interval = service, user, poll_interval
         self.data_version: int | None = None

@@ -1,0 +1,305 @@
+"""The tables are a replay of the trail: replaying the audit entries in order must give exactly
+the requests, approvals and users tables (issue 10, section 1; the entries' content is contract B
+of the trail's formats). verify_audit runs compare() once the chain verifies.
+
+Streaming: entries are read in sequence order, in batches. Only requests still open are held (a
+list of column values each); a request that reaches a final status, and every decision's
+approvals row, is reduced at once to a 16-byte digest in a temporary table of the verifying
+connection (in memory, never an unencrypted file). Each table is then read once beside those
+digests. Where one differs, that request alone is replayed again from its own entries, to name
+the first column that differs, in words (replay_words.py).
+
+Entries from before every entry carried its replay details (details without "replay": 1) are
+replayed for what they carry: their timestamps, and any field they lack, stay unknown and are
+not compared; they are counted, and never reported as tampering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .hydrate import data_to_json
+from .models import RiskLevel, VerifyResult, WorkflowStatus
+from .store import audit_log
+from .store import replay as sql
+from .store.replay import REQUEST_COLS
+
+#: the details key of an entry that carries everything a replay needs, and its version
+MARK = "replay"
+MARKED: dict[str, Any] = {MARK: 1}
+
+DECISIONS = frozenset({"approved", "rejected", "changes_requested"})
+REQUEST_ACTIONS = DECISIONS | {"created", "resubmitted", "withdrawn"}
+USER_CHANGES = frozenset({"user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed"})
+#: the actions whose entries carry a replay's details: the service marks them (_audit)
+REPLAYED = REQUEST_ACTIONS | USER_CHANGES | {"user_added"}
+FINAL = frozenset({WorkflowStatus.APPROVED.value, WorkflowStatus.REJECTED.value, WorkflowStatus.WITHDRAWN.value})
+AWAITING = WorkflowStatus.AWAITING_APPROVAL.value
+FLUSH = 5_000
+
+
+class _Unknown:
+    """A value the trail does not say (an entry from before the replay details)."""
+
+    def __repr__(self) -> str:
+        return "unknown"
+
+
+UNKNOWN: Any = _Unknown()
+R = {name: i for i, name in enumerate(REQUEST_COLS)}
+SEQ = len(REQUEST_COLS)  # a request state's last slot: the seq of its created entry
+_RANK = {level.value: level.rank for level in RiskLevel}
+
+
+@dataclass
+class Replay:
+    """What compare() found: the first difference (None when the tables match the trail)."""
+
+    entries: int = 0
+    legacy: int = 0
+    problem: str | None = None
+    seq: int | None = None
+    extras: dict[str, int] = field(default_factory=dict)
+
+    def merged(self, result: VerifyResult) -> VerifyResult:
+        return result.model_copy(update={
+            "ok": result.ok and self.problem is None, "tables_checked": True, "tables_problem": self.problem,
+            "replayed_entries": self.entries, "legacy_entries": self.legacy,
+        })
+
+
+def merged(result: VerifyResult, replay: "Replay | None") -> VerifyResult:
+    """The chain's result with the replay's (None: not replayed, because the chain is broken)."""
+    return result if replay is None else replay.merged(result)
+
+
+def digest(values: Iterable[Any]) -> tuple[int, bytes]:
+    """(mask of the known values, their digest): the same function reads a table's row."""
+    mask, shown = 0, []
+    for i, v in enumerate(values):
+        if v is not UNKNOWN:
+            mask |= 1 << i
+            shown.append(v)
+    return mask, _hash(shown)
+
+
+def row_digest(mask: int, row: Iterable[Any]) -> bytes:
+    return _hash([v for i, v in enumerate(row) if mask >> i & 1])
+
+
+def _hash(shown: list) -> bytes:
+    return hashlib.blake2b(repr(shown).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+# --- one entry's effect ------------------------------------------------------------------------
+
+def new_request(seq: int) -> list[Any]:
+    state = [UNKNOWN] * (SEQ + 1)
+    state[SEQ] = seq
+    return state
+
+
+def step(state: list[Any], rec: dict[str, Any], marked: bool) -> tuple | None:
+    """Apply one request entry to its row's state; a decision returns its approvals row as
+    (revision, stage, values in APPROVAL_COLS order)."""
+    action, d, actor = rec["action"], rec.get("details") or {}, rec.get("actor")
+    ts = rec.get("ts") if marked else UNKNOWN
+    if action in ("created", "resubmitted"):
+        _assessed(state, d)
+        state[R["status"]] = d.get("status_after", AWAITING)
+        state[R["current_stage"]] = d.get("stage_after", 0)
+        state[R["deciders"]] = ","
+        state[R["updated_at"]] = ts
+        if action == "created":
+            state[R["workflow_type"]] = d.get("workflow_type", UNKNOWN)
+            state[R["requester"]] = actor
+            state[R["revision"]] = d.get("revision", 1)  # a request is filed as revision 1
+            state[R["created_at"]] = ts
+        else:
+            state[R["revision"]] = d.get("revision", UNKNOWN)
+        _current_role(state)
+        return None
+    if action == "withdrawn":
+        state[R["status"]] = d.get("status_after", WorkflowStatus.WITHDRAWN.value)
+        state[R["current_stage"]] = d.get("stage_after", state[R["current_stage"]])
+        state[R["current_role"]] = None
+        state[R["updated_at"]] = ts
+        return None
+    # a decision
+    state[R["status"]] = d.get("status_after", UNKNOWN)
+    state[R["current_stage"]] = d.get("stage_after", UNKNOWN)
+    deciders = state[R["deciders"]]
+    state[R["deciders"]] = UNKNOWN if deciders is UNKNOWN else f"{deciders}{actor},"
+    state[R["updated_at"]] = ts
+    _current_role(state)
+    proposal = d.get("agent_proposal")
+    values = (d.get("stage_role", UNKNOWN), actor, d.get("decider_role", UNKNOWN), d.get("decision", UNKNOWN), ts,
+              d.get("comments", UNKNOWN), proposal.get("agent") if isinstance(proposal, dict) else None)
+    return d.get("revision", state[R["revision"]]), d.get("stage"), values
+
+
+def _assessed(state: list[Any], d: dict[str, Any]) -> None:
+    """What a create or a resubmission assessed: the fields an older entry lacks become unknown."""
+    for key in ("title", "description", "risk_level", "risk_field", "risk_reason", "policy_version"):
+        state[R[key]] = d.get(key, UNKNOWN)
+    state[R["risk_rank"]] = _RANK.get(d.get("risk_level"), UNKNOWN)  # type: ignore[arg-type]
+    data, risk_field = d.get("data"), d.get("risk_field")
+    state[R["data"]] = data_to_json(data) if isinstance(data, dict) else UNKNOWN
+    state[R["headline"]] = (str(data[risk_field]) if isinstance(data, dict) and isinstance(risk_field, str)
+                            and risk_field in data else UNKNOWN)
+    chain = d.get("chain")
+    state[R["chain"]] = "," + ",".join(chain) + "," if isinstance(chain, list) else UNKNOWN
+
+
+def _current_role(state: list[Any]) -> None:
+    status, stage, chain = state[R["status"]], state[R["current_stage"]], state[R["chain"]]
+    if status is UNKNOWN:
+        state[R["current_role"]] = UNKNOWN
+    elif status != AWAITING:
+        state[R["current_role"]] = None
+    else:
+        roles = chain.strip(",").split(",") if isinstance(chain, str) else []
+        ok = isinstance(stage, int) and 0 <= stage < len(roles)
+        state[R["current_role"]] = roles[stage] if ok else UNKNOWN
+
+
+def user_step(users: dict[str, list[Any]], rec: dict[str, Any], seq: int, marked: bool) -> None:
+    """users: username -> values in USER_COLS order, then the seq of its user_added entry."""
+    d = rec.get("details") or {}
+    name = d.get("username")
+    if not isinstance(name, str):
+        return
+    ts = rec.get("ts") if marked else UNKNOWN
+    if rec["action"] == "user_added":
+        admin = d.get("admin", UNKNOWN)
+        users[name] = [d.get("role", UNKNOWN), d.get("email", UNKNOWN), d.get("display_name", UNKNOWN), 1,
+                       UNKNOWN if admin is UNKNOWN else int(bool(admin)), ts, ts, seq]
+        return
+    user = users.get(name)
+    if user is None:
+        return  # a change to someone the trail never added: the table's row is reported as extra
+    if rec["action"] in USER_CHANGES:
+        for key, value in (d.get("after") or {}).items():
+            if key in ("role", "email", "display_name"):
+                user[sql.USER_COLS.index(key)] = value
+            elif key in ("active", "admin"):
+                user[sql.USER_COLS.index(key)] = int(bool(value))
+        user[sql.USER_COLS.index("updated_at")] = ts
+    else:  # another user_* entry (keys...) may touch the row's updated_at: not compared after it
+        user[sql.USER_COLS.index("updated_at")] = UNKNOWN
+
+
+def is_marked(rec: dict[str, Any]) -> bool:
+    d = rec.get("details")
+    return isinstance(d, dict) and d.get(MARK) == 1
+
+
+# --- the whole trail ---------------------------------------------------------------------------
+
+class Replayer:
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        self.live: dict[str, list[Any]] = {}
+        self.users: dict[str, list[Any]] = {}
+        self.requests_out: list[tuple] = []
+        self.approvals_out: list[tuple] = []
+        self.revisit: set[str] = set()
+        self.out: Replay = Replay()
+        self.twice: list[tuple[str, int, int]] = []
+
+    def feed(self, rows: Iterable[tuple]) -> None:
+        loads, live, out = json.loads, self.live, self.out
+        for row in rows:
+            rec = loads(row[1])
+            action = rec.get("action")
+            if action in REQUEST_ACTIONS:
+                wid, marked = rec.get("workflow_id"), is_marked(rec)
+                out.entries += 1
+                out.legacy += not marked
+                state = live.get(wid)
+                if state is None:
+                    if action != "created":
+                        self.revisit.add(wid)  # a change after its final status (or never created)
+                        approval = step(new_request(row[0]), rec, marked)
+                        if approval is not None:
+                            self._approval(wid, row[0], approval)
+                        continue
+                    state = live[wid] = new_request(row[0])
+                elif action == "created":
+                    self.revisit.add(wid)  # filed twice
+                approval = step(state, rec, marked)
+                if approval is not None:
+                    self._approval(wid, row[0], approval)
+                if state[R["status"]] in FINAL:
+                    self._done(wid, live.pop(wid))
+            elif isinstance(action, str) and action.startswith("user_"):
+                marked = is_marked(rec)
+                out.entries += 1
+                out.legacy += not marked
+                user_step(self.users, rec, row[0], marked)
+        if len(self.requests_out) + len(self.approvals_out) > FLUSH:
+            self._flush()
+
+    def _approval(self, wid: str, seq: int, approval: tuple) -> None:
+        revision, stage, values = approval
+        if isinstance(revision, int) and isinstance(stage, int):
+            self.approvals_out.append((wid, revision, stage, seq, *digest(values)))
+
+    def _done(self, wid: str, state: list[Any]) -> None:
+        self.requests_out.append((wid, state[SEQ], *digest(state[:SEQ])))
+
+    def _flush(self) -> None:
+        sql.put_requests(self.conn, self.requests_out)
+        self.twice.extend(sql.put_approvals(self.conn, self.approvals_out))
+        self.requests_out, self.approvals_out = [], []
+
+    def finish(self) -> None:
+        for wid, state in self.live.items():
+            self._done(wid, state)
+        self.live = {}
+        self._flush()
+        for wid in sorted(self.revisit):  # the rare request whose entries break the usual order
+            state, _ = replay_one(self.conn, wid)
+            if state is not None:
+                self._done(wid, state)
+        self._flush()
+
+
+def replay_one(conn, wid: str) -> tuple[list[Any] | None, dict[tuple[int, int], tuple[int, tuple]]]:
+    """One request replayed from its own entries: (its row's state, {(revision, stage): (seq,
+    approvals values)}). The index column is safe to use: the chain check compared it with the
+    hashed bytes of every entry."""
+    state: list[Any] | None = None
+    approvals: dict[tuple[int, int], tuple[int, tuple]] = {}
+    for seq, body, _ in audit_log.rows_for_workflow(conn, wid):
+        rec = json.loads(body)
+        if rec.get("action") not in REQUEST_ACTIONS:
+            continue
+        if state is None or rec["action"] == "created" and state[SEQ] is UNKNOWN:
+            state = new_request(seq)
+        approval = step(state, rec, is_marked(rec))
+        if approval is not None and isinstance(approval[0], int) and isinstance(approval[1], int):
+            approvals[(approval[0], approval[1])] = (seq, approval[2])
+    return state, approvals
+
+
+def compare(conn) -> Replay:
+    """Replay the whole trail (inside the caller's read snapshot) and compare it with the tables."""
+    from . import replay_words as words
+
+    replayer = Replayer(conn)
+    sql.begin(conn)
+    try:
+        for batch in audit_log.iter_rows(conn):
+            replayer.feed(batch)
+        replayer.finish()
+        out = replayer.out
+        found = words.first_difference(conn, replayer)
+        if found is not None:
+            out.seq, out.problem = found
+        return out
+    finally:
+        sql.end(conn)
