@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -26,6 +26,9 @@ from .core.errors import HitlError, InsecureKeyFile, KeyInvalid, KeyMissing, Sto
 from .core.models import User
 from .messages import SessionOpened, SessionRead, Unlocked, WorkFailed
 from .render.text import utc_now
+
+if TYPE_CHECKING:
+    from .core.service import WorkflowService
 
 log = logging.getLogger("hitl_tui.app")
 
@@ -44,7 +47,7 @@ class Preload:
     first_page: Any = None  # a PageLoaded for the default view, or None
 
     @classmethod
-    def read(cls, service: Any, username: str) -> "Preload":
+    def read(cls, service: "WorkflowService", username: str) -> "Preload":
         from .core.models import InboxView
         from .messages import PageLoaded
         from .widgets.request_list import PAGE_SIZE
@@ -67,7 +70,7 @@ class HitlApp(App[int]):
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="This list of every key"),
     ]
 
-    def __init__(self, service: Any | None, username: str, *, db_path: Path | None = None,
+    def __init__(self, service: "WorkflowService | None", username: str, *, db_path: Path | None = None,
                  problem: HitlError | None = None, clock: Callable[[], datetime] | None = None,
                  assistant_factory: AssistantFactory | None = None, poll_interval: float | None = 1.0,
                  verify_on_start: bool = True, background_delay: float = 0.3, tour: Callable[[], Any] | None = None,
@@ -201,7 +204,7 @@ class HitlApp(App[int]):
         self._read_session(self.service, self.username)
 
     @work(thread=True, exclusive=True, group="session", exit_on_error=False, description="find user")
-    def _read_session(self, service: Any, username: str) -> None:
+    def _read_session(self, service: "WorkflowService", username: str) -> None:
         self.post_message(SessionRead(Preload.read(service, username)))
 
     @on(SessionRead)
@@ -340,7 +343,7 @@ class HitlApp(App[int]):
         self.exit(0)
 
 
-def make_app(service: Any | None, username: str | None = None, **options: Any) -> HitlApp:
+def make_app(service: "WorkflowService | None", username: str | None = None, **options: Any) -> HitlApp:
     """The app for `username` (default: the OS account running this process, never $USER).
 
     Tests and the demo pass an explicit username to act as different people.

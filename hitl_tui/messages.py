@@ -8,12 +8,15 @@ what the desk is told). Names are past tense: they report facts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from .core.models import AuditEntry, Decision, InboxView, RequestSummary, User, VerifyResult, WorkflowRequest
+
+if TYPE_CHECKING:
+    from .core.service import WorkflowService
 
 
 @dataclass
@@ -28,7 +31,7 @@ class SessionOpened(Message):
 class Unlocked(Message):
     """The database opened with what was typed on the unlock screen."""
 
-    service: Any
+    service: "WorkflowService"
 
 
 @dataclass

@@ -19,6 +19,7 @@ from ..commands.common import log_traceback
 from ..commands.common import safe
 from ..core import rbac
 from ..core.errors import HitlError, StoreError
+from ..core.decisions import TERMS
 from ..core.filter_query import SORT_KEYS, parse_sort
 from ..core.text import refuse_invalid
 from ..core.models import Decision, InboxView, RequestSummary, User, WorkflowRequest
@@ -242,9 +243,9 @@ class Desk:
         svc, me = self.service, self.username
         req = svc.get_workflow_for(me, wid)
         trail = svc.get_audit_trail_for(me, req.id)
-        from ..core.reports.flags import ComplianceLookup  # the checks `request show` runs
+        from ..core.reports.flags import gather_flags  # the one gatherer (desk, agents, exports)
 
-        flags = ComplianceLookup(svc).flags(req)
+        flags = gather_flags(svc, me, req).as_json()
         self.last_shown = req.id
         for line in transcript.detail_lines(req, self.user, svc.policy, svc.list_users(), flags, trail,
                                             self.clock(), self.ref(req)):
@@ -280,32 +281,28 @@ class Desk:
         req, text = found
         svc = self.service
         people = svc.list_users()
-        action = {Decision.APPROVE: Action.APPROVE, Decision.REJECT: Action.REJECT,
-                  Decision.REQUEST_CHANGES: Action.REQUEST_CHANGES}[decision]
-        rbac.check_decide(svc.policy, self.user, req, action)  # refused here, before any question
+        words = TERMS[decision]
+        rbac.check_decide(svc.policy, self.user, req, words.action)  # refused here, before any question
         self.say(f"{word.capitalize()} {transcript.summary_line(req, svc.policy)}")
-        if not text and decision is not Decision.APPROVE:
+        if not text and words.comment_required:
             self.say(f"Type the {wanted}:")
             text = (self.ask(f"{word} {wanted.split(' (')[0]}: ", remember=False) or "").strip()
             if self.ended:
                 self.say("Cancelled; nothing was decided.")
                 return
             if not text:
-                what = "A reason" if decision is Decision.REJECT else "A comment saying what should change"
-                self.say(f"{what} is required, so {safe(req.requester)} knows what to do; nothing was decided.")
+                self.say(f"{words.comment_missing} is required, so {safe(req.requester)} knows what to do; nothing was decided.")
                 return
         if text:
-            refuse_invalid(text, "reason" if decision is Decision.REJECT else "comments")  # before the question
+            refuse_invalid(text, words.comment_name)  # before the question
             self.say(f"Your {wanted.split(' (')[0]}: {safe(text)}")
         self.say(transcript.consequence(req, decision, svc.policy, people))
         if not self.confirm(word):
             return
-        call = {Decision.APPROVE: svc.approve_workflow, Decision.REJECT: svc.reject_workflow,
-                Decision.REQUEST_CHANGES: svc.request_changes}[decision]
-        done = call(req.id, self.username, text)
-        verb = {Decision.APPROVE: "Approved", Decision.REJECT: "Rejected",
-                Decision.REQUEST_CHANGES: "Requested changes on"}[decision]
-        self.say(f"{verb} {safe(done.id)} ({safe(done.title)}); {transcript.outcome(done)}.")
+        from ..commands.keys import reauth_prompt  # the policy's re-authentication at signing asks here
+
+        done = svc.decide(req.id, self.username, decision, text, unlock=reauth_prompt(self.username))
+        self.say(f"{words.done} {safe(done.id)} ({safe(done.title)}); {transcript.outcome(done)}.")
 
     def do_withdraw(self, rest: str) -> None:
         found = self._target("withdraw", rest)

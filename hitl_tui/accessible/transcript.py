@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from ..commands.common import safe
 from ..core import rbac
+from ..core.decisions import TERMS
 from ..core.errors import HitlError
 from ..core.models import Decision, RequestSummary, Role, User, WorkflowRequest, WorkflowStatus
 from ..core.policy import Policy
@@ -22,8 +23,6 @@ from ..core.reports.entries import describe
 from ..core.workflow import Action
 from ..render.text import format_value, local_time, relative_age
 
-DECIDED_BY = {Decision.APPROVE: "approved by", Decision.REJECT: "rejected by",
-              Decision.REQUEST_CHANGES: "sent back for changes by"}
 
 
 #: relative_age's units, as a screen reader should say them ("12m" would be read as metres)
@@ -77,7 +76,7 @@ def chain_lines(req: WorkflowRequest, viewer: User | None, policy: Policy, peopl
         approval = decided.get(stage)
         if approval is not None:
             by = "you" if viewer and approval.approver == viewer.username else safe(approval.approver)
-            text = (f"{DECIDED_BY[approval.decision]} {by} ({approval.approver_role.label}) "
+            text = (f"{TERMS[approval.decision].by} {by} ({approval.approver_role.label}) "
                     f"on {local_time(approval.decided_at, micro=False)}")
             if approval.proposed_by:
                 text += f", proposed by the agent {safe(approval.proposed_by)}"
@@ -99,7 +98,7 @@ def chain_lines(req: WorkflowRequest, viewer: User | None, policy: Policy, peopl
         if a.revision != req.revision:
             said = f", saying: {safe(a.comments)}" if a.comments else ""
             lines.append(f"  Earlier, revision {a.revision}, stage {a.stage + 1} ({a.role.label}): "
-                         f"{DECIDED_BY[a.decision]} {safe(a.approver)}{said}.")
+                         f"{TERMS[a.decision].by} {safe(a.approver)}{said}.")
     return lines
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from ..core.compliance import ComplianceFlag
-from ..core.models import AuditEntry, Decision, RequestSummary, Role, WorkflowRequest, WorkflowStatus
+from ..core.models import AuditEntry, RequestSummary, Role, WorkflowRequest, WorkflowStatus
 from ..core.policy import Policy
 from ..core.values import format_money
 
@@ -144,6 +144,3 @@ def flags_report(workflow_id: str, flags: Iterable[ComplianceFlag], looked_at: i
     lines += [f"- [{f.severity.value.upper()}] {f.title}: {f.explanation}" for f in flags]
     return "\n".join(lines)
 
-
-def decision_word(decision: Decision) -> str:
-    return {"approve": "approve", "reject": "reject", "request_changes": "request changes on"}[decision.value]

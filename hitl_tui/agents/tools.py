@@ -21,9 +21,10 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ..core import rbac
-from ..core.compliance import check_request, zone_from_env
+from ..core.reports.flags import gather_flags, session_zone
+from ..core.decisions import TERMS, parse_decision
 from ..core.errors import HitlError, PermissionDenied, ValidationFailed
-from ..core.models import Decision, InboxView, WorkflowRequest
+from ..core.models import InboxView, WorkflowRequest
 from ..core.service import WorkflowService
 from ..core.workflow import Action
 from . import reports
@@ -31,12 +32,6 @@ from .events import ChatEvent, DecisionProposal, DraftRequest, ToolActivity
 
 WORKFLOW_ID = re.compile(r"\bWF-\d+-\d+\b", re.I)
 _TITLE_NOISE = {"the", "a", "an", "workflow", "request", "requests", "my", "this", "that", "one", "please"}
-_DECISIONS = {"approve": Decision.APPROVE, "approved": Decision.APPROVE, "reject": Decision.REJECT,
-              "rejected": Decision.REJECT, "decline": Decision.REJECT, "deny": Decision.REJECT,
-              "request_changes": Decision.REQUEST_CHANGES, "request changes": Decision.REQUEST_CHANGES,
-              "changes": Decision.REQUEST_CHANGES, "changes_requested": Decision.REQUEST_CHANGES}
-_ACTIONS = {Decision.APPROVE: Action.APPROVE, Decision.REJECT: Action.REJECT,
-            Decision.REQUEST_CHANGES: Action.REQUEST_CHANGES}
 
 
 class EventSink:
@@ -93,7 +88,7 @@ class SessionTools:
         return self._service.get_user(self.username)
 
     def _tz(self):
-        return zone_from_env(settings=self._service.settings)  # the session's timezone setting
+        return session_zone(self._service)  # the session's timezone setting
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -118,13 +113,7 @@ class SessionTools:
             if target.lower() in ("", "me", "my", "myself", "i", self.username.lower()):
                 target = self.username
             me = self._me()
-            if target != self.username:
-                oversight = self.policy.access.oversight_roles
-                if me.role not in oversight:
-                    roles = " or ".join(sorted(r.label for r in oversight))
-                    raise PermissionDenied(
-                        f"You can see only your own pending approvals; {target}'s queue is visible to the "
-                        f"{roles} roles.")
+            rbac.check_see_queue(self.policy, me, target)
             pending = self._service.get_pending_approvals(target)
             who = "You have" if target == self.username else f"{target} has"
             if not pending:
@@ -220,28 +209,25 @@ class SessionTools:
     def propose_decision(self, workflow: str, decision: str, rationale: str | None = None,
                          comments: str | None = None) -> str:
         def body():
-            chosen = _DECISIONS.get(str(decision or "").strip().lower().replace("-", " "))
-            if chosen is None:
-                raise ValidationFailed(f"Unknown decision {decision!r}; propose approve, reject or request_changes.",
-                                       "decision")
+            chosen = parse_decision(decision)  # the vocabulary's words and synonyms (core/decisions.py)
             if self._proposed_this_turn:
                 raise PermissionDenied("One decision per turn: the first proposal is waiting for the human; "
                                        "ask again for the next one.")
             req = self._resolve(workflow)
-            rbac.check_decide(self.policy, self._me(), req, _ACTIONS[chosen])  # only what the human could do
+            rbac.check_decide(self.policy, self._me(), req, TERMS[chosen].action)  # only what the human could do
             why = " ".join(str(rationale or "").split()) or (
                 f"{req.risk_level.value} risk ({req.risk_reason}); stage {req.current_stage + 1} "
                 f"({req.current_role.label if req.current_role else '?'}) is {self.username}'s to decide.")
             note = " ".join(str(comments or "").split())
             self._proposed_this_turn = True
             self._sink.emit(DecisionProposal(self.agent, req.id, chosen, why, note))
-            verb = reports.decision_word(chosen)
+            verb = TERMS[chosen].verb
             lines = [f"Proposal (NOT decided): {verb} {req.id} {reports.quoted(req.title, 120)} at stage "
                      f"{req.current_stage + 1} ({req.current_role.label if req.current_role else '?'}).",
                      f"Rationale: {why}"]
             if note:
                 lines.append(f"Comments for the requester: {reports.quoted(note, 300)}")
-            elif chosen is not Decision.APPROVE:
+            elif TERMS[chosen].comment_required:
                 lines.append("A reason for the requester is required; it will be asked for at confirmation.")
             lines.append(f"Risk: {req.risk_level.value} ({req.risk_reason}); chain: {reports.chain_text(req)}.")
             lines.append(f"Nothing has been decided: {self.username} must confirm it.")
@@ -273,18 +259,12 @@ class SessionTools:
     def check_compliance(self, workflow_id: str) -> str:
         def body():
             req = self._service.get_workflow_for(self.username, _clean_id(workflow_id))
-            related = self._related(req)
-            flags = check_request(self.policy, req, related, tz=self._tz())
+            found = gather_flags(self._service, self.username, req)  # the desk's and the exports' list
+            flags = found.flags
             return f"checked {req.id} for compliance: {len(flags)} flag{'s' if len(flags) != 1 else ''}", {
-                "report": reports.flags_report(req.id, flags, len(related)), "workflow_id": req.id,
-                "flags": [f.model_dump(mode="json") for f in flags]}
+                "report": reports.flags_report(req.id, flags, found.related), "workflow_id": req.id,
+                "flags": found.as_json()}
         return self._run(body, f"compliance check of {workflow_id}")
-
-    def _related(self, req: WorkflowRequest) -> list[WorkflowRequest]:
-        """The requester's other requests in the split window, as far as this user may see."""
-        from ..core.reports.flags import visible_related
-
-        return visible_related(self._service, self.username, req, limit=500)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

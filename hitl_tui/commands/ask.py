@@ -20,7 +20,8 @@ import click
 from ..agents.events import DecisionProposal, DraftRequest, TextDelta, ToolActivity, TurnFailed
 from ..agents.names import AGENT_NAMES, resolve_agent
 from ..core.errors import HitlError
-from ..core.models import AgentProposal, Decision
+from ..core.decisions import TERMS
+from ..core.models import AgentProposal
 from ..core.values import format_money
 from .common import EXIT_ERROR, Failure, guarded, me, open_service, safe
 
@@ -115,7 +116,7 @@ def _show(service, username: str, item: DecisionProposal | DraftRequest) -> None
     if isinstance(item, DecisionProposal):
         title = service.get_workflow_for(username, item.workflow_id).title
         click.echo(f"Proposal from {item.agent} (the agent's words; nothing is decided yet):")
-        click.echo(f"  {_verb(item.decision)} {item.workflow_id} \u201c{safe(title)}\u201d")
+        click.echo(f"  {TERMS[item.decision].verb} {item.workflow_id} \u201c{safe(title)}\u201d")
         click.echo(f"  Rationale: {safe(item.rationale)}")
         if item.comments:
             click.echo(f"  Comments for the requester: {safe(item.comments)}")
@@ -137,23 +138,24 @@ def _show(service, username: str, item: DecisionProposal | DraftRequest) -> None
 
 def _confirm_decision(service, username: str, p: DecisionProposal) -> bool:
     _show(service, username, p)
-    if _answer(f"{_verb(p.decision).capitalize()} {p.workflow_id} as {username}? [y/N] ").lower() not in ("y", "yes"):
+    words = TERMS[p.decision]
+    if _answer(f"{words.verb.capitalize()} {p.workflow_id} as {username}? [y/N] ").lower() not in ("y", "yes"):
         click.echo("Not decided; nothing was changed.")
         return False
     comments = p.comments
-    if p.decision is not Decision.APPROVE and not comments:
+    if words.comment_required and not comments:
         comments = _answer("Reason for the requester (required): ")
         if not comments:
             click.echo("Not decided: a reason is required. Nothing was changed.")
             return False
     record = AgentProposal(agent=p.agent, decision=p.decision, rationale=p.rationale)
-    decide = {Decision.APPROVE: service.approve_workflow, Decision.REJECT: service.reject_workflow,
-              Decision.REQUEST_CHANGES: service.request_changes}[p.decision]
-    req = decide(p.workflow_id, username, comments, proposal=record)
+    from .keys import reauth_prompt  # the policy's re-authentication at signing asks here
+
+    req = service.decide(p.workflow_id, username, p.decision, comments, proposal=record, unlock=reauth_prompt(username))
     role = req.current_role
     now = f"now waiting for {role.label} (stage {req.current_stage + 1} of {len(req.required_approvers)})" \
         if role else f"now {req.status.label}"
-    click.echo(f"{p.decision.past_tense.capitalize()} {req.id} as {username}; {now}.")
+    click.echo(f"{words.done} {req.id} as {username}; {now}.")
     return True
 
 
@@ -169,10 +171,6 @@ def _confirm_draft(service, username: str, d: DraftRequest) -> bool:
     chain = " -> ".join(r.label for r in service.get_workflow(wid).required_approvers)
     click.echo(f"Created {wid} requiring {chain} approval.")
     return True
-
-
-def _verb(decision: Decision) -> str:
-    return {"approve": "approve", "reject": "reject", "request_changes": "request changes on"}[decision.value]
 
 
 __all__ = ["ask", "NEEDS_TERMINAL"]

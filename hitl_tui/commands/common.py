@@ -216,6 +216,9 @@ def open_service(ctx: click.Context, *, writes: bool = False) -> Iterator[Any]:
     service = WorkflowService.open(path, passphrase_prompt=passphrase_prompt(path), create=False,
                                    operator=me(), settings=settings_of(ctx))
     start = service.audit_size() if writes else 0
+    from .keys import unlock_prompt
+
+    service.set_key_unlock(unlock_prompt())  # a passphrase-protected signing key is asked for here
     try:
         yield service
     except BaseException:  # the command's own error is the one reported

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
+from ..core.decisions import TERMS
+from ..core.models import Decision
 from .common import echo_json, guarded, me, open_service, safe
+from .keys import reauth_prompt
 
 
 def _outcome(req) -> str:
@@ -19,6 +22,13 @@ def _report(req, verb: str, as_json: bool) -> None:
                    "awaiting": req.current_role, "revision": req.revision})
     else:
         click.echo(f"{verb} {req.id} ({safe(req.title)}); {_outcome(req)}.")
+
+
+def _decide(ctx: click.Context, decision: Decision, workflow_id: str, comments: str, as_json: bool) -> None:
+    """One decision as your OS login, through the engine's one `decide` (words: decisions.TERMS)."""
+    with open_service(ctx, writes=True) as service:
+        req = service.decide(workflow_id.strip(), me(), decision, comments, unlock=reauth_prompt(me()))
+    _report(req, TERMS[decision].done, as_json)
 
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -40,9 +50,7 @@ def approve(ctx: click.Context, workflow_id: str, comment: str, as_json: bool) -
     Example:
       hitl-tui approve WF-1704462345-7892 -m "Business justification confirmed"
     """
-    with open_service(ctx, writes=True) as service:
-        req = service.approve_workflow(workflow_id.strip(), me(), comment)
-    _report(req, "Approved", as_json)
+    _decide(ctx, Decision.APPROVE, workflow_id, comment, as_json)
 
 
 @click.command(short_help="Reject a request (a reason is required).")
@@ -60,9 +68,7 @@ def reject(ctx: click.Context, workflow_id: str, reason: str, as_json: bool) -> 
     Example:
       hitl-tui reject WF-1704462345-7892 -m "Not in this quarter's budget"
     """
-    with open_service(ctx, writes=True) as service:
-        req = service.reject_workflow(workflow_id.strip(), me(), reason)
-    _report(req, "Rejected", as_json)
+    _decide(ctx, Decision.REJECT, workflow_id, reason, as_json)
 
 
 @click.command("request-changes", short_help="Send a request back to its requester for changes.")
@@ -78,9 +84,7 @@ def request_changes(ctx: click.Context, workflow_id: str, comment: str, as_json:
     Example:
       hitl-tui request-changes WF-1704462345-7892 -m "Attach the vendor quote"
     """
-    with open_service(ctx, writes=True) as service:
-        req = service.request_changes(workflow_id.strip(), me(), comment)
-    _report(req, "Requested changes on", as_json)
+    _decide(ctx, Decision.REQUEST_CHANGES, workflow_id, comment, as_json)
 
 
 @click.command(short_help="Withdraw a request you filed.")

@@ -180,17 +180,20 @@ def show(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
     Example:
       hitl-tui request show WF-1704462345-7892 --json
     """
-    from ..core.reports.flags import ComplianceLookup
+    from ..core.reports.flags import gather_flags
 
     with open_service(ctx) as service:
         req = service.get_workflow_for(me(), workflow_id)
         trail = service.get_audit_trail_for(me(), req.id)
-        flags = ComplianceLookup(service).flags(req)
+        flags = gather_flags(service, me(), req).as_json()
+        from ..core.signatures import display_names
+
+        signing = (display_names(service.list_users()), service.settings.zone)  # Part 11's printed name, time
     if as_json:
         echo_json({"request": req.model_dump(mode="json"), "compliance_flags": flags,
                    "audit_trail": [e.model_dump(mode="json") for e in trail]})
         return
-    _print_request(service.policy, req, flags, trail)
+    _print_request(service.policy, req, flags, trail, signing)
 
 
 def _value(value, currency: str) -> str:
@@ -201,7 +204,7 @@ def _value(value, currency: str) -> str:
     return format_money(value, currency) if isinstance(value, Decimal) else str(value)
 
 
-def _print_request(policy, req, flags, trail) -> None:
+def _print_request(policy, req, flags, trail, signing=({}, None)) -> None:
     wtype = policy.types.get(req.workflow_type)
     click.echo(f"{req.id}  {safe(req.title)}")
     click.echo(f"  Type:       {safe(wtype.name if wtype else req.workflow_type)} ({req.workflow_type})")
@@ -243,6 +246,11 @@ def _print_request(policy, req, flags, trail) -> None:
 
         rec = {"action": e.action, "details": e.details}
         click.echo(f"    #{e.seq:<6} {fmt_time(e.timestamp)}  {safe(e.actor)}: {safe(describe(rec))}")
+        from ..core.signatures import entry_manifestation
+
+        signed = entry_manifestation(e, names=signing[0], zone=signing[1])
+        if signed:
+            click.echo(f"            {safe(signed)}")
 
 
 @request.command("resubmit")

@@ -7,7 +7,8 @@ segregation-of-duties violations; these checks look again, independently, becaus
 arrive by other routes (an imported database, a policy that changed after the fact).
 
 Flags never block anything. They explain, in plain words, what deserves a second look; the TUI's
-detail pane, the ComplianceOfficer agent and export-audit all show the same list.
+detail pane, the ComplianceOfficer agent and export-audit all show the same list, gathered
+for them in one place (reports/flags.gather_flags: the related requests and the time zone).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
+from . import rbac
 from .models import RiskLevel, WorkflowRequest, WorkflowStatus
 from .policy import Policy
 from .values import format_money, format_threshold
@@ -107,7 +109,7 @@ def _segregation_of_duties(policy: Policy, req: WorkflowRequest) -> list[Complia
                 explanation=(f"{a.approver} requested {req.id} and also {a.decision.past_tense} stage "
                              f"{a.stage + 1} ({a.role.label}); a requester must never decide their own request."),
                 workflow_ids=(req.id,)))
-        if a.approver_role not in policy.stage_deciders(a.role):
+        if not rbac.role_may_decide(policy, a.approver_role, a.role):
             flags.append(ComplianceFlag(
                 code="decider_not_eligible", severity=Severity.HIGH, title="Decided by an ineligible role",
                 explanation=(f"Stage {a.stage + 1} needed a {a.role.label}, but {a.approver} decided it as "
@@ -150,7 +152,7 @@ def _justification(req: WorkflowRequest) -> list[ComplianceFlag]:
 
 # --- split purchases -------------------------------------------------------------------------
 
-def _money(value) -> Decimal | None:
+def _money(value: object) -> Decimal | None:
     if isinstance(value, Decimal):
         return value
     if isinstance(value, (int, str)) and not isinstance(value, bool):
@@ -181,7 +183,7 @@ def _split_purchase(policy: Policy, req: WorkflowRequest, related: list[Workflow
         near = sorted((r for r in peers.values()
                        if (v := _money(r.data.get(field))) is not None and floor <= v < threshold),
                       key=lambda r: (r.created_at, r.id))
-        total = sum(_money(r.data[field]) for r in near)  # type: ignore[misc]
+        total = sum((m for r in near if (m := _money(r.data[field])) is not None), Decimal(0))
         if len(near) < max(2, rules.split_min_requests) or total < threshold:
             continue
         level, _ = wtype.risk.assess(total)

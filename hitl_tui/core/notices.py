@@ -7,13 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import rbac
+from .decisions import DECISION_ACTIONS, AuditAction
 from .models import AuditEntry, User, WorkflowRequest, WorkflowStatus
 from .policy import Policy
 
 #: audit actions after which a request may newly wait for someone's decision
-ARRIVAL_ACTIONS = ("created", "approved", "resubmitted")
+ARRIVAL_ACTIONS = (AuditAction.CREATED, AuditAction.APPROVED, AuditAction.RESUBMITTED)
 #: audit actions on a request that its requester wants to hear about
-OUTCOME_ACTIONS = ("approved", "rejected", "changes_requested")
+OUTCOME_ACTIONS = DECISION_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,12 @@ def outcome(user: User, entry: AuditEntry, req: WorkflowRequest) -> Notice | Non
         return None
     who, comment = entry.actor, str(entry.details.get("comments") or "").strip()
     said = f": “{comment}”" if comment else ""
-    if entry.action == "approved":
+    if entry.action == AuditAction.APPROVED:
         after = ("fully approved" if req.status is WorkflowStatus.APPROVED
                  else f"now awaiting {req.current_role.label}" if req.current_role else "approved")
         return Notice(req.id, "outcome", f"Your request {req.id} “{req.title}” was approved by {who}; {after}.",
                       action=entry.action)
-    if entry.action == "rejected":
+    if entry.action == AuditAction.REJECTED:
         return Notice(req.id, "outcome", f"Your request {req.id} “{req.title}” was rejected by {who}{said}",
                       "warning", entry.action)
     return Notice(req.id, "outcome", f"{who} sent your request {req.id} “{req.title}” back for changes{said}",

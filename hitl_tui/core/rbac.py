@@ -9,6 +9,9 @@ person never decides two stages of the same revision of a request.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+from typing import Any, Callable
+
 from .errors import HitlError, PermissionDenied, SegregationOfDuties
 from .models import Role, User, WorkflowRequest, WorkflowStatus
 from .policy import Policy
@@ -29,7 +32,7 @@ def check_decide(policy: Policy, user: User, request: WorkflowRequest, action: A
     """May `user` approve / reject / request changes on the request's current stage?"""
     _require_active(user)
     check_allowed(action, request.status, request.id)
-    verb = {Action.APPROVE: "approve", Action.REJECT: "reject"}.get(action, "request changes on")
+    verb = action.verb
     if user.username == request.requester:
         raise SegregationOfDuties(
             f"You requested {request.id}, so you cannot {verb} it (segregation of duties)."
@@ -43,12 +46,52 @@ def check_decide(policy: Policy, user: User, request: WorkflowRequest, action: A
             f"You already decided stage {earlier[0].stage + 1} ({earlier[0].role.label}) of {request.id}; "
             f"another person must decide the {stage_role.label} stage (segregation of duties)."
         )
-    if user.role not in policy.stage_deciders(stage_role):
+    if not role_may_decide(policy, user.role, stage_role):
         allowed = ", ".join(sorted(r.label for r in policy.stage_deciders(stage_role)))
         raise PermissionDenied(
             f"{request.id} is waiting for {_a(stage_role.label)}; as {_a(user.role.label)} you cannot {verb} it "
             f"(allowed: {allowed})."
         )
+
+
+def role_may_decide(policy: Policy, role: Role, stage_role: Role) -> bool:
+    """May someone with `role` decide a stage that needs `stage_role` (the policy's access
+    rules: the role itself, a more senior role of the management line, `also_decides`)? The
+    role part of check_decide, for records where only the roles are known (audit entries)."""
+    return role in policy.stage_deciders(stage_role)
+
+
+def sees_everything(policy: Policy, user: User) -> bool:
+    """The oversight roles (executive and compliance by default) see every request."""
+    return user.role in policy.access.oversight_roles
+
+
+def check_see_queue(policy: Policy, viewer: User, owner: str) -> None:
+    """Someone's queue of pending approvals is theirs to see; another person's only with an
+    oversight role (an executive or a compliance officer watching who is holding what up)."""
+    if owner == viewer.username or sees_everything(policy, viewer):
+        return
+    roles = " or ".join(sorted(r.label for r in policy.access.oversight_roles))
+    raise PermissionDenied(
+        f"You can see only your own pending approvals; {owner}'s queue is visible to the {roles} roles.")
+
+
+def check_export(policy: Policy, user: User) -> None:
+    """An export shows every request in its window, so it is for those who may see every request:
+    the oversight roles of the policy and the directory's administrators, who run the system's
+    audit duties."""
+    if not user.active:
+        raise PermissionDenied(f"{user.username} is deactivated and cannot export the audit log.")
+    if not (user.admin or sees_everything(policy, user)):
+        roles = ", ".join(sorted(r.label for r in policy.access.oversight_roles))
+        raise PermissionDenied(
+            f"Exporting the audit log shows every request, so it needs an oversight role ({roles}) or directory "
+            f"administrator rights; {user.username} is {user.role.label}."
+        )
+
+
+def may_export(policy: Policy, user: User) -> bool:
+    return may(check_export, policy, user)
 
 
 def check_requester_action(user: User, request: WorkflowRequest, action: Action) -> None:
@@ -66,7 +109,7 @@ def check_create(user: User) -> None:
 
 
 def may_view(policy: Policy, user: User, request: WorkflowRequest) -> bool:
-    if user.role in policy.access.oversight_roles or user.username == request.requester:
+    if sees_everything(policy, user) or user.username == request.requester:
         return True
     if any(a.approver == user.username for a in request.approvals):
         return True
@@ -94,7 +137,7 @@ def check_admin(actor: User | None, directory_has_admin: bool) -> None:
         raise PermissionDenied(f"{actor.username} is not a user-directory administrator.")
 
 
-def may(check, *args) -> bool:
+def may(check: Callable[..., None], *args: Any) -> bool:
     """Turn a check_* function into a predicate for greying out keys."""
     try:
         check(*args)
@@ -118,13 +161,13 @@ def may_resubmit(user: User, request: WorkflowRequest) -> bool:
 __all__ = [
     "check_decide", "check_requester_action", "check_create", "check_view", "check_admin",
     "may_view", "may_decide", "may_withdraw", "may_resubmit", "may", "eligible_deciders",
+    "role_may_decide", "sees_everything", "check_see_queue", "check_export", "may_export",
 ]
 
 
 def eligible_deciders(policy: Policy, people: list[User], request: WorkflowRequest, role: Role,
-                      exclude: set[str] = frozenset()) -> list[str]:
+                      exclude: AbstractSet[str] = frozenset()) -> list[str]:
     """Active users who could decide a stage needing `role`: never the requester, nor anyone
     in `exclude` (who decided an earlier stage of this revision)."""
-    deciders = policy.stage_deciders(role)
-    return [p.username for p in people if p.active and p.role in deciders
+    return [p.username for p in people if p.active and role_may_decide(policy, p.role, role)
             and p.username != request.requester and p.username not in exclude]

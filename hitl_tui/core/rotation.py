@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import key_rotation, rbac
 from .crashpoints import crash_point
+from .decisions import AuditAction
 from .errors import HitlError, StoreBusy, StoreError, ValidationFailed, WrongKey
 from .keys import KEY_BYTES, ResolvedKey, resolve_key
 from .store import meta
 from .store import users as user_sql
-from .store.connection import DbError, open_connection, translate, wrong_key
+from .store.connection import Conn, DbError, open_connection, rekey, still_opens, translate, wrong_key
 
 if TYPE_CHECKING:
     from .service import WorkflowService
@@ -56,7 +57,7 @@ class KeyRotation:
             if not possible:
                 raise StoreError(f"{why} Nothing was changed.")
 
-        def check_admin(conn) -> str:
+        def check_admin(conn: Conn) -> str:
             actor_name, actor_user = service._actor(conn, actor)
             rbac.check_admin(actor_user, user_sql.has_admin(conn))
             return actor_name
@@ -116,7 +117,7 @@ class KeyRotation:
             if service._closed:
                 raise StoreError("The database is closed.")
             try:
-                service._conn.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
+                rekey(service._conn, new_key)
             except DbError as exc:
                 raise translate(exc, service.path) from None
             service._key = new_key
@@ -126,7 +127,7 @@ class KeyRotation:
         service = self._service
         with service._lock:
             try:
-                service._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                still_opens(service._conn)
             except DbError:
                 raise StoreError(f"{what}: this session's key no longer opens {service.path}; nothing was "
                                  f"changed. Run the command again.") from None
@@ -147,7 +148,7 @@ class KeyRotation:
         fingerprint = key_rotation.key_fingerprint(service._key)
         with service._write() as conn:
             if meta.get(conn, "key_fingerprint") != fingerprint:
-                service._audit(conn, actor_name, "key_rotated", None, {**details, "new_key_fingerprint": fingerprint})
+                service._audit(conn, actor_name, AuditAction.KEY_ROTATED, None, {**details, "new_key_fingerprint": fingerprint})
                 meta.put(conn, "key_fingerprint", fingerprint)
 
 

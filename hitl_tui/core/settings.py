@@ -49,12 +49,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import Annotated, Any, Collection, Iterator, Literal, Mapping
+from typing import Annotated, Any, Collection, Iterator, Literal, Mapping, get_args
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_validator)
 from pydantic_settings import SettingsError as PydanticSettingsError
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
 from pydantic_settings.sources.utils import parse_env_vars
 
 from .errors import SettingsInvalid
@@ -227,6 +228,9 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = Field(None, **_allowed("a file path"))
     """The Ed25519 key that signs audit checkpoints. Default: one file per database in the data
     directory's signing-keys/."""
+    personal_keys: Literal["file", "keyring"] = Field("file", **_allowed('"file" or "keyring"'))
+    """Where each person's signing key (Ed25519, `hitl-tui key show`) is kept: "file", a 0600 file
+    per database and person in the data directory's personal-keys/; "keyring", the OS keyring."""
     busy_timeout: float = Field(BUSY_TIMEOUT_S, ge=0, le=3600,
                                 **_allowed("a number of seconds between 0 and 3600"))
     """Seconds a write waits for another process's write lock before it is refused."""
@@ -243,7 +247,7 @@ class Settings(BaseSettings):
     ui: UiSettings = Field(default_factory=UiSettings, **_allowed("a [ui] table"))
     """The desk's look, keys and saved views."""
 
-    _config_file: Path = PrivateAttr(default=None)  # type: ignore[assignment]
+    _config_file: Path | None = PrivateAttr(default=None)
     _config_named_by: str = PrivateAttr(default="default")
     _origins: dict[str, "Origin"] = PrivateAttr(default_factory=dict)
 
@@ -269,8 +273,11 @@ class Settings(BaseSettings):
         return value
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
         # no .env files and no secrets directory: init > environment > config file > defaults
         load = _LOADING.get(None) or _Load(os.environ, *config_path(os.environ))
         if not load.file_read:
@@ -397,7 +404,7 @@ class Settings(BaseSettings):
             value = getattr(value, part)
         return value
 
-    def __repr_args__(self):  # the config file is part of what these settings are
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:  # the config file is part of what these settings are
         yield from super().__repr_args__()
         yield "config_file", self._config_file
 
@@ -507,11 +514,11 @@ _LOADING: ContextVar[_Load | None] = ContextVar("hitl_settings_loading", default
 class _Env(EnvSettingsSource):
     """The environment, or the mapping given to Settings.load(environ=...)."""
 
-    def __init__(self, settings_cls, load: _Load) -> None:
+    def __init__(self, settings_cls: type[BaseSettings], load: _Load) -> None:
         self._load = load
         super().__init__(settings_cls)
 
-    def _load_env_vars(self):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
         return parse_env_vars(self._load.environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
     def __call__(self) -> dict[str, Any]:
@@ -534,7 +541,7 @@ class _Env(EnvSettingsSource):
                 continue
             try:
                 json.loads(raw)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 allowed = (info.json_schema_extra or {}).get("allowed", "a table")
                 return SettingsInvalid(f"{var}={raw!r} is not JSON ({exc.msg} at character {exc.pos}): it must "
                                        f"be {allowed}, written as JSON, e.g. {var}='{_EXAMPLE_JSON[key]}'.", key)
@@ -545,11 +552,11 @@ class _Env(EnvSettingsSource):
 class _File(PydanticBaseSettingsSource):
     """The config file, read and checked by _read_config before validation."""
 
-    def __init__(self, settings_cls, load: _Load) -> None:
+    def __init__(self, settings_cls: type[BaseSettings], load: _Load) -> None:
         super().__init__(settings_cls)
         self._load = load
 
-    def get_field_value(self, field, field_name):  # pragma: no cover - __call__ does the work
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - __call__ does the work
         return self._load.file_data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -694,7 +701,7 @@ def _located(loc: tuple[Any, ...]) -> tuple[str, list[str], Any, bool]:
                 model = kind
             elif getattr(kind, "__origin__", None) is dict:
                 model = dict
-                value_type = kind.__args__[1]
+                value_type = get_args(kind)[1]
                 table_of = value_type if isinstance(value_type, type) and issubclass(value_type, BaseModel) else None
             else:
                 model = None

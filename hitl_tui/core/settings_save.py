@@ -61,14 +61,15 @@ def save_ui_choice(name: str, value: Any, *, settings: Settings | None = None,
         try:
             UiSettings.model_validate(candidate)
         except ValidationError:
-            allowed = UiSettings.model_fields[head].json_schema_extra or {}
+            extra = UiSettings.model_fields[head].json_schema_extra
+            allowed = extra if isinstance(extra, dict) else {}
             text = (allowed.get("item") if head == "keymap" else None) or allowed.get("allowed", "allowed")
             raise SettingsInvalid(f"ui.{name} = {value!r} is not {text}; nothing was saved.", f"ui.{name}") from None
     target = path.resolve() if path.is_symlink() else path
     try:
         text = target.read_text("utf-8") if target.exists() else ""
     except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsInvalid(f"Cannot read config file {target}: {exc.strerror or exc}; nothing was saved.") from None
+        raise SettingsInvalid(f"Cannot read config file {target}: {getattr(exc, 'strerror', None) or exc}; nothing was saved.") from None
     try:
         tomllib.loads(text)  # the reader's verdict: a file it refuses is never rewritten
         doc = tomlkit.parse(text)

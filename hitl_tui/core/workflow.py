@@ -25,10 +25,11 @@ class Action(StrEnum):
 
     @property
     def verb(self) -> str:
-        return {
-            "create": "create", "approve": "approve", "reject": "reject",
-            "request_changes": "request changes on", "withdraw": "withdraw", "resubmit": "resubmit",
-        }[self.value]
+        """"Cannot <verb> WF-...": a decision's verb from the vocabulary (decisions.py), else the name."""
+        from .decisions import BY_ACTION, TERMS  # decisions.py imports this module
+
+        decision = BY_ACTION.get(self)
+        return TERMS[decision].verb if decision is not None else self.value
 
 
 #: action -> statuses it may start from

@@ -70,6 +70,7 @@ def open_demo(directory: Path | None = None, seed: int = DEFAULT_SEED,
                                    settings=settings)
     try:
         service.signer(create=True)  # the demo's own key, in the demo's directory
+        service.use_personal_keys_in(directory / "personal-keys")  # and its people's signing keys
         dataset = build_demo_dataset(service, seed)
     except BaseException:
         service.close(checkpoint=False)

@@ -13,6 +13,7 @@ import asyncio
 import time
 from typing import Any, Callable
 
+from ..core import rbac
 from ..core.errors import HitlError
 from ..core.models import Decision
 from ..messages import DecisionRecorded
@@ -168,7 +169,7 @@ class Autopilot:
     async def _director(self) -> str:
         cast, said = self.tour.cast, ""
         if not self.tour.travel_at_director():
-            req = await self.engine(self.app.service.approve_workflow, cast.singapore, START_AS,
+            req = await self.engine(self.app.service.decide, cast.singapore, START_AS, Decision.APPROVE,
                                     "Approved for the tour (d on the previous step was skipped)")
             self.app.post_message(DecisionRecorded(req, Decision.APPROVE))  # as if the desk had recorded it
             said = "First approved it as sarah.manager (you had skipped that). "
@@ -205,8 +206,7 @@ class Autopilot:
     async def _export(self) -> str:
         app, facts = self.app, self.tour.facts
         user = app.user
-        oversight = app.service.policy.access.oversight_roles
-        if user is None or not (user.admin or user.role in oversight):
+        if user is None or not rbac.may_export(app.service.policy, user):
             await self.desk_as("carol.compliance")
         facts.export = await self.engine(export_report, app.session, app.username)
         return ""

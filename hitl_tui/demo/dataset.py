@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ..core.models import Decision
+
 DEFAULT_SEED = 2024
 
 # username -> (role, display name, administrator)
@@ -263,7 +265,8 @@ def _run(service, wid: str, requester: str, step: tuple) -> None:
         service.resubmit(wid, requester, data=data, comments=step[2])
         return
     decider = _decider(service.get_workflow(wid), requester)
-    {"A": service.approve_workflow, "R": service.reject_workflow, "C": service.request_changes}[kind](wid, decider, step[1])
+    decision = {"A": Decision.APPROVE, "R": Decision.REJECT, "C": Decision.REQUEST_CHANGES}[kind]  # the script's letters
+    service.decide(wid, decider, decision, step[1])
 
 
 def _decider(req, requester: str) -> str:

@@ -6,6 +6,9 @@ second SQLCipher connection with the key, the append-only trigger dropped, one s
 edited in place. The entry's stored hash is left alone, so the hash chain no longer matches and
 `verify_audit()` names the entry.
 
+Its raw SQL stays here, outside core/store/, on purpose: it is the insider's own statements,
+not the engine's, and routing them through the engine's store would hide the point.
+
 `restore()` puts the original bytes and the triggers back. The chain then verifies again: the
 chain is a function of the stored bytes, nothing else, which is worth seeing too.
 """

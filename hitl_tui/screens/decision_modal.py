@@ -18,17 +18,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from ..agents.events import DecisionProposal
+from ..core.decisions import TERMS
 from ..core.models import AgentProposal, Decision, User, WorkflowRequest
 from ..core.policy import Policy
 from ..core.consequences import consequence
 from ..render.text import format_value, plain, risk_badge
 
-TITLES = {Decision.APPROVE: "Approve", Decision.REJECT: "Reject", Decision.REQUEST_CHANGES: "Request changes"}
-PROMPTS = {
-    Decision.APPROVE: "Comment (optional)",
-    Decision.REJECT: "Reason (required: the requester sees it)",
-    Decision.REQUEST_CHANGES: "What should change? (required)",
-}
 
 
 @dataclass(frozen=True)
@@ -73,7 +68,7 @@ class DecisionModal(ModalScreen[DecisionResult | None]):
         self.proposal = proposal
 
     def compose(self) -> ComposeResult:
-        verb = TITLES[self.decision]
+        verb = TERMS[self.decision].title
         with Vertical(id="decision-dialog", classes=f"dialog decision-{self.decision.value}") as box:
             box.border_title = f"{verb} {self.request.id}" + (" — agent proposal" if self.proposal else "")
             yield Static(summary_line(self.request, self.policy), id="decision-summary")
@@ -81,7 +76,7 @@ class DecisionModal(ModalScreen[DecisionResult | None]):
                                single_line=False), id="decision-consequence")
             if self.proposal is not None:
                 yield Static(self._proposal_text(), id="decision-proposal")
-            yield Static(PROMPTS[self.decision], id="decision-prompt", markup=False)
+            yield Static(TERMS[self.decision].comment_prompt, id="decision-prompt", markup=False)
             yield Input(value=self.proposal.comments if self.proposal else "", id="decision-comment",
                         placeholder="type here", compact=True)
             yield Static("", id="decision-error", markup=False)
@@ -107,10 +102,10 @@ class DecisionModal(ModalScreen[DecisionResult | None]):
     def _confirm(self, event: Input.Submitted) -> None:
         event.stop()
         comments = event.value.strip()
-        if self.decision is not Decision.APPROVE and not comments:
-            what = "A reason" if self.decision is Decision.REJECT else "A comment saying what should change"
+        words = TERMS[self.decision]
+        if words.comment_required and not comments:
             self.query_one("#decision-error", Static).update(
-                Text(f"{what} is required, so {self.request.requester} knows what to do.", style="bold red"))
+                Text(f"{words.comment_missing} is required, so {self.request.requester} knows what to do.", style="bold red"))
             return
         proposal = None
         if self.proposal is not None:

@@ -14,7 +14,7 @@ the selected request and write what a person confirmed in a dialog.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from rich.text import Text
 from textual import on, work
@@ -24,24 +24,27 @@ from textual.widgets import Footer, Input
 from textual.worker import Worker, get_current_worker
 
 from ..core import rbac
+from ..core.decisions import TERMS, AuditAction
 from ..core.errors import HitlError, PermissionDenied, UnknownWorkflow
 from ..core.models import Decision, InboxView, RequestSummary, User, WorkflowRequest
 from ..messages import (AuditProgress, AuditVerified, DecisionRecorded, ExternalChange, FlagsLoaded, PageLoaded,
                         ProposalReady, RequestLoaded, RequestSaved, RequestVanished, forward_failure)
 from ..widgets.agent_chat import AgentChat
-from ..render.text import TickClock
+from ..render.text import TickClock, plain
 from ..widgets.change_watcher import ChangeWatcher
 from ..widgets.filter_bar import FilterBar
 from ..widgets.request_list import InboxQuery, RequestList
 from ..widgets.status_header import StatusHeader
 from ..widgets.view_bar import LABELS, ViewBar
 from ..widgets.desk_panes import LOWER, PANES, DeskPanes
-from .desk_keys import DECISION_ACTIONS, DESK_BINDINGS, REQUEST_KEYS, key_state, palette_entries, refusal
+from .desk_keys import DESK_BINDINGS, REQUEST_KEYS, key_state, palette_entries, refusal
+
+if TYPE_CHECKING:
+    from ..core.service import WorkflowService
 
 # The modals, the detail and the timeline are imported where they are first needed, not here:
 # the form alone pulls in Select and TextArea, tens of milliseconds the first paint should not wait for.
 
-DECISIONS = {"approve": Decision.APPROVE, "reject": Decision.REJECT, "request_changes": Decision.REQUEST_CHANGES}
 EMPTY = {
     InboxView.AWAITING_ME: "Nothing awaits your decision. 2 shows your requests, 3 all you may see, n files a new one.",
     InboxView.MINE: "You have filed no requests yet; n files a new one.",
@@ -49,7 +52,6 @@ EMPTY = {
     InboxView.DECIDED: "You have not decided any request yet.",
 }
 #: the requester's other requests looked at for split-purchase checks
-MAX_RELATED = 50
 
 WIDE_AT = 140
 
@@ -60,7 +62,7 @@ class DeskScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_AT, "-wide")]
     BINDINGS = DESK_BINDINGS
 
-    def __init__(self, service: Any, user: User, people: list[User], db_path: Path,
+    def __init__(self, service: "WorkflowService", user: User, people: list[User], db_path: Path,
                  first_page: PageLoaded | None = None) -> None:
         super().__init__()
         self._first_page = first_page
@@ -282,13 +284,9 @@ class DeskScreen(Screen[None]):
     def _load_flags(self, req: WorkflowRequest) -> None:
         """Compliance flags come second: the split-purchase check searches the requester's other
         requests, which should not hold up the detail (or, at start-up, the first paint)."""
-        from ..core import compliance  # only once a request is opened, not at start-up
-        from ..core.reports.flags import visible_related
+        from ..core.reports.flags import gather_flags  # only once a request is opened, not at start-up
 
-        svc = self.service
-        related = visible_related(svc, self.user.username, req, MAX_RELATED)
-        flags = compliance.check_request(svc.policy, req, related,
-                                         tz=compliance.zone_from_env(settings=getattr(svc, "settings", None)))
+        flags = gather_flags(self.service, self.user.username, req).flags  # the agents' and exports' list
         if not get_current_worker().is_cancelled:
             self.post_message(FlagsLoaded(req.id, req.revision, flags))
 
@@ -305,6 +303,9 @@ class DeskScreen(Screen[None]):
             return
         self.detail.show(self.request, self.user, self.people, note=note, flags=self.flags)
         if timeline:
+            from ..core.signatures import display_names
+
+            self.timeline.names, self.timeline.zone = display_names(self.people), self.service.settings.zone
             self.timeline.show(self.request.id if self.request else None, self.trail, note=note)
 
     def current_request(self) -> WorkflowRequest | None:
@@ -329,6 +330,10 @@ class DeskScreen(Screen[None]):
         if result.ok:
             self._audit_badge()
             self.panes.chain_state(Text(f"chain ✔ verified ({result.entries:,} entries)", style="green"))
+        elif result.problem is None and result.tables_problem:  # the chain holds; the tables do not
+            self.header.audit = Text(" TABLES OUT OF STEP WITH THE TRAIL ", style="bold white on red")
+            self.panes.chain_state(plain(f"chain ✔ verified; tables ✘ {result.tables_problem}", "bold red"))
+            self.app.say(result.summary(), "error", timeout=30)
         else:
             self.header.audit = Text(f" AUDIT CHAIN BROKEN at entry {result.first_bad_seq} ",
                                      style="bold white on red")
@@ -354,7 +359,7 @@ class DeskScreen(Screen[None]):
         self.reload(detail=self.highlighted is not None and self.highlighted.id in change.touched)
         self._audit_badge()
         for notice in change.news[:3]:
-            hint = " (e edits and resubmits it)" if notice.action == "changes_requested" else ""
+            hint = " (e edits and resubmits it)" if notice.action == AuditAction.CHANGES_REQUESTED else ""
             self.app.say(notice.text + hint, notice.severity, timeout=10)
         if len(change.news) > 3:
             self.app.say(f"…and {len(change.news) - 3} more updates for you.", timeout=10)
@@ -424,16 +429,38 @@ class DeskScreen(Screen[None]):
         if req is None:
             return
         self.app.push_screen(DecisionModal(req, decision, self.policy, self.people, proposal=proposal),
-                             self._record_decision)
+                             lambda result: self._sign_decision(req, result))
+
+    def _sign_decision(self, req: WorkflowRequest, result) -> None:
+        """Where the policy asks for re-authentication at signing (reauth_at), the signing key's
+        passphrase first, in its own modal (screens/passphrase_prompt.py); else straight on."""
+        from .passphrase_prompt import PassphrasePrompt
+
+        reauth = result is not None and self.service.policy.reauth_required(req.workflow_type, req.risk_level)
+        locked = result is not None and not reauth and self.service.signing_key_locked(self.user.username)
+        if not (reauth or locked):
+            self._record_decision(result)
+            return
+
+        def signed(passphrase: str | None) -> None:
+            if passphrase is None:
+                return  # cancelled: nothing is recorded
+            if reauth:
+                self._record_decision(result, passphrase)  # for this one signing only
+            else:
+                self.service.set_key_unlock(lambda _username: passphrase)  # unlocks the key for the session
+                self._record_decision(result)
+        verb = TERMS[result.decision].verb
+        self.app.push_screen(PassphrasePrompt(req.id, req.risk_level.value, self.user.username, verb,
+                                              reauth=reauth), signed)
 
     @work(thread=True, group="write", exit_on_error=False, description="record decision")
-    def _record_decision(self, result) -> None:
+    def _record_decision(self, result, passphrase: str | None = None) -> None:
         if result is None:
             return  # the dialog was cancelled
-        svc, me = self.service, self.user.username
-        call = {Decision.APPROVE: svc.approve_workflow, Decision.REJECT: svc.reject_workflow,
-                Decision.REQUEST_CHANGES: svc.request_changes}[result.decision]
-        req = call(result.workflow_id, me, result.comments, proposal=result.proposal)
+        req = self.service.decide(result.workflow_id, self.user.username, result.decision, result.comments,
+                                  proposal=result.proposal,
+                                  unlock=(lambda: passphrase) if passphrase is not None else None)
         self.post_message(DecisionRecorded(req, result.decision))
 
     @on(DecisionRecorded)
@@ -450,7 +477,7 @@ class DeskScreen(Screen[None]):
         else:
             self.app.say(f"Sent {req.id} back to {req.requester} for changes.")
         if self.chat is not None and self.chat.assistant is not None:
-            self.chat.add_note(f"You {msg.decision.past_tense} {req.id}.")
+            self.chat.add_note(f"You {TERMS[msg.decision].past_verb} {req.id}.")
         self._written()
 
     @on(AgentChat.ProposalMade)
@@ -465,11 +492,11 @@ class DeskScreen(Screen[None]):
     @on(ProposalReady)
     def _review_proposal(self, msg: ProposalReady) -> None:
         req, proposal = msg.request, msg.proposal
-        decision = DECISIONS[proposal.decision.value]
+        decision = proposal.decision
         try:
-            rbac.check_decide(self.policy, self.user, req, DECISION_ACTIONS[decision.value])
+            rbac.check_decide(self.policy, self.user, req, TERMS[decision].action)
         except HitlError as exc:
-            self.app.say(f"{proposal.agent} proposed to {decision.value.replace('_', ' ')} {req.id}, but: {exc}",
+            self.app.say(f"{proposal.agent} proposed to {TERMS[decision].verb} {req.id}, but: {exc}",
                          "warning", timeout=10)
             return
         self.open_decision(decision, request=req, proposal=proposal)

@@ -7,13 +7,15 @@ from __future__ import annotations
 from textual.binding import Binding
 
 from ..core import rbac
+from ..core.decisions import TERMS
 from ..core.errors import HitlError
 from ..core.models import InboxView, User, WorkflowRequest
 from ..core.policy import Policy
 from ..core.workflow import Action
 from ..widgets.view_bar import LABELS
 
-DECISION_ACTIONS = {"approve": Action.APPROVE, "reject": Action.REJECT, "request_changes": Action.REQUEST_CHANGES}
+#: the decision keys' action names (a Decision's value) -> the workflow action it needs rbac to allow
+DECISION_ACTIONS = {d.value: t.action for d, t in TERMS.items()}
 #: the actions whose state depends on the selected request
 REQUEST_KEYS = (*DECISION_ACTIONS, "withdraw", "resubmit")
 

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -27,6 +27,9 @@ from textual.worker import get_current_worker
 
 from ..core.errors import HitlError
 from ..render.text import clean
+
+if TYPE_CHECKING:
+    from ..core.service import WorkflowService
 
 FORMAT_LABELS = (("html", "HTML report"), ("md", "Markdown"), ("jsonl", "JSONL"), ("csv", "CSV"))
 SUFFIXES = {"html": ".html", "md": ".md", "jsonl": ".jsonl", "csv": ".csv"}
@@ -159,7 +162,7 @@ class ExportDialog(ModalScreen[ExportDone | None]):
             super().__init__()
             self.text, self.cancelled, self.refused = text, cancelled, refused
 
-    def __init__(self, service: Any, username: str, directory: Path | None = None, *, fmt: str = "html",
+    def __init__(self, service: "WorkflowService", username: str, directory: Path | None = None, *, fmt: str = "html",
                  now: Callable[[], datetime] = datetime.now) -> None:
         super().__init__(classes="dialog-screen")
         self.service = service

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -18,6 +18,9 @@ from textual.widgets import Input, Static
 from ..agents.events import DecisionProposal, DraftRequest, TextDelta, ToolActivity, TurnDone, TurnFailed
 from ..core.errors import HitlError
 from ..render.text import plain
+
+if TYPE_CHECKING:
+    from ..core.service import WorkflowService
 
 
 class AgentChat(Vertical):
@@ -33,7 +36,7 @@ class AgentChat(Vertical):
 
         draft: DraftRequest
 
-    def __init__(self, service: Any, username: str, factory: Callable[[Any, str], Any] | None = None,
+    def __init__(self, service: "WorkflowService", username: str, factory: Callable[[Any, str], Any] | None = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.service, self.username, self.factory = service, username, factory

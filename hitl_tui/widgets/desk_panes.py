@@ -9,7 +9,7 @@ the first paint waits for neither their imports nor their layout.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.text import Text
 from textual.containers import Grid
@@ -17,6 +17,9 @@ from textual.message import Message
 
 from ..core.policy import Policy
 from .agent_chat import AgentChat
+
+if TYPE_CHECKING:
+    from ..core.service import WorkflowService
 
 LOWER = ("detail", "timeline", "chat")
 PANES = ("inbox", *LOWER)
@@ -27,7 +30,7 @@ class DeskPanes(Grid):
     class LowerMounted(Message):
         """Detail, timeline and chat are in the DOM now: give them what they should show."""
 
-    def __init__(self, policy: Policy, clock: Callable[[], datetime], service: Any, username: str, *,
+    def __init__(self, policy: Policy, clock: Callable[[], datetime], service: "WorkflowService", username: str, *,
                  chat_factory: Callable[[Any, str], Any] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.policy, self.clock, self.service, self.username = policy, clock, service, username

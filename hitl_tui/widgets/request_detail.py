@@ -12,12 +12,11 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ..core import rbac
-from ..core.models import Decision, User, WorkflowRequest, WorkflowStatus
+from ..core.decisions import TERMS
+from ..core.models import User, WorkflowRequest, WorkflowStatus
 from ..core.policy import Policy
 from ..render.chain import chain_progress
 from ..render.text import clean, format_value, local_time, plain, relative_age, risk_badge
-
-VERBS = {Decision.APPROVE: "approved", Decision.REJECT: "rejected", Decision.REQUEST_CHANGES: "asked for changes"}
 
 
 SEVERITY_STYLES = {"high": "bold red", "medium": "yellow", "low": "dim"}
@@ -116,7 +115,7 @@ class RequestDetail(VerticalScroll, can_focus=True):
             out.append("\nComments\n", style="bold")
             for a in said:
                 out.append_text(plain(a.approver, "bold"))
-                out.append(f" ({a.approver_role.label}, rev {a.revision}) {VERBS[a.decision]}: ", style="dim")
+                out.append(f" ({a.approver_role.label}, rev {a.revision}) {TERMS[a.decision].past_tense}: ", style="dim")
                 out.append_text(plain(a.comments, single_line=False))
                 out.append("\n")
         out.append("\nCompliance: ", style="bold")

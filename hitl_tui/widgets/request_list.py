@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -25,6 +25,9 @@ from ..messages import PageLoaded, forward_failure
 from ..core.policy import Policy
 from ..render.text import (AGE_WIDTH, RISK_WIDTH_FULL, RISK_WIDTH_SHORT, STAGE_WIDTH_FULL, STAGE_WIDTH_ROLES,
                            STAGE_WIDTH_SHORT, fit, format_value, relative_age, risk_badge, status_words)
+
+if TYPE_CHECKING:
+    from ..core.service import WorkflowService
 
 PAGE_SIZE = 150
 #: ask for the next page when the cursor is this close to the last loaded row
@@ -128,7 +131,7 @@ class RequestList(Vertical):
 
         key: str
 
-    def __init__(self, policy: Policy, clock: Callable[[], datetime], service: Any = None, username: str = "",
+    def __init__(self, policy: Policy, clock: Callable[[], datetime], service: "WorkflowService | None" = None, username: str = "",
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.policy = policy

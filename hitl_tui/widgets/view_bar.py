@@ -7,7 +7,7 @@ tab posts `Chosen`: the desk switches views as if its number key was pressed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -20,6 +20,9 @@ from textual.worker import Worker, get_current_worker
 from ..core.models import InboxView
 from ..messages import CountsLoaded, forward_failure
 from ..render.text import clean
+
+if TYPE_CHECKING:
+    from ..core.service import WorkflowService
 
 LABELS = {
     InboxView.AWAITING_ME: ("Awaiting me", "Awaiting"),
@@ -50,7 +53,7 @@ class ViewBar(Widget):
 
         view: InboxView
 
-    def __init__(self, service: Any = None, username: str = "", **kwargs) -> None:
+    def __init__(self, service: "WorkflowService | None" = None, username: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
         self.service, self.username = service, username
         self._counting_for: str | None = None

@@ -131,3 +131,80 @@ def test_delegations_from_the_policy_file(tmp_path):
     policy = load_policy(path)
     assert rbac.may_decide(policy, user("c", Role.COMPLIANCE), request_at(Role.MANAGER))
     assert not rbac.may_decide(policy, user("c", Role.COMPLIANCE), request_at(Role.DIRECTOR))
+
+
+# --- every access rule in rbac (issue 10, section 6) -------------------------------------------
+
+@pytest.mark.parametrize("user_role,stage_role", list(product(Role, Role)))
+def test_role_may_decide_is_the_stage_rule(policy, user_role, stage_role):
+    assert rbac.role_may_decide(policy, user_role, stage_role) is expected_may_decide(user_role, stage_role)
+
+
+def test_who_sees_everything_and_another_persons_queue(policy):
+    for role in Role:
+        oversight = role in (Role.EXECUTIVE, Role.COMPLIANCE)
+        assert rbac.sees_everything(policy, user("x", role)) is oversight
+        rbac.check_see_queue(policy, user("x", role), "x")  # one's own queue: always
+        if oversight:
+            rbac.check_see_queue(policy, user("x", role), "sarah.manager")
+        else:
+            with pytest.raises(PermissionDenied, match="sarah.manager's queue is visible to the Compliance or "
+                                                       "Executive roles"):
+                rbac.check_see_queue(policy, user("x", role), "sarah.manager")
+
+
+def test_who_may_export(policy):
+    for role in Role:
+        oversight = role in (Role.EXECUTIVE, Role.COMPLIANCE)
+        assert rbac.may_export(policy, user("x", role)) is oversight
+        assert rbac.may_export(policy, user("x", role, admin=True))  # administrators run the audit duties
+    with pytest.raises(PermissionDenied, match="needs an oversight role \\(Compliance, Executive\\) or directory "
+                                               "administrator rights; m is Manager"):
+        rbac.check_export(policy, user("m", Role.MANAGER))
+    with pytest.raises(PermissionDenied, match="deactivated"):
+        rbac.check_export(policy, user("c", Role.COMPLIANCE, active=False))
+
+
+class _Refused(PermissionDenied):
+    pass
+
+
+def _refuse(*_args, **_kw):
+    raise _Refused("the rule in rbac said no")
+
+
+def test_the_callers_ask_rbac(service, monkeypatch):
+    """The export, the assistant's queue tool and the report's eligibility check hold no rule of
+    their own: replacing the rbac function changes what they allow."""
+    from hitl_tui.agents.tools import EventSink, SessionTools
+    from hitl_tui.core.reports import check_may_export
+    from hitl_tui.core.reports.stats import Stats
+
+    check_may_export(service, "carol.compliance")
+    monkeypatch.setattr(rbac, "check_export", _refuse)
+    with pytest.raises(_Refused):
+        check_may_export(service, "carol.compliance")
+
+    tools = SessionTools(service, "lisa.executive", EventSink())
+    assert "no pending approvals" in tools.list_pending_approvals("sarah.manager")
+    monkeypatch.setattr(rbac, "check_see_queue", _refuse)
+    assert "the rule in rbac said no" in tools.list_pending_approvals("sarah.manager")
+
+    def flags_for_decision(stats_policy) -> list[str]:
+        stats = Stats(stats_policy)
+        created = {"seq": 1, "ts": "2026-11-26T10:00:00.000000+00:00", "actor": "john.doe", "action": "created",
+                   "workflow_id": "WF-1-0001", "details": {"workflow_type": "expense_approval", "risk_level": "LOW",
+                                                           "chain": ["manager"]}}
+        approved = {"seq": 2, "ts": "2026-11-26T11:00:00.000000+00:00", "actor": "sarah.manager",
+                    "action": "approved", "workflow_id": "WF-1-0001",
+                    "details": {"stage": 0, "stage_role": "manager", "decider_role": "manager",
+                                "status_after": "approved"}}
+        import json
+        for rec in (created, approved):
+            stats.feed_row(rec["seq"], json.dumps(rec).encode())
+        stats.finish()
+        return [f["code"] for f in stats.flags]
+
+    assert "decider_not_eligible" not in flags_for_decision(service.policy)
+    monkeypatch.setattr(rbac, "role_may_decide", lambda *a: False)
+    assert "decider_not_eligible" in flags_for_decision(service.policy)

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from ..audit import canonical_bytes
+from ..decisions import BY_AUDIT_ACTION, TERMS, AuditAction
 from ..text import neutralise
 from .evidence import ENTRY_TYPE, as_bytes
 
@@ -78,34 +79,34 @@ def rehash(body: bytes, prev_hex: str) -> str:
 
 def describe(rec: dict[str, Any]) -> str:
     """The entry in a few words, for CSV's summary column and report timelines."""
-    action, d = rec.get("action", "?"), rec.get("details") or {}
+    action, d = str(rec.get("action", "?")), rec.get("details") or {}
     if not isinstance(d, dict):
         d = {}
     comment = f': "{d["comments"]}"' if d.get("comments") else ""
-    if action == "created":
+    if action == AuditAction.CREATED:
         chain = " -> ".join(str(r) for r in d.get("chain") or [])
         return (f"created {d.get('workflow_type', '?')} \"{d.get('title', '')}\" "
                 f"({d.get('risk_level', '?')} risk: {d.get('risk_reason', '')}; chain {chain})")
-    if action in ("approved", "rejected", "changes_requested"):
+    if action in BY_AUDIT_ACTION:
         stage = d.get("stage")
         where = f"stage {stage + 1} ({d.get('stage_role', '?')})" if isinstance(stage, int) else "a stage"
-        verb = {"approved": "approved", "rejected": "rejected", "changes_requested": "requested changes on"}[action]
+        verb = TERMS[BY_AUDIT_ACTION[action]].past_verb
         after = d.get("status_after", "?")
         proposal = d.get("agent_proposal")
         agent = f" [proposed by agent {proposal.get('agent')}]" if isinstance(proposal, dict) else ""
         return f"{verb} {where} as {d.get('decider_role', '?')}; now {after}{agent}{comment}"
-    if action == "withdrawn":
+    if action == AuditAction.WITHDRAWN:
         return f"withdrew the request{comment}"
-    if action == "resubmitted":
+    if action == AuditAction.RESUBMITTED:
         return (f"resubmitted as revision {d.get('revision', '?')} ({d.get('risk_level', '?')} risk; chain "
                 f"{' -> '.join(str(r) for r in d.get('chain') or [])}){comment}")
-    if action == "user_added":
+    if action == AuditAction.USER_ADDED:
         admin = ", administrator" if d.get("admin") else ""
         return f"added user {d.get('username', '?')} as {d.get('role', '?')}{admin}"
     if action.startswith("user_"):
         return f"{action.replace('_', ' ')}: {d.get('username', '?')} {d.get('before', '')} -> {d.get('after', '')}"
-    if action == "key_rotated":
+    if action == AuditAction.KEY_ROTATED:
         return "rotated the database key"
-    if action == "signing_key_registered":
+    if action == AuditAction.SIGNING_KEY_REGISTERED:
         return f"registered checkpoint signing key {str(d.get('public_key', ''))[:16]}..."
     return action.replace("_", " ")

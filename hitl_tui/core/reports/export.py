@@ -6,11 +6,14 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, TypeVar
 
-from ..errors import PermissionDenied
+from .. import rbac
 from .evidence import Integrity, Progress, build_header, gather_integrity
 from .filters import ExportFilter
+
+if TYPE_CHECKING:
+    from ..service import WorkflowService
 
 FORMATS = ("jsonl", "csv", "html", "md")
 DEFAULT_TIMELINES = 200
@@ -21,7 +24,7 @@ EXPORT_BATCH = 2_000
 
 @dataclass
 class ExportJob:
-    service: Any
+    service: "WorkflowService"
     out: BinaryIO
     filter: ExportFilter
     integrity: Integrity
@@ -39,13 +42,15 @@ class ExportJob:
             return batches
         return self._reporting(batches)
 
-    def _reporting(self, batches):
+    def _reporting(self, batches: Iterator[list[tuple[int, bytes, bytes]]]) -> Iterator[list[tuple[int, bytes, bytes]]]:
         # entries come in sequence order, so the last one read says how far through the log it is
         total = self.integrity.stop or self.integrity.verification.entries
+        progress = self.progress
+        assert progress is not None  # rows() reports only with a progress callback
         for batch in batches:
             yield batch
             if batch:
-                self.progress(min(batch[-1][0], total), total)
+                progress(min(batch[-1][0], total), total)
 
 
 @dataclass(frozen=True)
@@ -59,20 +64,10 @@ class ExportResult:
         return self.integrity.ok
 
 
-def check_may_export(service, username: str) -> None:
-    """An export shows every request in its window, so it is for those who may see every request:
-    the oversight roles of the policy (executive and compliance by default) and the directory's
-    administrators, who run the system's audit duties."""
-    user = service.get_user(username)  # UnknownUser for someone not in the directory
-    if not user.active:
-        raise PermissionDenied(f"{username} is deactivated and cannot export the audit log.")
-    oversight = service.policy.access.oversight_roles
-    if not (user.admin or user.role in oversight):
-        roles = ", ".join(sorted(r.label for r in oversight))
-        raise PermissionDenied(
-            f"Exporting the audit log shows every request, so it needs an oversight role ({roles}) or directory "
-            f"administrator rights; {username} is {user.role.label}."
-        )
+def check_may_export(service: "WorkflowService", username: str) -> None:
+    """May `username` export the audit log? The rule is rbac.check_export; this looks them up
+    (UnknownUser for someone not in the directory)."""
+    rbac.check_export(service.policy, service.get_user(username))
 
 
 def _writer(fmt: str) -> Callable[[ExportJob], dict[str, Any]]:
@@ -92,7 +87,7 @@ def _writer(fmt: str) -> Callable[[ExportJob], dict[str, Any]]:
     raise ValidationFailed(f"Unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}.", "format")
 
 
-def export_audit(service, fmt: str, out: BinaryIO, filt: ExportFilter, *, generated_by: str,
+def export_audit(service: "WorkflowService", fmt: str, out: BinaryIO, filt: ExportFilter, *, generated_by: str,
                  max_timelines: int = DEFAULT_TIMELINES, progress: Progress | None = None,
                  write_progress: Progress | None = None) -> ExportResult:
     """Verify, sign, then stream the export. Everything that can refuse (format, permissions,
@@ -101,9 +96,9 @@ def export_audit(service, fmt: str, out: BinaryIO, filt: ExportFilter, *, genera
     writer = _writer(fmt)
     check_may_export(service, generated_by)
     if fmt in ("html", "md"):
-        from ..compliance import zone_from_env
+        from .flags import session_zone
 
-        zone_from_env()  # a bad HITL_TIMEZONE refuses now, not half-way through the report
+        session_zone(service)  # a bad time zone setting refuses now, not half-way through the report
     integrity = gather_integrity(service, progress)
     header = build_header(service, integrity, filt, fmt, generated_by)
     job = ExportJob(service, out, filt, integrity, header, max(0, int(max_timelines)), write_progress)

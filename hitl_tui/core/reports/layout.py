@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from ..decisions import REQUEST_ACTIONS
 from .report import Report
 from .stats import RISKS, approval_rate, duration
 
@@ -108,7 +109,7 @@ def _times(report: Report) -> Iterator[Block]:
 def _activity(report: Report) -> Iterator[Block]:
     s = report.stats
     yield Block("h2", "Activity by person", anchor="activity")
-    cols = ("created", "approved", "rejected", "changes_requested", "withdrawn", "resubmitted")
+    cols = tuple(a.value for a in REQUEST_ACTIONS)
     rows = []
     for actor in sorted(s.actors):
         c = s.actors[actor]

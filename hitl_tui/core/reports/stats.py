@@ -15,12 +15,15 @@ from sys import intern
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from ..models import Role
+from .. import rbac
+from ..decisions import DECISION_ACTIONS, AuditAction
+from ..models import Role, WorkflowStatus
 from ..policy import Policy
 
-DECISIONS = ("approved", "rejected", "changes_requested")
-FINAL = ("approved", "rejected", "withdrawn")
+#: statuses after which nothing happens (a request's state, not an audit action)
+FINAL = tuple(s.value for s in WorkflowStatus if s.is_final)
 RISKS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 MAX_LISTED_FLAGS = 200
 
@@ -81,15 +84,15 @@ class Stats:
     unreadable: int = 0
     first_ts: str | None = None
     last_ts: str | None = None
-    actions: Counter = field(default_factory=Counter)
-    actors: dict = field(default_factory=dict)  # actor -> Counter(action)
+    actions: Counter[str] = field(default_factory=Counter)
+    actors: dict[str, Counter[str]] = field(default_factory=dict)  # actor -> Counter(action)
     requests: int = 0
-    outcomes: dict = field(default_factory=dict)  # type -> Counter(status)
-    risk: dict = field(default_factory=dict)  # type -> Counter(risk)
-    decision_time: dict = field(default_factory=dict)  # risk -> Histogram (creation -> each decision)
-    stage_wait: dict = field(default_factory=dict)  # stage role -> Histogram (stage opened -> decided)
-    to_final: dict = field(default_factory=dict)  # type -> Histogram (creation -> approved/rejected)
-    flags: list = field(default_factory=list)
+    outcomes: dict[str, Counter[str]] = field(default_factory=dict)  # type -> Counter(status)
+    risk: dict[str, Counter[str]] = field(default_factory=dict)  # type -> Counter(risk)
+    decision_time: dict[str, Histogram] = field(default_factory=dict)  # risk -> Histogram (creation -> each decision)
+    stage_wait: dict[str, Histogram] = field(default_factory=dict)  # stage role -> Histogram (stage opened -> decided)
+    to_final: dict[str, Histogram] = field(default_factory=dict)  # type -> Histogram (creation -> approved/rejected)
+    flags: list[dict[str, Any]] = field(default_factory=list)
     flag_count: int = 0
 
     def __post_init__(self) -> None:
@@ -109,7 +112,7 @@ class Stats:
             return
         self.feed(seq, rec)
 
-    def feed(self, seq: int, rec: dict) -> None:
+    def feed(self, seq: int, rec: dict[str, Any]) -> None:
         self.entries += 1
         action, actor, ts = str(rec.get("action")), str(rec.get("actor")), str(rec.get("ts"))
         self.first_ts = self.first_ts or ts
@@ -123,21 +126,22 @@ class Stats:
             when = datetime.fromisoformat(ts).timestamp()
         except ValueError:
             when = None
-        details = rec.get("details") if isinstance(rec.get("details"), dict) else {}
+        raw = rec.get("details")
+        details: dict[str, Any] = raw if isinstance(raw, dict) else {}
         st = self._open.get(wid)
         if st is None:  # first sight (a request is dropped from memory only once it is final)
             st = self._open[wid] = _Open()
             self.requests += 1
             self.recent.append(wid)
-        if action in ("created", "resubmitted"):
-            if action == "created":
+        if action in (AuditAction.CREATED, AuditAction.RESUBMITTED):
+            if action == AuditAction.CREATED:
                 st.wtype, st.requester, st.created = intern(str(details.get("workflow_type"))), intern(actor), when
             st.risk, st.status, st.deciders, st.since = intern(str(details.get("risk_level"))), "awaiting_approval", None, when
             chain = details.get("chain")
             st.stages = len(chain) if isinstance(chain, list) else 0
-        elif action in DECISIONS:
+        elif action in DECISION_ACTIONS:
             self._decision(seq, wid, action, actor, when, details, st)
-        elif action == "withdrawn":
+        elif action == AuditAction.WITHDRAWN:
             st.status = "withdrawn"
         if st.status in FINAL:
             if st.status != "withdrawn" and st.created is not None and when is not None:
@@ -145,7 +149,7 @@ class Stats:
             self._fold(st)
             del self._open[wid]
 
-    def _decision(self, seq: int, wid: str, action: str, actor: str, when: float | None, d: dict, st: _Open) -> None:
+    def _decision(self, seq: int, wid: str, action: str, actor: str, when: float | None, d: dict[str, Any], st: _Open) -> None:
         stage, stage_role, decider_role = d.get("stage"), str(d.get("stage_role")), str(d.get("decider_role"))
         if st.created is not None and when is not None:
             self.decision_time.setdefault(st.risk, Histogram()).add(when - st.created)
@@ -159,7 +163,7 @@ class Stats:
             self._flag("sod_same_person_two_stages", seq, wid,
                        f"{actor} decided stages {st.deciders[actor]} and {number} of the same revision of {wid}.")
         try:
-            eligible = Role(decider_role) in self.policy.stage_deciders(Role(stage_role))
+            eligible = rbac.role_may_decide(self.policy, Role(decider_role), Role(stage_role))
         except ValueError:
             eligible = False
         if not eligible:
@@ -188,30 +192,30 @@ class Stats:
 
     # --- derived figures -----------------------------------------------------------------------
 
-    def totals(self) -> Counter:
-        total: Counter = Counter()
+    def totals(self) -> Counter[str]:
+        total: Counter[str] = Counter()
         for counts in self.outcomes.values():
             total.update(counts)
         return total
 
-    def risk_totals(self) -> Counter:
-        total: Counter = Counter()
+    def risk_totals(self) -> Counter[str]:
+        total: Counter[str] = Counter()
         for counts in self.risk.values():
             total.update(counts)
         return total
 
 
-def _status_after(d: dict, action: str, stage, stages: int) -> str:
+def _status_after(d: dict[str, Any], action: str, stage: object, stages: int) -> str:
     """The status a decision left, from the record; older or foreign records may lack it."""
     if d.get("status_after"):
         return intern(str(d["status_after"]))
-    if action != "approved":
+    if action != AuditAction.APPROVED:
         return action
     last = isinstance(stage, int) and stages and stage + 1 >= stages
     return "approved" if last else "awaiting_approval"
 
 
-def approval_rate(counts: Counter) -> float | None:
+def approval_rate(counts: Counter[str]) -> float | None:
     decided = counts.get("approved", 0) + counts.get("rejected", 0)
     return counts.get("approved", 0) / decided if decided else None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import tempfile
 import threading
 from pathlib import Path
@@ -35,6 +36,11 @@ from .faults import error_name
 
 if TYPE_CHECKING:
     from ..settings import Settings
+
+#: the static type of a connection (and `Cursor` of what `execute` returns): sqlcipher3's dbapi2 is
+#: pysqlite's, the standard library's sqlite3 API, and ships no types of its own
+Conn = sqlite3.Connection
+Cursor = sqlite3.Cursor
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _log_silenced = False
@@ -250,3 +256,33 @@ def translate(exc: Exception, path: Path | str = "the database") -> StoreError:
     if name.startswith("SQLITE_IOERR") or "disk I/O" in text:
         return StoreError(f"Reading or writing {path} failed ({text}); nothing was written. Check the disk.")
     return StoreError(f"Database error on {path}: {text}")
+
+
+# --- statements on the connection itself (the engine's modules call these, never SQL) ------------
+
+def rekey(conn: Conn, new_key: bytes) -> None:
+    """Re-encrypt every page under `new_key` (SQLCipher's PRAGMA rekey)."""
+    conn.execute(f"PRAGMA rekey = \"x'{_check_key(new_key)}'\"")
+
+
+def still_opens(conn: Conn) -> None:
+    """Read the schema, which needs the key: raises DbError when the key no longer opens the file."""
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
+
+def data_version(conn: Conn) -> int:
+    """SQLite's data_version: changes when another connection commits (a cheap "did anything change")."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def begin(conn: Conn, *, immediate: bool = False) -> None:
+    """A read snapshot (BEGIN) or the write lock (BEGIN IMMEDIATE: two writers never interleave)."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def commit(conn: Conn) -> None:
+    conn.execute("COMMIT")
+
+
+def rollback(conn: Conn) -> None:
+    conn.execute("ROLLBACK")

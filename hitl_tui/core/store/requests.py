@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, cast
 
 from ..filter_query import SORT_KEYS, Condition, Filter, SortOrder
 from ..models import Approval, Decision, InboxView, RequestSummary, RiskLevel, Role, WorkflowStatus, trusted
+from .connection import Conn
 
 FULL_COLS = ("id, workflow_type, title, description, requester, data, risk_level, risk_field, risk_reason, "
              "chain, current_stage, status, revision, created_at, updated_at")
@@ -24,16 +25,22 @@ def decode_chain(text: str) -> list[Role]:
     return [Role(x) for x in text.strip(",").split(",") if x]
 
 
-def exists(conn, workflow_id: str) -> bool:
+def exists(conn: Conn, workflow_id: str) -> bool:
     return conn.execute("SELECT 1 FROM requests WHERE id = ?", (workflow_id,)).fetchone() is not None
 
 
-def insert(conn, row: dict[str, Any]) -> None:
+def ids_starting(conn: Conn, prefix: str) -> set[str]:
+    """The request ids that begin with `prefix` ("WF-1764150000-": one second's ids)."""
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return {r[0] for r in conn.execute("SELECT id FROM requests WHERE id LIKE ? ESCAPE '\\'", (pattern,))}
+
+
+def insert(conn: Conn, row: dict[str, Any]) -> None:
     cols = ", ".join(row)
     conn.execute(f"INSERT INTO requests ({cols}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
 
 
-def update(conn, workflow_id: str, expect_revision: int, expect_stage: int, expect_status: str,
+def update(conn: Conn, workflow_id: str, expect_revision: int, expect_stage: int, expect_status: str,
            changes: dict[str, Any], *, add_decider: str | None = None) -> bool:
     """Compare-and-set: only if the request is still where the caller saw it. `add_decider`
     appends a name to the current revision's deciders (see migration 3)."""
@@ -48,7 +55,7 @@ def update(conn, workflow_id: str, expect_revision: int, expect_stage: int, expe
     return cur.rowcount == 1
 
 
-def get_row(conn, workflow_id: str) -> dict[str, Any] | None:
+def get_row(conn: Conn, workflow_id: str) -> dict[str, Any] | None:
     cur = conn.execute(f"SELECT {FULL_COLS} FROM requests WHERE id = ?", (workflow_id,))
     row = cur.fetchone()
     if row is None:
@@ -56,10 +63,10 @@ def get_row(conn, workflow_id: str) -> dict[str, Any] | None:
     return dict(zip((d[0] for d in cur.description), row))
 
 
-def get_rows(conn, ids: list[str]) -> list[dict[str, Any]]:
+def get_rows(conn: Conn, ids: list[str]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     for chunk in _chunks(ids, 500):
         cur = conn.execute(f"SELECT {FULL_COLS} FROM requests WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         names = [d[0] for d in cur.description]
@@ -69,7 +76,7 @@ def get_rows(conn, ids: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def insert_approval(conn, workflow_id: str, a: Approval, when: str) -> None:
+def insert_approval(conn: Conn, workflow_id: str, a: Approval, when: str) -> None:
     conn.execute(
         "INSERT INTO approvals (workflow_id, revision, stage, role, approver, approver_role, decision, "
         "decided_at, comments, proposed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -78,7 +85,7 @@ def insert_approval(conn, workflow_id: str, a: Approval, when: str) -> None:
     )
 
 
-def approvals_for(conn, ids: list[str]) -> dict[str, list[Approval]]:
+def approvals_for(conn: Conn, ids: list[str]) -> dict[str, list[Approval]]:
     out: dict[str, list[Approval]] = {i: [] for i in ids}
     for chunk in _chunks(ids, 500):
         rows = conn.execute(
@@ -94,14 +101,14 @@ def approvals_for(conn, ids: list[str]) -> dict[str, list[Approval]]:
     return out
 
 
-def _chunks(items: list, size: int):
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
 
 # --- inbox views -----------------------------------------------------------------------------
 
-def _view_clause(view: InboxView, username: str, decidable: frozenset[Role], oversight: bool) -> tuple[str, list]:
+def _view_clause(view: InboxView, username: str, decidable: frozenset[Role], oversight: bool) -> tuple[str, list[Any]]:
     if view is InboxView.AWAITING_ME:
         if not decidable:
             return "0", []
@@ -182,7 +189,7 @@ def order_by(view: InboxView, order: SortOrder) -> str:
     return ", ".join(parts)
 
 
-def _condition_sql(c: Condition, now: datetime) -> tuple[str, list]:
+def _condition_sql(c: Condition, now: datetime) -> tuple[str, list[Any]]:
     marks = ",".join("?" * len(c.values))
     if c.key == "risk":
         if c.op == "=":
@@ -212,7 +219,7 @@ def _condition_sql(c: Condition, now: datetime) -> tuple[str, list]:
     return "r.requester IN (SELECT username FROM users WHERE username LIKE ? ESCAPE '\\')", [like]
 
 
-def _filter_sql(flt: Filter, now: datetime) -> tuple[str, list]:
+def _filter_sql(flt: Filter, now: datetime) -> tuple[str, list[Any]]:
     parts, args = [], []
     for c in flt.conditions:
         sql, more = _condition_sql(c, now)
@@ -221,9 +228,9 @@ def _filter_sql(flt: Filter, now: datetime) -> tuple[str, list]:
     return "".join(f" AND {p}" for p in parts), args
 
 
-def fts_matches(conn, match: str, cap: int) -> int:
+def fts_matches(conn: Conn, match: str, cap: int) -> int:
     """How many requests the full-text terms match, counted no further than `cap`."""
-    return conn.execute(f"SELECT count(*) FROM ({FTS_ROWIDS} LIMIT ?)", (match, cap)).fetchone()[0]
+    return int(conn.execute(f"SELECT count(*) FROM ({FTS_ROWIDS} LIMIT ?)", (match, cap)).fetchone()[0])
 
 
 # conditions whose own index finds few rows, and that index. The database holds no statistics
@@ -238,8 +245,8 @@ def _condition_index(flt: Filter) -> str | None:
     return next((hint for key, hint in _CONDITION_INDEX.items() if key in keys), None)
 
 
-def _plan(conn, view: InboxView, flt: Filter, order: SortOrder | None, decidable: frozenset[Role],
-          oversight: bool) -> tuple[str, str, list]:
+def _plan(conn: Conn, view: InboxView, flt: Filter, order: SortOrder | None, decidable: frozenset[Role],
+          oversight: bool) -> tuple[str, str, list[Any]]:
     """(index clause, full-text clause, its args) for a query over `flt`'s terms, the clause
     first in the WHERE: it needs only the rowid, which the driving index already holds, so a
     row is read (and decrypted) only once its rowid is among the matches. `order` None
@@ -260,12 +267,12 @@ def _plan(conn, view: InboxView, flt: Filter, order: SortOrder | None, decidable
         return sparse  # nothing can wait for this user ("0"), and the partial index is no use
     by_risk = (order is not None and order.key == "risk") or _high_risk_only(flt)
     if view is InboxView.AWAITING_ME:  # what waits (a few per cent of all), by role
-        if by_risk and (created or order.key == "risk"):
+        if by_risk and (created or (order is not None and order.key == "risk")):
             return " INDEXED BY requests_awaiting_risk", *dense
         return (" INDEXED BY requests_awaiting" if created else ""), *dense
     if view is InboxView.MINE:  # requests_by_requester holds the rowid too: counting reads no row
         return " INDEXED BY requests_by_requester", *dense
-    if by_risk and (created or order.key == "risk"):
+    if by_risk and (created or (order is not None and order.key == "risk")):
         return " INDEXED BY requests_by_risk", *dense
     if created and order is not None:
         return " INDEXED BY requests_by_created", *dense
@@ -289,11 +296,12 @@ def _high_risk_only(flt: Filter) -> bool:
     return False
 
 
-def page_query(conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
-               flt: Filter, order: SortOrder, limit: int, offset: int, now: datetime) -> tuple[str, tuple]:
+def page_query(conn: Conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
+               flt: Filter, order: SortOrder, limit: int, offset: int, now: datetime) -> tuple[str, tuple[Any, ...]]:
     """The SELECT for one page, and its arguments (tests EXPLAIN it)."""
     where, args = _view_clause(view, username, decidable, oversight)
     extra, more = _filter_sql(flt, now)
+    text_args: list[Any]
     if flt.match is None:
         index = _PAGE_INDEX.get(view, "") if decidable and order.key == "created" and not extra else ""
         index = _condition_index(flt) or index
@@ -304,14 +312,14 @@ def page_query(conn, view: InboxView, username: str, decidable: frozenset[Role],
             f"ORDER BY {order_by(view, order)} LIMIT ? OFFSET ?", (*text_args, *args, *more, limit, offset))
 
 
-def list_view(conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
+def list_view(conn: Conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
               flt: Filter, order: SortOrder, limit: int, offset: int, now: datetime) -> list[RequestSummary]:
     sql, args = page_query(conn, view, username, decidable, oversight, flt, order, limit, offset, now)
     return [summary(r) for r in conn.execute(sql, args).fetchall()]
 
 
-def count_query(conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
-                flt: Filter, now: datetime) -> tuple[str, tuple]:
+def count_query(conn: Conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
+                flt: Filter, now: datetime) -> tuple[str, tuple[Any, ...]]:
     where, args = _view_clause(view, username, decidable, oversight)
     extra, more = _filter_sql(flt, now)
     match = flt.match
@@ -319,6 +327,7 @@ def count_query(conn, view: InboxView, username: str, decidable: frozenset[Role]
         # everything is visible and only words filter: the index's own count (its rows are the
         # requests' rows, one for one, kept so by the triggers of migration 5)
         return f"SELECT count(*) FROM ({FTS_ROWIDS})", (match,)
+    text_args: list[Any]
     if match is None:
         index = _condition_index(flt) or (_COUNT_INDEX.get(view, "") if decidable and not extra else "")
         text, text_args = "", []
@@ -330,22 +339,22 @@ def count_query(conn, view: InboxView, username: str, decidable: frozenset[Role]
     return f"SELECT count(*) FROM requests r{index} WHERE {text}{where}{extra}", (*text_args, *args, *more)
 
 
-def count_view(conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
+def count_view(conn: Conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
                flt: Filter, now: datetime) -> int:
     sql, args = count_query(conn, view, username, decidable, oversight, flt, now)
-    return conn.execute(sql, args).fetchone()[0]
+    return int(conn.execute(sql, args).fetchone()[0])
 
 
-def summary(r) -> RequestSummary:
-    return trusted(RequestSummary,
+def summary(r: tuple[Any, ...]) -> RequestSummary:
+    return cast(RequestSummary, trusted(RequestSummary,
         id=r[0], workflow_type=r[1], title=r[2], requester=r[3], headline=r[4], risk_level=RiskLevel(r[5]),
         status=WorkflowStatus(r[6]), current_stage=r[7], stage_count=r[8].count(",") - 1,
         current_role=Role(r[9]) if r[9] else None, created_at=datetime.fromisoformat(r[10]),
         updated_at=datetime.fromisoformat(r[11]),
-    )
+    ))
 
 
-def pending_ids(conn, username: str, decidable: frozenset[Role], limit: int | None) -> list[str]:
+def pending_ids(conn: Conn, username: str, decidable: frozenset[Role], limit: int | None) -> list[str]:
     if not decidable:
         return []
     where, args = _view_clause(InboxView.AWAITING_ME, username, decidable, False)
@@ -356,4 +365,4 @@ def pending_ids(conn, username: str, decidable: frozenset[Role], limit: int | No
 
 
 def decode_data(text: str) -> dict[str, Any]:
-    return json.loads(text)
+    return cast(dict[str, Any], json.loads(text))
