@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import EXIT_BROKEN, guarded, me, open_service, progress_printer, safe
+from .common import EXIT_BROKEN, Failure, guarded, me, open_service, progress_printer, safe
 
 _SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".html": "html", ".htm": "html",
                   ".md": "md", ".markdown": "md"}
@@ -26,10 +26,15 @@ _SUFFIX_FORMAT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".html":
 @click.option("--user", "users", multiple=True, metavar="USERNAME", help="Only entries by this person (repeatable).")
 @click.option("--timelines", type=click.IntRange(0, 100_000), default=200, show_default=True,
               help="html/md: draw timelines for this many most recently active requests.")
+@click.option("--bundle", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Write the auditor's bundle into DIR (new or empty): the whole trail as JSONL and CSV, the "
+                   "signed checkpoint and its key, proofs, public keys, the tables' state, VERIFY.md and the "
+                   "standalone verifier.")
 @click.pass_context
 @guarded
 def export_audit(ctx: click.Context, fmt: str | None, output: Path | None, since: str | None, until: str | None,
-                 workflows: tuple[str, ...], types: tuple[str, ...], users: tuple[str, ...], timelines: int) -> None:
+                 workflows: tuple[str, ...], types: tuple[str, ...], users: tuple[str, ...], timelines: int,
+                 bundle: Path | None) -> None:
     """Export the audit log with its integrity evidence.
 
     The chain is verified first; if intact, a checkpoint is signed and every export carries the
@@ -50,6 +55,12 @@ def export_audit(ctx: click.Context, fmt: str | None, output: Path | None, since
     """
     from ..core.reports import ExportFilter, export_audit as run_export
 
+    if bundle is not None:
+        given = [name for name, value in (("--format", fmt), ("-o", output), ("--since", since), ("--until", until),
+                                          ("--workflow", workflows), ("--type", types), ("--user", users)) if value]
+        if given:
+            raise Failure(f"--bundle always holds the whole trail; drop {', '.join(given)}.", 2)
+        return _bundle(ctx, bundle)
     fmt = fmt or (_SUFFIX_FORMAT.get(output.suffix.lower()) if output else None) or "jsonl"
     progress = progress_printer("verifying")
     with open_service(ctx) as service:
@@ -77,3 +88,18 @@ def _to_file(path: Path, write):
     from ..core.reports.export import export_to_file
 
     return export_to_file(path, write)  # temp file beside it, renamed when complete, 0600
+
+
+def _bundle(ctx: click.Context, directory: Path) -> None:
+    from ..core.reports.bundle import check_target, write_bundle
+
+    check_target(directory)  # a non-empty DIR is refused before the database is even opened
+    with open_service(ctx) as service:
+        result = write_bundle(service, directory, generated_by=me(), progress=progress_printer("verifying"))
+    cp = result.integrity.checkpoint
+    signed = f"; checkpoint {cp.size:,} entries signed by {cp.fingerprint}" if cp else ""
+    click.echo(f"Wrote the audit bundle of {result.entries:,} entries to {safe(directory)}{signed}. "
+               f"Check it with: python {safe(directory / 'hitl_verify.py')} {safe(directory)}", err=True)
+    if not result.ok:
+        click.echo(f"hitl-tui: {safe(result.integrity.banner)} The bundle says so.", err=True)
+        ctx.exit(EXIT_BROKEN)
