@@ -124,6 +124,7 @@ def entry_from_row(body: bytes, digest: bytes) -> AuditEntry:
         action=rec["action"], workflow_id=rec.get("workflow_id"), details=rec.get("details") or {},
         session_id=rec["session_id"], os_login=rec.get("os_login"), tty=rec.get("tty"),
         remote_addr=rec.get("remote_addr"), prev_hash=rec["prev_hash"], hash=bytes(digest).hex(),
+        sig=rec.get("sig") if isinstance(rec.get("sig"), dict) else None,
     )
 
 
@@ -141,8 +142,10 @@ class ChainWalker:
         self.problem: str | None = None
         self.want = set(want_sizes)
         self.hash_at: dict[int, bytes] = {0: GENESIS}
+        #: the Merkle root (hex) at the wanted sizes, when a proofs.TreeBuilder ran beside (reads.verify_audit)
+        self.root_at: dict[int, str] = {}
 
-    def feed(self, rows: Iterable[tuple]) -> bool:
+    def feed(self, rows: Iterable[tuple[Any, ...]]) -> bool:
         """Rows are (seq, body, hash) or (seq, body, hash, workflow_id); with the index column,
         it is checked against the hashed bytes too. Returns False once a problem was found
         (and further feeding is pointless)."""

@@ -16,15 +16,20 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .audit import GENESIS, iso, utc_now
 from .errors import CheckpointError
 from .models import Checkpoint
 from .paths import signing_key_dir
 from .safe_files import replace_file, write_new_file
+from .store.audit_log import CheckpointRow
+from .store.connection import Conn
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from .merkle import CompactRange
     from .settings import Settings
 
 FORMAT = "hitl-tui-checkpoint/1"  # the older JSON statement, still verified
@@ -47,7 +52,7 @@ class Signer:
     private_bytes: bytes
     path: Path | None = None
 
-    def _key(self):
+    def _key(self) -> Ed25519PrivateKey:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         return Ed25519PrivateKey.from_private_bytes(self.private_bytes)
@@ -201,7 +206,7 @@ def signature_valid(cp: Checkpoint) -> bool:
     return True
 
 
-def checkpoint_from_row(row, database_id: str) -> Checkpoint:
+def checkpoint_from_row(row: CheckpointRow, database_id: str) -> Checkpoint:
     """A row of the checkpoints table (audit_log.checkpoints) as a Checkpoint; ValueError or
     CheckpointError when it is malformed."""
     size, head_hash, created_at, public_key, signature, note = row
@@ -300,7 +305,7 @@ def _replace_empty_key(path: Path) -> bool:
         os.close(fd)
 
 
-def trusted_start(conn, database_id: str, signer: Signer) -> tuple[int, bytes, "CompactRange | None", str | None]:
+def trusted_start(conn: Conn, database_id: str, signer: Signer) -> tuple[int, bytes, "CompactRange | None", str | None]:
     """Where sealing may start verifying: (size, head, edge, problem) of the newest checkpoint
     stored in the database whose signature verifies with THIS account's key (nobody else can make
     one) and which states a tree root, after checking that the entry at its size still hashes to
@@ -341,7 +346,7 @@ def trusted_start(conn, database_id: str, signer: Signer) -> tuple[int, bytes, "
     return 0, GENESIS, CompactRange(), None
 
 
-def checkpoint_to_json(cp: Checkpoint) -> dict:
+def checkpoint_to_json(cp: Checkpoint) -> dict[str, Any]:
     """The checkpoint as JSON (exports' headers, `checkpoint` without -o). A note-format one
     carries the exact note; the other fields repeat what it says, for readers of the JSON."""
     data = {
@@ -355,7 +360,7 @@ def checkpoint_to_json(cp: Checkpoint) -> dict:
     return data
 
 
-def parse_checkpoint_json(data: dict, where: str = "checkpoint") -> Checkpoint:
+def parse_checkpoint_json(data: object, where: str = "checkpoint") -> Checkpoint:
     """A checkpoint from its JSON form (either format); the signature is not checked here."""
     if not isinstance(data, dict) or data.get("format") not in FORMATS:
         raise CheckpointError(f"{where} is not a hitl-tui checkpoint (format {FORMAT!r} or {NOTE_FORMAT!r} expected).")
@@ -370,7 +375,7 @@ def parse_checkpoint_json(data: dict, where: str = "checkpoint") -> Checkpoint:
         raise CheckpointError(f"{where} is incomplete or malformed ({exc}).") from None
 
 
-def checkpoint_from_json(data: dict, where: str = "checkpoint") -> Checkpoint:
+def checkpoint_from_json(data: object, where: str = "checkpoint") -> Checkpoint:
     cp = parse_checkpoint_json(data, where)
     if not signature_valid(cp):
         raise CheckpointError(f"{where}: the signature does not verify; the checkpoint was altered or forged.")

@@ -7,29 +7,46 @@ other action of the engine. Mixed into WorkflowService; relies on its _write and
 from __future__ import annotations
 
 import re
-from typing import Any
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from . import rbac
 from .audit import iso, utc_now
 from .errors import PermissionDenied, UnknownUser, UserExists, ValidationFailed
 from .models import Role, User
+from .store import user_keys
 from .store import users as user_sql
+from .store.connection import Conn
 from .text import check_inputs, check_text
+
+if TYPE_CHECKING:
+    from .key_directory import KeyDirectory
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
 class DirectoryMixin:
     operator: str
+    _keys: "KeyDirectory"  # the service's signing collaborator (key_directory.py)
 
-    def _actor(self, conn, actor: str | None) -> tuple[str, User | None]:
+    if TYPE_CHECKING:  # WorkflowService's write transaction and audit append (service.py)
+        def _write(self) -> AbstractContextManager[Conn]: ...
+
+        def _audit(self, conn: Conn, actor: str, action: str, workflow_id: str | None, details: dict[str, Any],
+                   ts: datetime | None = None) -> int: ...
+
+    def _actor(self, conn: Conn, actor: str | None) -> tuple[str, User | None]:
         check_inputs(actor=actor)  # the one place every directory, policy and key change names its actor
         name = actor or self.operator
         return name, user_sql.get(conn, name)
 
     def add_user(self, username: str, role: Role | str, email: str | None = None, *,
-                 display_name: str | None = None, admin: bool = False, actor: str | None = None) -> User:
-        check_inputs(username=username, role=role, email=email, display_name=display_name)
+                 display_name: str | None = None, admin: bool = False, actor: str | None = None,
+                 public_key: str | None = None) -> User:
+        """Add a person. Their signing key: `public_key` ("ed25519:<hex>", made on their own
+        account by `hitl-tui key show`), else a new one in this OS account's key store."""
+        check_inputs(username=username, role=role, email=email, display_name=display_name, public_key=public_key)
         role = role if isinstance(role, Role) else Role.parse(role)
         username = _check_username(username)
         email = _clean_optional(email, "email", 254)
@@ -43,9 +60,12 @@ class DirectoryMixin:
             user = User(username=username, role=role, email=email, display_name=display_name, admin=admin,
                         created_at=now)
             user_sql.insert(conn, user, iso(now))
-            self._audit(conn, actor_name, "user_added", None, {
+            key_text, kid = self._keys.for_new_user(conn, username, public_key)
+            seq = self._audit(conn, actor_name, "user_added", None, {
                 "username": username, "role": role.value, "email": email, "admin": admin,
-            })
+                "display_name": display_name, "public_key": key_text, "key_id": kid,
+            }, ts=now)
+            user_keys.register(conn, username, kid, key_text, seq)
         return user
 
     def set_user_role(self, username: str, role: Role | str, *, actor: str | None = None) -> User:
@@ -70,13 +90,14 @@ class DirectoryMixin:
             if changes.get("active") is False or changes.get("admin") is False:
                 if actor_name == username and before.admin:
                     raise PermissionDenied("You cannot remove your own administrator rights or deactivate yourself; ask another administrator.")
-            user_sql.update(conn, username, iso(utc_now()), **changes)
+            when = utc_now()  # the row's updated_at is the entry's time (replay.py)
+            user_sql.update(conn, username, iso(when), **changes)
             after = user_sql.get(conn, username)
             self._audit(conn, actor_name, action, None, {
                 "username": username,
                 "before": {k: _plain(getattr(before, k)) for k in changes},
                 "after": {k: _plain(getattr(after, k)) for k in changes},
-            })
+            }, ts=when)
         assert after is not None
         return after
 

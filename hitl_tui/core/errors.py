@@ -210,3 +210,30 @@ class SettingsInvalid(ValidationFailed):
     names the file or the variable, the key, and what is allowed (core/settings.py)."""
 
     code = "settings_invalid"
+
+
+class SigningRefused(HitlError):
+    """A signed action cannot be signed here: the person's registered key is not in this OS
+    account's key store, was revoked, or is locked by a passphrase nobody gave (signatures.py)."""
+
+    code = "signing_refused"
+
+
+class ReauthRequired(SigningRefused):
+    """The policy asks for the key's passphrase at this signing (21 CFR 11.200) and none was given,
+    or it was wrong, or the key has none."""
+
+    code = "reauth_required"
+
+
+class PersonalKeyError(HitlError):
+    """This account's personal key store (personal_keys.py) cannot be read or written."""
+
+    code = "personal_key_error"
+
+
+class BundleRefused(HitlError):
+    """`export-audit --bundle DIR` cannot write the auditor's bundle (DIR not empty, the kit
+    missing from this installation, the entries changing while they were proven)."""
+
+    code = "bundle_refused"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable
+from typing import Any, Iterable, Iterator
 
 from .errors import FilterError, ValidationFailed
 from .models import RiskLevel, Role, WorkflowStatus
@@ -57,7 +57,7 @@ class Condition:
 
     key: str
     op: str
-    values: tuple
+    values: tuple[Any, ...]  # by key: words (str), risk ranks and ages in seconds (int), amounts (Decimal)
     exact: bool = False  # requester/id: `=` asks for the whole name, not a prefix
 
 
@@ -101,7 +101,7 @@ def parse_filter(text: str | None, *, types: Iterable[str] = ()) -> Filter:
     return Filter(tuple(terms), tuple(conditions))
 
 
-def _pieces(text: str):
+def _pieces(text: str) -> Iterator[tuple[str, str, str]]:
     """(kind, the piece as typed, its value): kind is 'key' (value 'op+value', key in piece),
     'phrase' ("quoted words") or 'word'. An unclosed quote runs to the end (the desk parses
     while the user types)."""

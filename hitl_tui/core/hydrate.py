@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from .models import Approval, RiskLevel, WorkflowRequest, WorkflowStatus, trusted
 from .policy import Policy
@@ -18,7 +18,7 @@ def data_to_json(data: dict[str, Any]) -> str:
 
 
 def data_from_json(policy: Policy, workflow_type: str, text: str) -> dict[str, Any]:
-    data = json.loads(text)
+    data: dict[str, Any] = json.loads(text)
     wtype = policy.types.get(workflow_type)
     if wtype is None:  # a type since removed from the policy: keep the stored text as it is
         return data
@@ -29,12 +29,12 @@ def data_from_json(policy: Policy, workflow_type: str, text: str) -> dict[str, A
 
 
 def request_from_row(policy: Policy, row: dict[str, Any], approvals: list[Approval]) -> WorkflowRequest:
-    return trusted(WorkflowRequest,
+    return cast(WorkflowRequest, trusted(WorkflowRequest,
         id=row["id"], workflow_type=row["workflow_type"], title=row["title"], description=row["description"],
         requester=row["requester"], data=data_from_json(policy, row["workflow_type"], row["data"]),
         risk_level=RiskLevel(row["risk_level"]), risk_field=row["risk_field"], risk_reason=row["risk_reason"],
         required_approvers=decode_chain(row["chain"]), current_stage=row["current_stage"],
         status=WorkflowStatus(row["status"]), approvals=approvals, revision=row["revision"],
         created_at=datetime.fromisoformat(row["created_at"]), updated_at=datetime.fromisoformat(row["updated_at"]),
-    )
+    ))
 

@@ -18,9 +18,12 @@ from .personal_keys import KeyStore, PersonalKey
 from .signatures import SIGNED_ACTIONS, key_id, parse_public_key, public_key_text, sign
 from .store import user_keys
 from .store import users as user_sql
+from .store.connection import Conn
 from .text import check_inputs, check_text
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from .models import WorkflowRequest
     from .service import WorkflowService
 
@@ -37,9 +40,9 @@ class KeyDirectory:
         self.service = service
         self._store: KeyStore | None = None
         #: keys unlocked in this session: (username, key id) -> Ed25519PrivateKey
-        self._unlocked: dict[tuple[str, str], Any] = {}
+        self._unlocked: dict[tuple[str, str], Ed25519PrivateKey] = {}
         #: a key unlocked by its passphrase for ONE signing (re-authentication): (username, key)
-        self._armed: tuple[str, Any] | None = None
+        self._armed: tuple[str, Ed25519PrivateKey] | None = None
         #: the session's way to ask for a protected key's passphrase: unlock(username) -> str
         self.unlock: Callable[[str], str] | None = None
 
@@ -55,7 +58,7 @@ class KeyDirectory:
 
     # --- signing (called by WorkflowService._audit) --------------------------------------------
 
-    def prepare(self, conn, actor: str, action: str, details: dict[str, Any]) -> None:
+    def prepare(self, conn: Conn, actor: str, action: str, details: dict[str, Any]) -> None:
         """Before a signed action's entry: a person in the directory who never had a key (from
         before signatures) enrols one on first use, in an entry of their own signed by it."""
         if action not in SIGNED_ACTIONS or self._armed_for(actor) or user_keys.valid(conn, actor) is not None:
@@ -71,14 +74,15 @@ class KeyDirectory:
         seq = self.service._audit(conn, actor, "user_key_registered", None, details)
         user_keys.register(conn, actor, key.key_id, key.public_key, seq)
 
-    def sign(self, conn, record: dict[str, Any]) -> dict[str, str] | None:
+    def sign(self, conn: Conn, record: dict[str, Any]) -> dict[str, str] | None:
         """The "sig" member for a signed action's record, or None where contract A allows an
         unsigned one (the directory's bootstrap by someone outside it). SigningRefused when the
         actor's registered key cannot sign here (nothing is then written)."""
         actor = record["actor"]
         details = record.get("details") or {}
-        if record["action"] == "user_key_registered" and details.get("first_use") and self._armed_for(actor):
-            return sign(self._take_armed(actor), record, self.service.database_id)  # prepare's enrolment
+        if (record["action"] == "user_key_registered" and details.get("first_use")
+                and (enrolling := self._take_armed(actor)) is not None):
+            return sign(enrolling, record, self.service.database_id)  # prepare's enrolment
         valid = user_keys.valid(conn, actor)
         if valid is None and record["action"] == "user_added" and details.get("username") == actor:
             valid = user_keys.KeyRow(actor, details["key_id"], details["public_key"], 0, None, None)  # self-signed
@@ -105,7 +109,7 @@ class KeyDirectory:
             private = self._private(key)
         return sign(private, record, self.service.database_id)
 
-    def _private(self, key: PersonalKey) -> Any:
+    def _private(self, key: PersonalKey) -> Ed25519PrivateKey:
         cached = self._unlocked.get((key.username, key.key_id))
         if cached is not None:
             return cached
@@ -129,7 +133,7 @@ class KeyDirectory:
     def _armed_for(self, actor: str) -> bool:
         return self._armed is not None and self._armed[0] == actor
 
-    def _take_armed(self, actor: str) -> Any:
+    def _take_armed(self, actor: str) -> Ed25519PrivateKey | None:
         if self._armed is not None and self._armed[0] == actor:
             private, self._armed = self._armed[1], None
             return private
@@ -137,7 +141,8 @@ class KeyDirectory:
 
     # --- re-authentication at signing (21 CFR 11.200) ------------------------------------------
 
-    def reauth_key(self, workflow_id: str, username: str, unlock: Callable[[], str] | None) -> Any:
+    def reauth_key(self, workflow_id: str, username: str,
+                   unlock: Callable[[], str] | None) -> Ed25519PrivateKey | None:
         """Before a decision's transaction: the key unlocked by its passphrase when the policy asks
         for re-authentication at this signing, else None. Asks `unlock` (a prompt) only then."""
         self._armed = None
@@ -156,7 +161,7 @@ class KeyDirectory:
             raise ReauthRequired(f"{what}; run the command on a terminal, where it asks for it, or decide at the desk.")
         return key.unlock(unlock())
 
-    def arm(self, req: "WorkflowRequest", username: str, fresh: Any) -> None:
+    def arm(self, req: "WorkflowRequest", username: str, fresh: Ed25519PrivateKey | None) -> None:
         """Inside the transaction, right before the decision's entry: the request as read there
         may need re-authentication although it did not a moment ago (a new policy, a resubmission)."""
         if fresh is None and self.service._policies.cached.policy.reauth_required(req.workflow_type, req.risk_level):
@@ -176,7 +181,7 @@ class KeyDirectory:
 
     # --- the directory of keys -----------------------------------------------------------------
 
-    def for_new_user(self, conn, username: str, public_key: str | None) -> tuple[str, str]:
+    def for_new_user(self, conn: Conn, username: str, public_key: str | None) -> tuple[str, str]:
         """(public key text, key id) for a person being added: the key they gave, or a new one
         made in this account's store (embedded mode)."""
         if public_key is None:
@@ -236,13 +241,13 @@ def _checked_key(public_key: str) -> tuple[str, str]:
     return public_key_text(raw), key_id(raw)
 
 
-def _refuse_taken(conn, kid: str, username: str) -> None:
+def _refuse_taken(conn: Conn, kid: str, username: str) -> None:
     holder = user_keys.holder_of(conn, kid)
     if holder is not None and holder != username:
         raise ValidationFailed(f"Key {kid} is {holder}'s; each person signs with a key of their own.", "public_key")
 
 
-def _raw_public(private: Any) -> bytes:
+def _raw_public(private: Ed25519PrivateKey) -> bytes:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     return private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)

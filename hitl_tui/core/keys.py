@@ -162,7 +162,7 @@ def _env_key() -> bytes | None:
 def keyring_set_and_check(username: str, value: str) -> Callable[[Any], bool]:
     def op(backend: Any) -> bool:
         backend.set_password(KEYRING_SERVICE, username, value)
-        return backend.get_password(KEYRING_SERVICE, username) == value  # read back
+        return bool(backend.get_password(KEYRING_SERVICE, username) == value)  # read back
 
     return op
 

@@ -89,9 +89,9 @@ class Decision(StrEnum):
 
     @property
     def past_tense(self) -> str:
-        return {"approve": "approved", "reject": "rejected", "request_changes": "requested changes"}[
-            self.value
-        ]
+        from .decisions import TERMS  # the vocabulary lives once, in decisions.py
+
+        return TERMS[self].past_tense
 
 
 class InboxView(StrEnum):
@@ -215,6 +215,8 @@ class AuditEntry(BaseModel):
     remote_addr: str | None = None
     prev_hash: str
     hash: str
+    #: the actor's signature {"alg", "key", "value"} (signatures.py); None on unsigned entries
+    sig: dict[str, str] | None = None
 
 
 class VerifyResult(BaseModel):
@@ -230,17 +232,50 @@ class VerifyResult(BaseModel):
     problem: str | None = None
     checkpoints_checked: int = 0
     external_checkpoints_checked: int = 0
+    #: > 0 for `verify-audit --since`: entries up to here were vouched for by a trusted checkpoint
+    verified_from: int = 0
+    #: signed actions whose signature verified against the key valid for their actor then;
+    #: unsigned ones accepted while the directory had no administrator (bootstrap) or before
+    #: any key was registered (legacy); first-use key enrolments among the checked ones
+    signatures_checked: int = 0
+    signatures_bootstrap: int = 0
+    signatures_legacy: int = 0
+    signatures_first_use: int = 0
+    #: the tables were compared with a replay of the trail (core/replay.py; not when the chain broke)
+    tables_checked: bool = False
+    #: the first difference between the requests, approvals and users tables and the replay,
+    #: in words ("WF-... amount is 9,000 in the table, 90,000 in the trail"); None when they match
+    tables_problem: str | None = None
+    replayed_entries: int = 0
+    #: entries from before every entry carried its replay details: compared for what they carry
+    legacy_entries: int = 0
+
+    def signature_summary(self) -> str:
+        if not (self.signatures_checked or self.signatures_bootstrap or self.signatures_legacy):
+            return ""
+        extra = [f"{n:,} {what}" for n, what in ((self.signatures_bootstrap, "unsigned at bootstrap"),
+                 (self.signatures_legacy, "unsigned from before signatures"),
+                 (self.signatures_first_use, "first-use key enrolments")) if n]
+        return f"; {self.signatures_checked:,} signatures verified" + (f" ({', '.join(extra)})" if extra else "")
 
     def summary(self) -> str:
+        if not self.ok and self.problem is None and self.tables_problem:
+            return f"TABLES OUT OF STEP WITH THE AUDIT TRAIL: {self.tables_problem}"
+        if self.ok and self.verified_from:
+            return (f"audit log verified since the checkpoint at entry {self.verified_from:,}: "
+                    f"{self.entries - self.verified_from:,} new entries, {self.entries:,} in all{self.signature_summary()}")
         if self.ok:
             cps = self.checkpoints_checked + self.external_checkpoints_checked
             extra = f", {cps} signed checkpoint{'s match' if cps != 1 else ' matches'}" if cps else ""
-            return f"audit chain verified: {self.entries:,} entries{extra}"
+            return f"audit chain verified: {self.entries:,} entries{extra}{self.signature_summary()}"
         return f"AUDIT CHAIN BROKEN at entry {self.first_bad_seq}: {self.problem}"
 
 
 class Checkpoint(BaseModel):
-    """A signed statement "the chain had `size` entries and its head hash was `head_hash`"."""
+    """A signed statement "the chain had `size` entries and its head hash was `head_hash`", and
+    (in the C2SP tlog-checkpoint format, checkpoints.py) "the Merkle tree of those entries has the
+    root `root_hash`". `note` is the exact signed note; None for the older format, whose
+    signature covers checkpoints.checkpoint_message instead."""
 
     model_config = ConfigDict(frozen=True, defer_build=True)
 
@@ -249,7 +284,9 @@ class Checkpoint(BaseModel):
     created_at: datetime
     database_id: str
     public_key: str  # hex of the raw Ed25519 public key
-    signature: str  # hex
+    signature: str  # hex of the 64-byte Ed25519 signature
+    root_hash: str | None = None  # hex of the RFC 9162 tree root; None in the older format
+    note: str | None = None
 
     @property
     def fingerprint(self) -> str:

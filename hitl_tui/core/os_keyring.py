@@ -7,7 +7,7 @@ milliseconds, and the TUI must paint fast when the key comes from a file or the 
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 from hitl_tui.core.errors import StoreLocked
 
@@ -52,7 +52,7 @@ def _call_with_timeout(fn: Callable[[], T], timeout: float) -> T:
         raise _TimeLimit(f"no answer within {timeout:g} s")
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["value"]
+    return cast(T, outcome["value"])
 
 
 def _class_name(obj: object) -> str:
@@ -76,7 +76,7 @@ def _trusted_backend() -> tuple[Any, str]:
     if name == _CHAINER:
         # Use the trusted child directly: the chainer would also read from (and write to)
         # any plain-text backend it holds.
-        for child in backend.backends:
+        for child in getattr(backend, "backends", ()):  # keyring's ChainerBackend
             child_name = _class_name(child)
             if child_name in _TRUSTED_BACKENDS:
                 return child, _TRUSTED_BACKENDS[child_name]

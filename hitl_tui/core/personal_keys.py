@@ -20,7 +20,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .errors import PersonalKeyError, ReauthRequired
 from .paths import data_dir
@@ -28,7 +28,11 @@ from .safe_files import replace_file, write_new_file
 from .signatures import key_id, public_key_text
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from .settings import Settings
+
+_T = TypeVar("_T")
 
 KEYRING_SERVICE = "hitl-tui-personal-key"
 _LINE = re.compile(r"^v1 ([0-9a-f]{16}) ed25519:([0-9a-f]{64}) (raw|pkcs8) (\S+)$")
@@ -59,7 +63,7 @@ class PersonalKey:
     def protected(self) -> bool:
         return self.form == "pkcs8"
 
-    def unlock(self, passphrase: str | None = None) -> Any:
+    def unlock(self, passphrase: str | None = None) -> Ed25519PrivateKey:
         """The Ed25519PrivateKey. A protected key needs its passphrase (ReauthRequired if it is
         missing or wrong); a plain key ignores one."""
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -72,10 +76,14 @@ class PersonalKey:
                 raise ReauthRequired(f"{self.username}'s signing key {self.key_id} is protected by a passphrase; "
                                      f"give it to sign.")
             try:
-                key = load_der_private_key(base64.b64decode(self.secret), passphrase.encode("utf-8"))
+                loaded = load_der_private_key(base64.b64decode(self.secret), passphrase.encode("utf-8"))
             except (ValueError, TypeError):
                 raise ReauthRequired(f"Wrong passphrase for {self.username}'s signing key {self.key_id}; "
                                      f"nothing was signed.") from None
+            if not isinstance(loaded, Ed25519PrivateKey):  # PKCS#8 holds any algorithm; ours are Ed25519 only
+                raise PersonalKeyError(f"{self.username}'s stored key {self.key_id} is not an Ed25519 key: "
+                                       f"the key store was damaged.")
+            key = loaded
         if key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw) != self.public_raw:
             raise PersonalKeyError(f"{self.username}'s stored key {self.key_id} does not match its public key: "
                                    f"the key store was damaged.")
@@ -95,7 +103,7 @@ def new_key(username: str) -> PersonalKey:
     return PersonalKey(username, key_id(raw_pub), raw_pub, "raw", secret)
 
 
-def with_passphrase(key: PersonalKey, private: Any, passphrase: str | None) -> PersonalKey:
+def with_passphrase(key: PersonalKey, private: Ed25519PrivateKey, passphrase: str | None) -> PersonalKey:
     """The same key, stored encrypted by `passphrase` (PKCS#8, cryptography's best available
     encryption), or in the clear when `passphrase` is empty."""
     from cryptography.hazmat.primitives.serialization import (BestAvailableEncryption, Encoding, NoEncryption,
@@ -175,7 +183,9 @@ class KeyStore:
 
     def _read(self, username: str) -> str | None:
         if self.backend == "keyring":
-            return self._keyring(lambda b: b.get_password(KEYRING_SERVICE, f"{self.database_id}/{username}"))
+            name = f"{self.database_id}/{username}"
+            stored: str | None = self._keyring(lambda b: b.get_password(KEYRING_SERVICE, name))
+            return stored
         path = self.path(username)
         try:
             mode = path.stat().st_mode & 0o777
@@ -196,7 +206,7 @@ class KeyStore:
 
             def put(backend: Any) -> bool:
                 backend.set_password(KEYRING_SERVICE, name, text)
-                return backend.get_password(KEYRING_SERVICE, name) == text
+                return bool(backend.get_password(KEYRING_SERVICE, name) == text)
             if not self._keyring(put):
                 raise PersonalKeyError(f"The keyring did not keep {username}'s signing key; nothing was signed.")
             return
@@ -214,7 +224,7 @@ class KeyStore:
             raise PersonalKeyError(f"Cannot write personal key file {path}: {exc.strerror or exc}; "
                                    f"nothing was signed.") from None
 
-    def _keyring(self, op) -> Any:
+    def _keyring(self, op: Callable[[Any], _T]) -> _T | None:
         from .os_keyring import keyring_call
 
         found, value, description = keyring_call(op, 5.0)

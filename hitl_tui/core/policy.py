@@ -8,6 +8,7 @@ Nothing here reads the environment; `assess()` is a pure function of (type, data
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -78,7 +79,7 @@ class RiskRule:
     field: str
     bands: tuple[Band, ...] = ()
     otherwise: RiskLevel | None = None
-    levels: Mapping[str, RiskLevel] = field(default_factory=dict)
+    levels: Mapping[str, RiskLevel] = dataclasses.field(default_factory=dict)  # `field` is a column here
 
     def assess(self, value: Any) -> tuple[RiskLevel, str]:
         """(level, the rule in words) for an already-parsed value."""
@@ -111,6 +112,9 @@ class WorkflowType:
     fields: tuple[FieldSpec, ...]
     risk: RiskRule
     chains: Mapping[RiskLevel, tuple[Role, ...]]
+    #: decisions at or above this risk need the signing key's passphrase (reauth_at; None: the
+    #: policy's [signing] reauth_at)
+    reauth_at: RiskLevel | None = None
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
@@ -155,6 +159,19 @@ class Policy:
     access: AccessRules
     compliance: ComplianceRules
     source: str = "built-in default"
+    #: [signing] reauth_at: re-authentication at signing for every type without its own rule
+    reauth_at: RiskLevel | None = None
+
+    @property
+    def asks_reauth(self) -> bool:
+        return self.reauth_at is not None or any(t.reauth_at is not None for t in self.types.values())
+
+    def reauth_required(self, workflow_type: str, risk: RiskLevel) -> bool:
+        """Does a decision on a request of this type and risk need the decider's passphrase at
+        this signing (21 CFR 11.200)? The type's reauth_at, else [signing] reauth_at."""
+        wtype = self.types.get(workflow_type)
+        level = (wtype.reauth_at if wtype is not None and wtype.reauth_at is not None else self.reauth_at)
+        return level is not None and risk.rank >= level.rank
 
     def workflow_type(self, key: str) -> WorkflowType:
         norm = str(key).strip().lower().replace(" ", "_").replace("-", "_")
@@ -221,7 +238,7 @@ def default_policy_text() -> str:
     return resources.files("hitl_tui.core").joinpath("default_policy.toml").read_text("utf-8")
 
 
-def compose_policy(path: Path | None = None, thresholds: Mapping[str, str] | None = None) -> dict:
+def compose_policy(path: Path | None = None, thresholds: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The raw tables of a policy: the built-in default, `path` laid over it, then the seed's
     expense thresholds (a mapping of EXPENSE_THRESHOLD_ENV names to amounts). The caller decides
     where the thresholds come from; this function never looks at the environment."""
@@ -238,7 +255,7 @@ def compose_policy(path: Path | None = None, thresholds: Mapping[str, str] | Non
     return raw
 
 
-def build_policy(raw: dict, source: str) -> Policy:
+def build_policy(raw: dict[str, Any], source: str) -> Policy:
     """A Policy from raw tables, or one PolicyError line naming what is wrong."""
     try:
         return _build(raw, source)
@@ -281,7 +298,7 @@ def ignored_environment_warning(env: Mapping[str, str], *, honoured: tuple[str, 
             f"variables are read by that command and by `init`).")
 
 
-def _overlay(base: dict, override: dict) -> None:
+def _overlay(base: dict[str, Any], override: dict[str, Any]) -> None:
     for key, value in override.items():
         if key == "types" and isinstance(value, dict):
             base.setdefault("types", {}).update(value)  # a type is replaced whole
@@ -291,7 +308,7 @@ def _overlay(base: dict, override: dict) -> None:
             base[key] = value
 
 
-def _apply_expense_thresholds(raw: dict, thresholds: Mapping[str, str]) -> None:
+def _apply_expense_thresholds(raw: dict[str, Any], thresholds: Mapping[str, str]) -> None:
     bands = raw.get("types", {}).get("expense_approval", {}).get("risk", {}).get("bands")
     if not bands:
         return
@@ -304,7 +321,7 @@ def _apply_expense_thresholds(raw: dict, thresholds: Mapping[str, str]) -> None:
             band["below"] = str(value)
 
 
-def _build(raw: dict, source: str) -> Policy:
+def _build(raw: dict[str, Any], source: str) -> Policy:
     types = {key: _build_type(key, spec) for key, spec in raw.get("types", {}).items()}
     if not types:
         raise PolicyError("it defines no workflow types.")
@@ -322,7 +339,7 @@ def _build(raw: dict, source: str) -> Policy:
             },
         ),
         compliance=ComplianceRules(
-            working_hours=tuple(comp.get("working_hours", [8, 19])),  # type: ignore[arg-type]
+            working_hours=tuple(comp.get("working_hours", [8, 19])),
             working_days=frozenset(comp.get("working_days", [0, 1, 2, 3, 4])),
             split_window_days=int(comp.get("split_window_days", 14)),
             split_margin=Decimal(str(comp.get("split_margin", "0.15"))),
@@ -330,10 +347,28 @@ def _build(raw: dict, source: str) -> Policy:
             unusual_amounts={k: Decimal(str(v)) for k, v in comp.get("unusual_amounts", {}).items()},
         ),
         source=source,
+        reauth_at=_reauth_at(raw.get("signing", {}), "[signing]"),
     )
 
 
-def _build_type(key: str, spec: dict) -> WorkflowType:
+def _reauth_at(table: Any, where: str) -> RiskLevel | None:
+    """`reauth_at = "CRITICAL"`: decisions at this risk and above ask for the passphrase."""
+    if not isinstance(table, dict):
+        raise PolicyError(f"{where} must be a table.")
+    unknown = sorted(set(table) - {"reauth_at"}) if where == "[signing]" else []
+    if unknown:
+        raise PolicyError(f"{where} has unknown key {unknown[0]!r}; it takes reauth_at only.")
+    value = table.get("reauth_at")
+    if value is None:
+        return None
+    try:
+        return RiskLevel.parse(str(value))
+    except ValidationFailed:
+        raise PolicyError(f"{where} reauth_at {value!r} is not a risk level; choose LOW, MEDIUM, HIGH or "
+                          f"CRITICAL.") from None
+
+
+def _build_type(key: str, spec: dict[str, Any]) -> WorkflowType:
     where = f"workflow type {key!r}"
     fields = []
     for name, fspec in spec.get("fields", {}).items():
@@ -382,4 +417,5 @@ def _build_type(key: str, spec: dict) -> WorkflowType:
             raise PolicyError(f"{where}: no approval chain for risk level {level.value}.")
         chains[level] = tuple(Role.parse(r) for r in roles)
     return WorkflowType(key=key, name=str(spec.get("name", key)), description=str(spec.get("description", "")),
-                        fields=tuple(fields), risk=risk, chains=chains)
+                        fields=tuple(fields), risk=risk, chains=chains,
+                        reauth_at=_reauth_at(spec, f"workflow type {key!r}"))

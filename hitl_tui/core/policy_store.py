@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .decisions import AuditAction
 from .errors import PolicyError
 from .policy import EXPENSE_THRESHOLD_ENV, Policy, build_policy, compose_policy
 from .store import policies as sql
 from .store.policies import PolicyRow
+from .store.connection import Conn
 
 BUILT_IN = "built-in default (no policy applied yet)"
 
@@ -113,7 +115,7 @@ class PolicyStore:
         #: a stored version that failed its check: nothing may be decided under it (or any other)
         self._broken: PolicyError | None = None
 
-    def load(self, conn) -> None:
+    def load(self, conn: Conn) -> None:
         """At open: a stored version that fails its check is remembered, not raised, so that
         commands which need no policy (verify-audit, checkpoint) still run on that database."""
         try:
@@ -128,7 +130,7 @@ class PolicyStore:
             raise self._broken
         return self._cached
 
-    def current(self, conn) -> StoredPolicy:
+    def current(self, conn: Conn) -> StoredPolicy:
         """The version in force now, read on `conn` (one primary-key lookup unless it changed)."""
         version, digest = sql.newest(conn)
         seen = (self._cached.version, self._cached.sha256 if self._cached.from_database else None)
@@ -141,7 +143,7 @@ class PolicyStore:
                 raise
         return self._cached
 
-    def apply(self, conn, text: str, source: str, actor: str,
+    def apply(self, conn: Conn, text: str, source: str, actor: str,
               audit: Callable[[Any, str, str, str | None, dict[str, Any]], int],
               now: str) -> tuple[StoredPolicy, str | None]:
         """Store `text` as the next version with its `policy_applied` audit entry, inside the
@@ -160,7 +162,7 @@ class PolicyStore:
             return before, None
         version = previous[0] + 1
         summary = summarize(_summary_tables(previous[2]), _summary_tables(text))
-        seq = audit(conn, actor, "policy_applied", None, {
+        seq = audit(conn, actor, AuditAction.POLICY_APPLIED, None, {
             "version": version, "sha256": digest, "previous_version": previous[0],
             "previous_sha256": previous[1], "applied_from": source, "summary": summary,
         })
@@ -179,7 +181,7 @@ def _named(policy: Policy, version: int, digest: str) -> Policy:
     return replace(policy, source=f"database, version {version} (sha256 {digest[:12]})")
 
 
-def _load(conn, version: int) -> StoredPolicy:
+def _load(conn: Conn, version: int) -> StoredPolicy:
     """A stored version, after checking it is the text its audit entry names: an edit of the
     policies table outside hitl-tui (by someone holding the key) must not govern anything."""
     row = sql.get(conn, version)
@@ -192,7 +194,7 @@ def _load(conn, version: int) -> StoredPolicy:
         recorded = (entry.get("action"), details.get("version"), details.get("sha256"))
     except (ValueError, AttributeError):  # not our canonical JSON: the chain check names it too
         recorded = None
-    if digest != row.sha256 or recorded != ("policy_applied", version, digest):
+    if digest != row.sha256 or recorded != (AuditAction.POLICY_APPLIED, version, digest):
         raise PolicyError(
             f"The stored policy version {version} does not match its audit entry {row.audit_seq} (it was "
             f"changed outside hitl-tui); nothing was done. An administrator can apply a policy again with "
@@ -210,7 +212,7 @@ def unified_diff(before: StoredPolicy, after_text: str, after_name: str) -> str:
                                         fromfile=f"policy in force ({name})", tofile=after_name))
 
 
-def _summary_tables(text: str) -> dict:
+def _summary_tables(text: str) -> dict[str, Any]:
     import tomllib
 
     try:
@@ -219,7 +221,7 @@ def _summary_tables(text: str) -> dict:
         return {}
 
 
-def summarize(old: dict, new: dict) -> str:
+def summarize(old: dict[str, Any], new: dict[str, Any]) -> str:
     """One line naming what changes: workflow types, thresholds, chains, access rules."""
     parts: list[str] = []
     if old.get("currency") != new.get("currency"):
@@ -250,7 +252,7 @@ def summarize(old: dict, new: dict) -> str:
     return "; ".join(parts) if parts else "no changes"
 
 
-def _type_changes(key: str, old: dict, new: dict) -> list[str]:
+def _type_changes(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     out = []
     old_risk, new_risk = old.get("risk", {}), new.get("risk", {})
     if old_risk != new_risk:
@@ -270,7 +272,7 @@ def _type_changes(key: str, old: dict, new: dict) -> list[str]:
     return out
 
 
-def _thresholds(risk: dict) -> str:
+def _thresholds(risk: dict[str, Any]) -> str:
     from decimal import Decimal, InvalidOperation
 
     from .values import format_threshold
@@ -281,7 +283,7 @@ def _thresholds(risk: dict) -> str:
         return ""
 
 
-def _delegation_changes(old: dict, new: dict) -> list[str]:
+def _delegation_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     out = []
     for stage in dict.fromkeys([*old, *new]):
         before, after = set(old.get(stage, ())), set(new.get(stage, ()))

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from .audit import ChainWalker
 from .merkle import CompactRange, consistency_proof, inclusion_proof, leaf_hash, verify_consistency, verify_inclusion
 from .models import Checkpoint
 from .store import audit_log, merkle_nodes, meta
 from .store.merkle_nodes import LEVEL, StoredTree
+from .store.connection import Conn
 
 
 class TreeBuilder:
@@ -31,7 +32,7 @@ class TreeBuilder:
         if self.edge.size in self.want:
             self.root_at[self.edge.size] = self.edge.root().hex()
 
-    def feed(self, rows, upto: int) -> None:
+    def feed(self, rows: Iterable[tuple[Any, ...]], upto: int) -> None:
         """Leaves of `rows` (seq, body, ...) up to entry `upto` (what the walker accepted)."""
         edge, nodes, want = self.edge, self.nodes, self.want
         for row in rows:
@@ -42,7 +43,7 @@ class TreeBuilder:
             if edge.size in want:
                 self.root_at[edge.size] = edge.root().hex()
 
-    def stored_problem(self, conn) -> tuple[int, str] | None:
+    def stored_problem(self, conn: Conn) -> tuple[int, str] | None:
         """(first entry, problem) for the first stored node (in the order they were written)
         that is not what the entries hash to, is missing, or covers entries beyond the log."""
         stored = {(level, idx): h for level, idx, h in merkle_nodes.nodes_from(conn, self.start)}
@@ -74,13 +75,14 @@ class InclusionProof:
     root_hash: str
     path: tuple[str, ...]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "leaf_index": self.seq - 1, "workflow_id": self.workflow_id, "action": self.action,
                 "leaf_hash": self.leaf_hash, "tree_size": self.tree_size, "root_hash": self.root_hash,
                 "path": list(self.path)}
 
 
-def verify_since(conn, cp: Checkpoint, progress=None) -> tuple[ChainWalker, int]:
+def verify_since(conn: Conn, cp: Checkpoint,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[ChainWalker, int]:
     """Inside one snapshot: check what was appended after the trusted checkpoint `cp` (its
     signature is the caller's to check). The entry at its size must still hash to its head and
     the stored tree's edge at its size fold to its root; then the new entries are re-hashed from
@@ -135,7 +137,7 @@ def _check_head(walker: ChainWalker, size: int, head: bytes) -> None:
         walker.fail(size, f"entry {size} is not the head the database recorded: the chain was rewritten")
 
 
-def inclusion_proofs(conn, seqs: Iterable[int], size: int, root_hash: str) -> list[InclusionProof]:
+def inclusion_proofs(conn: Conn, seqs: Iterable[int], size: int, root_hash: str) -> list[InclusionProof]:
     """Proofs that entries `seqs` are leaves of the tree of the first `size` entries whose root is
     `root_hash` (a signed checkpoint's). Each proof is checked before it is handed out: a stored
     node that was edited gives a proof that does not verify, and that is an error, not a proof."""
@@ -159,7 +161,7 @@ def inclusion_proofs(conn, seqs: Iterable[int], size: int, root_hash: str) -> li
     return out
 
 
-def consistency(conn, first: int, second: int) -> list[str]:
+def consistency(conn: Conn, first: int, second: int) -> list[str]:
     return [p.hex() for p in consistency_proof(first, second, StoredTree(conn, second).perfect)]
 
 

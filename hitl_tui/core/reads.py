@@ -6,49 +6,63 @@ lock, policy and key (see service.py).
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
-from . import rbac
+from . import rbac, replay
 from .audit import ChainWalker, entry_from_row
-from .checkpoints import signature_valid
+from .checkpoints import checkpoint_from_row, signature_valid
+from .errors import CheckpointError
+from .proofs import InclusionProof, TreeBuilder, consistency, inclusion_proofs, verify_since
 from .audit import utc_now
 from .errors import UnknownUser, UnknownWorkflow
 from .filter_query import Filter, SortOrder, parse_filter, parse_sort
 from .hydrate import request_from_row
-from .models import AuditEntry, Checkpoint, InboxView, RequestSummary, User, VerifyResult, WorkflowRequest
+from .models import AuditEntry, Checkpoint, InboxView, RequestSummary, Role, User, VerifyResult, WorkflowRequest
+from .policy import Policy
+from .signature_check import SignaturePass
 from .store import audit_log, meta
+from .store.audit_log import CheckpointRow
 from .store import requests as req_sql
 from .store import users as user_sql
-from .store.connection import DbError, open_connection, translate
+from .store.connection import Conn, DbError, begin, commit, data_version, open_connection, translate
 from .text import check_inputs
 
 Progress = Callable[[int, int], None]
+_T = TypeVar("_T")
 
 
 class ReadsMixin:
     # attributes provided by WorkflowService
-    _conn: object
-    _lock: object
+    _conn: Conn
+    _lock: AbstractContextManager[Any]  # a threading.RLock
     _key: bytes
+    path: Path
+    database_id: str
 
-    def _read(self, fn, *args):
-        with self._lock:  # type: ignore[attr-defined]
+    if TYPE_CHECKING:  # WorkflowService's property (the policy version read last)
+        @property
+        def policy(self) -> Policy: ...
+
+    def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
+        with self._lock:
             try:
                 return fn(self._conn, *args)
             except DbError as exc:
-                raise translate(exc, self.path) from None  # type: ignore[attr-defined]
+                raise translate(exc, self.path) from None
 
-    def _load(self, conn, workflow_id: str) -> WorkflowRequest:
+    def _load(self, conn: Conn, workflow_id: str) -> WorkflowRequest:
         row = req_sql.get_row(conn, str(workflow_id).strip())
         if row is None:
             raise UnknownWorkflow(str(workflow_id))
         approvals = req_sql.approvals_for(conn, [row["id"]])[row["id"]]
-        return request_from_row(self.policy, row, approvals)  # type: ignore[attr-defined]
+        return request_from_row(self.policy, row, approvals)
 
-    def _load_many(self, conn, ids: list[str]) -> list[WorkflowRequest]:
+    def _load_many(self, conn: Conn, ids: list[str]) -> list[WorkflowRequest]:
         rows = req_sql.get_rows(conn, ids)
         approvals = req_sql.approvals_for(conn, ids)
-        return [request_from_row(self.policy, r, approvals[r["id"]]) for r in rows]  # type: ignore[attr-defined]
+        return [request_from_row(self.policy, r, approvals[r["id"]]) for r in rows]
 
     # --- users ---------------------------------------------------------------------------------
 
@@ -76,7 +90,7 @@ class ReadsMixin:
         """The request, if `viewer` may see it (what the TUI, CLI and agents use)."""
         user = self.get_user(viewer)
         req = self.get_workflow(workflow_id)
-        rbac.check_view(self.policy, user, req)  # type: ignore[attr-defined]
+        rbac.check_view(self.policy, user, req)
         return req
 
     def get_pending_approvals(self, username: str, limit: int | None = None) -> list[WorkflowRequest]:
@@ -84,17 +98,17 @@ class ReadsMixin:
         user = self.get_user(username)
         if not user.active:
             return []
-        decidable = self.policy.decidable_roles(user.role)  # type: ignore[attr-defined]
+        decidable = self.policy.decidable_roles(user.role)
 
-        def run(conn):
+        def run(conn: Conn) -> list[WorkflowRequest]:
             return self._load_many(conn, req_sql.pending_ids(conn, user.username, decidable, limit))
         return self._read(run)
 
-    def _view_args(self, viewer: str) -> tuple[User, frozenset, bool]:
+    def _view_args(self, viewer: str) -> tuple[User, frozenset[Role], bool]:
         user = self.get_user(viewer)
-        policy = self.policy  # type: ignore[attr-defined]
+        policy = self.policy
         decidable = policy.decidable_roles(user.role) if user.active else frozenset()
-        return user, decidable, user.role in policy.access.oversight_roles
+        return user, decidable, rbac.sees_everything(policy, user)
 
     def list_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *,
                       search: "str | Filter | None" = None, sort: "str | SortOrder" = "oldest",
@@ -136,7 +150,7 @@ class ReadsMixin:
                 view = InboxView.parse(view)
                 counts[view] = req_sql.count_view(conn, view, user.username, decidable, oversight, flt, utc_now())
         except DbError as exc:
-            raise translate(exc, self.path) from None  # type: ignore[attr-defined]
+            raise translate(exc, self.path) from None
         finally:
             conn.close()
         return counts
@@ -150,11 +164,11 @@ class ReadsMixin:
         if isinstance(search, Filter):
             return search
         check_inputs(search=search)
-        return parse_filter(search, types=self.policy.types)  # type: ignore[attr-defined]
+        return parse_filter(search, types=self.policy.types)
 
     def data_version(self) -> int:
         """Changes whenever ANOTHER connection commits: a cheap 'has anything changed?' poll."""
-        return self._read(lambda c: c.execute("PRAGMA data_version").fetchone()[0])
+        return self._read(data_version)
 
     # --- audit ---------------------------------------------------------------------------------
 
@@ -163,7 +177,7 @@ class ReadsMixin:
         check_inputs(workflow_id=workflow_id)
         wid = str(workflow_id).strip()
 
-        def run(conn):
+        def run(conn: Conn) -> list[AuditEntry]:
             if not req_sql.exists(conn, wid):
                 raise UnknownWorkflow(wid)
             return [entry_from_row(body, digest) for _, body, digest in audit_log.rows_for_workflow(conn, wid)]
@@ -177,46 +191,43 @@ class ReadsMixin:
         """Every entry in sequence order, streamed from a separate read snapshot."""
         conn = self._reader()
         try:
-            conn.execute("BEGIN")
+            begin(conn)
             for batch in audit_log.iter_rows(conn, start, stop):
                 for row in batch:
                     yield entry_from_row(row[1], row[2])
-            conn.execute("COMMIT")
+            commit(conn)
         finally:
             conn.close()
 
     def iter_audit_rows(self, *, start: int = 1, stop: int | None = None,
-                        **filters) -> Iterator[list[tuple[int, bytes, bytes]]]:
+                        **filters: Any) -> Iterator[list[tuple[int, bytes, bytes]]]:
         """Batches of raw (seq, body, hash) from a separate read snapshot, optionally filtered
         (see store.audit_log.iter_rows_filtered). For exports: no JSON parsing, no models, so a
         million entries stream at the speed of the disk."""
         try:
             conn = self._reader()
         except DbError as exc:
-            raise translate(exc, self.path) from None  # type: ignore[attr-defined]
+            raise translate(exc, self.path) from None
         try:
-            conn.execute("BEGIN")
+            begin(conn)
             yield from audit_log.iter_rows_filtered(conn, start=start, stop=stop, **filters)
-            conn.execute("COMMIT")
+            commit(conn)
         except DbError as exc:
-            raise translate(exc, self.path) from None  # type: ignore[attr-defined]
+            raise translate(exc, self.path) from None
         finally:
             conn.close()
 
     def audit_size(self) -> int:
         return self._read(lambda c: meta.audit_head(c)[0])
 
-    def _reader(self):
+    def _reader(self) -> Conn:
         """A second connection for long reads, so verification never blocks the writer."""
-        return open_connection(self.path, self._key)  # type: ignore[attr-defined]
+        conn: Conn = open_connection(self.path, self._key)
+        return conn
 
     def stored_checkpoints(self) -> list[Checkpoint]:
-        from datetime import datetime
-
-        db_id = self.database_id  # type: ignore[attr-defined]
-        return [Checkpoint(size=s, head_hash=h, created_at=datetime.fromisoformat(t), database_id=db_id,
-                           public_key=k, signature=sig)
-                for s, h, t, k, sig in self._read(audit_log.checkpoints)]
+        db_id = self.database_id
+        return [checkpoint_from_row(row, db_id) for row in self._read(audit_log.checkpoints)]
 
     def verify_audit(self, checkpoints: list[Checkpoint] | None = None,
                      progress: Progress | None = None) -> VerifyResult:
@@ -227,27 +238,126 @@ class ReadsMixin:
         try:
             conn = self._reader()
         except DbError as exc:
-            raise translate(exc, self.path) from None  # type: ignore[attr-defined]
+            raise translate(exc, self.path) from None
         try:
-            conn.execute("BEGIN")  # a snapshot: writers carry on, we see one consistent state
+            begin(conn)  # a snapshot: writers carry on, we see one consistent state
             stored = audit_log.checkpoints(conn)
             size, head = meta.audit_head(conn)
             walker = ChainWalker(want_sizes=[s for s, *_ in stored] + [c.size for c in external])
+            tree = TreeBuilder(want_sizes=walker.want)  # the Merkle tree, from the same bytes
+            sigs = SignaturePass(meta.get(conn, "database_id") or "", size)  # each signed action, on every core
             for batch in audit_log.iter_rows(conn):
                 if not walker.feed(batch):
                     break
+                tree.feed(batch, walker.count)
+                sigs.feed(batch, walker.count)
                 if progress:
                     progress(walker.count, size)
             if walker.bad_seq is None:
                 self._check_head(walker, size, head)
-            registered = {k.split(":", 1)[1] for (k,) in conn.execute("SELECT key FROM meta WHERE key LIKE 'signing_key:%'")}
+            tree_problem = tree.stored_problem(conn) if walker.bad_seq is None else None
+            registered = meta.signing_keys(conn)
             db_id = meta.get(conn, "database_id") or ""
-            conn.execute("COMMIT")
+            signed = sigs.finish(walker, conn)  # the first forgery, and the user_keys table against the trail
+            replayed = replay.compare(conn) if walker.bad_seq is None else None  # the tables against the trail
+            commit(conn)
         finally:
             conn.close()
+        walker.root_at = tree.root_at  # for _compare
         checked = self._check_stored_checkpoints(walker, stored, registered, db_id)
         ext_checked = self._check_external(walker, external, db_id)
-        return walker.result(checkpoints_checked=checked, external_checkpoints_checked=ext_checked)
+        if tree_problem is not None:
+            walker.fail(*tree_problem)
+        return replay.merged(walker.result(checkpoints_checked=checked, external_checkpoints_checked=ext_checked,
+                                           **signed), replayed)
+
+    def verify_audit_since(self, cp: Checkpoint, progress: Progress | None = None) -> VerifyResult:
+        """Verify only what was appended after a trusted checkpoint (a file an auditor holds):
+        its signature and database, the entry at its size, the tree's edge there against its
+        root, the new entries re-hashed from its head, the nodes they completed, and a
+        consistency proof from its tree to today's (proofs.verify_since). Cost proportional to
+        the new entries. Never raises for a broken chain: it reports."""
+        from .errors import CheckpointError
+
+        if cp.root_hash is None:
+            raise CheckpointError("That checkpoint is of the older format and states no tree root: verify the whole "
+                                  "chain with `hitl-tui verify-audit --checkpoint FILE`.")
+        conn = self._reader()
+        try:
+            begin(conn)
+            db_id = meta.get(conn, "database_id") or ""
+            if cp.database_id != db_id:
+                walker = ChainWalker()
+                walker.fail(1, f"the checkpoint file belongs to another database ({cp.database_id}, this is {db_id})")
+                new = 0
+            elif not signature_valid(cp):
+                walker = ChainWalker()
+                walker.fail(1, "the checkpoint file's signature does not verify")
+                new = 0
+            else:
+                walker, new = verify_since(conn, cp, progress)
+            signed = self._signatures_since(conn, cp, walker, db_id) if walker.bad_seq is None else {}
+            commit(conn)
+        except DbError as exc:
+            raise translate(exc, self.path) from None
+        finally:
+            conn.close()
+        return walker.result(external_checkpoints_checked=int(walker.bad_seq is None), verified_from=cp.size,
+                             **signed)
+
+    @staticmethod
+    def _signatures_since(conn: Conn, cp: Checkpoint, walker: ChainWalker, db_id: str) -> dict[str, int]:
+        """The signatures of the entries after `cp`, against the key history at `cp`: rebuilt from
+        the entries filed under no request before it (the directory's and the keys'), each proven
+        in the checkpoint's signed tree first. An entry whose index column was edited to hide it
+        there is not found by this pass; the full verification's byte check of that column is."""
+        from .errors import AuditChainBroken
+
+        before = audit_log.unfiled_entries(conn, cp.size)
+        try:
+            inclusion_proofs(conn, [seq for seq, _ in before], cp.size, cp.root_hash or "")
+        except AuditChainBroken as exc:
+            walker.fail(1, f"an entry the key history rests on is not in the checkpoint's tree: {exc}")
+            return {}
+        sigs = SignaturePass(db_id, walker.count - cp.size)
+        sigs.start_after(before)
+        for batch in audit_log.iter_rows(conn, start=cp.size + 1, stop=walker.count):
+            sigs.feed(batch, walker.count)
+        return sigs.finish(walker, conn)
+
+    def prove_entries(self, seqs: list[int], cp: Checkpoint) -> list[InclusionProof]:
+        """Inclusion proofs of entries `seqs` against checkpoint `cp` (each checked before it is
+        returned; AuditChainBroken when the stored tree cannot prove them)."""
+        from .errors import CheckpointError
+
+        if cp.root_hash is None:
+            raise CheckpointError("That checkpoint is of the older format and states no tree root: sign a new one "
+                                  "with `hitl-tui checkpoint`.")
+        for seq in seqs:
+            if not 1 <= seq <= cp.size:
+                raise CheckpointError(f"Entry {seq} is not covered by the checkpoint ({cp.size:,} entries); "
+                                      f"sign a newer one with `hitl-tui checkpoint`.")
+        return self._read(lambda conn: _snapshot(conn, inclusion_proofs, seqs, cp.size, cp.root_hash))
+
+    def prove_consistency(self, first: int, second: int) -> list[str]:
+        """Hashes proving the tree of `second` entries extends the tree of `first` (RFC 9162)."""
+        size = self.audit_size()
+        if not 0 <= first <= second <= size:
+            from .errors import CheckpointError
+
+            raise CheckpointError(f"Cannot prove {first:,} -> {second:,} entries: the log has {size:,}.")
+        return self._read(lambda conn: _snapshot(conn, consistency, first, second))
+
+    def table_state(self) -> dict[str, Any]:
+        """The requests, approvals and users tables whole, and the audit size they match, from
+        one read snapshot (the audit bundle's state.json, for an offline replay check)."""
+        from .store import table_state
+
+        return self._read(lambda conn: _snapshot(conn, table_state.read))
+
+    def audit_seqs_for(self, workflow_id: str) -> list[int]:
+        """The sequence numbers of a request's audit entries, in order."""
+        return [seq for seq, _b, _h in self._read(audit_log.rows_for_workflow, workflow_id)]
 
     @staticmethod
     def _check_head(walker: ChainWalker, size: int, head: bytes) -> None:
@@ -259,13 +369,18 @@ class ReadsMixin:
             walker.fail(size, f"entry {size} is not the head the database recorded: the chain was rewritten")
 
     @staticmethod
-    def _check_stored_checkpoints(walker: ChainWalker, stored, registered: set[str], db_id: str) -> int:
+    def _check_stored_checkpoints(walker: ChainWalker, stored: list[CheckpointRow], registered: set[str],
+                                  db_id: str) -> int:
         from datetime import datetime
 
         checked = 0
-        for s, h, t, k, sig in stored:
-            cp = Checkpoint(size=s, head_hash=h, created_at=datetime.fromisoformat(t), database_id=db_id,
-                            public_key=k, signature=sig)
+        for row in stored:
+            s, k = row[0], row[3]
+            try:
+                cp = checkpoint_from_row(row, db_id)
+            except (ValueError, CheckpointError):
+                walker.fail(min(s, walker.count) or 1, f"the checkpoint at entry {s} is malformed")
+                break
             if k not in registered or not signature_valid(cp):
                 walker.fail(min(s, walker.count) or 1, f"the checkpoint at entry {s} has an invalid or unregistered signature")
                 break
@@ -301,5 +416,20 @@ def _compare(walker: ChainWalker, cp: Checkpoint, what: str) -> bool:
     if walker.hash_at.get(cp.size, b"").hex() != cp.head_hash:
         walker.fail(cp.size, f"entry {cp.size} differs from {what}: the chain was rewritten")
         return False
+    roots = walker.root_at
+    if cp.root_hash is not None and roots.get(cp.size) != cp.root_hash:
+        walker.fail(cp.size, f"the Merkle tree of the first {cp.size:,} entries differs from the root in {what}: "
+                             f"the entries were rewritten")
+        return False
     return True
+
+
+def _snapshot(conn: Conn, fn: Callable[..., _T], *args: Any) -> _T:
+    """fn(conn, *args) inside one read transaction (a proof reads one consistent tree)."""
+    begin(conn)
+    try:
+        return fn(conn, *args)
+    finally:
+        if conn.in_transaction:
+            commit(conn)
 

@@ -25,6 +25,7 @@ from .hydrate import data_to_json
 from .models import RiskLevel, VerifyResult, WorkflowStatus
 from .store import audit_log
 from .store import replay as sql
+from .store.connection import Conn
 from .store.replay import REQUEST_COLS
 
 #: the details key of an entry that carries everything a replay needs, and its version
@@ -90,11 +91,16 @@ def row_digest(mask: int, row: Iterable[Any]) -> bytes:
     return _hash([v for i, v in enumerate(row) if mask >> i & 1])
 
 
-def _hash(shown: list) -> bytes:
+def _hash(shown: list[Any]) -> bytes:
     return hashlib.blake2b(repr(shown).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 # --- one entry's effect ------------------------------------------------------------------------
+
+#: a decision's approvals row as step() gives it: (revision, stage, values in APPROVAL_COLS order),
+#: revision and stage as the entry states them (the callers keep only int ones)
+StepApproval = tuple[Any, Any, tuple[Any, ...]]
+
 
 def new_request(seq: int) -> list[Any]:
     state = [UNKNOWN] * (SEQ + 1)
@@ -102,7 +108,7 @@ def new_request(seq: int) -> list[Any]:
     return state
 
 
-def step(state: list[Any], rec: dict[str, Any], marked: bool) -> tuple | None:
+def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | None:
     """Apply one request entry to its row's state; a decision returns its approvals row as
     (revision, stage, values in APPROVAL_COLS order)."""
     action, d, actor = rec["action"], rec.get("details") or {}, rec.get("actor")
@@ -145,7 +151,8 @@ def _assessed(state: list[Any], d: dict[str, Any]) -> None:
     """What a create or a resubmission assessed: the fields an older entry lacks become unknown."""
     for key in ("title", "description", "risk_level", "risk_field", "risk_reason", "policy_version"):
         state[R[key]] = d.get(key, UNKNOWN)
-    state[R["risk_rank"]] = _RANK.get(d.get("risk_level"), UNKNOWN)  # type: ignore[arg-type]
+    level = d.get("risk_level")  # an edited entry may hold anything here, even an unhashable list
+    state[R["risk_rank"]] = _RANK.get(level, UNKNOWN) if isinstance(level, str) else UNKNOWN
     data, risk_field = d.get("data"), d.get("risk_field")
     state[R["data"]] = data_to_json(data) if isinstance(data, dict) else UNKNOWN
     state[R["headline"]] = (str(data[risk_field]) if isinstance(data, dict) and isinstance(risk_field, str)
@@ -200,17 +207,17 @@ def is_marked(rec: dict[str, Any]) -> bool:
 # --- the whole trail ---------------------------------------------------------------------------
 
 class Replayer:
-    def __init__(self, conn) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
         self.live: dict[str, list[Any]] = {}
         self.users: dict[str, list[Any]] = {}
-        self.requests_out: list[tuple] = []
-        self.approvals_out: list[tuple] = []
+        self.requests_out: list[tuple[str, int, int, bytes]] = []  # what sql.put_requests takes
+        self.approvals_out: list[tuple[str, int, int, int, int, bytes]] = []  # and sql.put_approvals
         self.revisit: set[str] = set()
         self.out: Replay = Replay()
         self.twice: list[tuple[str, int, int]] = []
 
-    def feed(self, rows: Iterable[tuple]) -> None:
+    def feed(self, rows: Iterable[tuple[Any, ...]]) -> None:
         loads, live, out = json.loads, self.live, self.out
         for row in rows:
             rec = loads(row[1])
@@ -243,7 +250,7 @@ class Replayer:
         if len(self.requests_out) + len(self.approvals_out) > FLUSH:
             self._flush()
 
-    def _approval(self, wid: str, seq: int, approval: tuple) -> None:
+    def _approval(self, wid: str, seq: int, approval: StepApproval) -> None:
         revision, stage, values = approval
         if isinstance(revision, int) and isinstance(stage, int):
             self.approvals_out.append((wid, revision, stage, seq, *digest(values)))
@@ -262,18 +269,18 @@ class Replayer:
         self.live = {}
         self._flush()
         for wid in sorted(self.revisit):  # the rare request whose entries break the usual order
-            state, _ = replay_one(self.conn, wid)
-            if state is not None:
-                self._done(wid, state)
+            replayed, _ = replay_one(self.conn, wid)
+            if replayed is not None:
+                self._done(wid, replayed)
         self._flush()
 
 
-def replay_one(conn, wid: str) -> tuple[list[Any] | None, dict[tuple[int, int], tuple[int, tuple]]]:
+def replay_one(conn: Conn, wid: str) -> tuple[list[Any] | None, dict[tuple[int, int], tuple[int, tuple[Any, ...]]]]:
     """One request replayed from its own entries: (its row's state, {(revision, stage): (seq,
     approvals values)}). The index column is safe to use: the chain check compared it with the
     hashed bytes of every entry."""
     state: list[Any] | None = None
-    approvals: dict[tuple[int, int], tuple[int, tuple]] = {}
+    approvals: dict[tuple[int, int], tuple[int, tuple[Any, ...]]] = {}
     for seq, body, _ in audit_log.rows_for_workflow(conn, wid):
         rec = json.loads(body)
         if rec.get("action") not in REQUEST_ACTIONS:
@@ -286,7 +293,7 @@ def replay_one(conn, wid: str) -> tuple[list[Any] | None, dict[tuple[int, int], 
     return state, approvals
 
 
-def compare(conn) -> Replay:
+def compare(conn: Conn) -> Replay:
     """Replay the whole trail (inside the caller's read snapshot) and compare it with the tables."""
     from . import replay_words as words
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, Sequence
 
 from .models import Role, WorkflowStatus
 from .replay import AWAITING, R, SEQ, UNKNOWN, Replayer, is_marked, new_request, replay_one, row_digest, step
 from .store import replay as sql
+from .store.connection import Conn
 
 LAST = float("inf")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
@@ -30,7 +31,7 @@ _REQUEST_ORDER = ("requester", "workflow_type", "title", "description", "data", 
                   "current_role", "deciders", "policy_version")
 
 
-def first_difference(conn, rp: Replayer) -> tuple[int | None, str] | None:
+def first_difference(conn: Conn, rp: Replayer) -> tuple[int | None, str] | None:
     best: list[Any] = []
 
     def consider(order: float, kind: str, key: Any) -> None:
@@ -62,13 +63,13 @@ def first_difference(conn, rp: Replayer) -> tuple[int | None, str] | None:
         consider(gone[3], "missing approval", gone[:3])
     for key in rp.twice:
         consider(LAST, "twice", key)
-    table = {u[0]: u[1:] for u in sql.user_rows(conn)}
+    table: dict[str, tuple[Any, ...]] = {u[0]: u[1:] for u in sql.user_rows(conn)}
     for name, expected in rp.users.items():
-        row = table.pop(name, None)
-        if row is None:
+        user_row = table.pop(name, None)
+        if user_row is None:
             consider(expected[-1], "missing user", name)
-        elif any(e is not UNKNOWN and e != t for e, t in zip(expected, row)):
-            consider(expected[-1], "user", (name, expected, row))
+        elif any(e is not UNKNOWN and e != t for e, t in zip(expected, user_row)):
+            consider(expected[-1], "user", (name, expected, user_row))
     for name in table:
         consider(LAST, "extra user", name)
     gap = sql.search_index_gap(conn)
@@ -80,7 +81,7 @@ def first_difference(conn, rp: Replayer) -> tuple[int | None, str] | None:
     return (None if order == LAST else int(order)), _describe(conn, kind, key)
 
 
-def _describe(conn, kind: str, key: Any) -> str:
+def _describe(conn: Conn, kind: str, key: Any) -> str:
     if kind == "request":
         return describe_request(conn, key)
     if kind == "approval":
@@ -104,7 +105,7 @@ def _describe(conn, kind: str, key: Any) -> str:
     }[kind]
 
 
-def describe_request(conn, wid: str) -> str:
+def describe_request(conn: Conn, wid: str) -> str:
     state, _ = replay_one(conn, wid)
     row = sql.request_row(conn, wid)
     if state is None or row is None:
@@ -126,7 +127,7 @@ def describe_request(conn, wid: str) -> str:
     return f"{wid} differs from the trail"
 
 
-def state_words(values) -> str:
+def state_words(values: Sequence[Any]) -> str:
     status, stage, chain = values[R["status"]], values[R["current_stage"]], values[R["chain"]]
     if status == AWAITING:
         roles = chain.strip(",").split(",") if isinstance(chain, str) else []
@@ -157,7 +158,7 @@ def _data_words(wid: str, table: Any, trail: str) -> str:
     return f"{wid} data is written differently in the table"
 
 
-def describe_approval(conn, wid: str, revision: int, stage: int, seq: int) -> str:
+def describe_approval(conn: Conn, wid: str, revision: int, stage: int, seq: int) -> str:
     rec = json.loads(sql.entry_body(conn, seq))
     approval = step(new_request(seq), rec, is_marked(rec))
     row = sql.approval_row(conn, wid, revision, stage)
@@ -172,7 +173,7 @@ def describe_approval(conn, wid: str, revision: int, stage: int, seq: int) -> st
     return f"the approvals row of {where} differs from the trail"
 
 
-def describe_user(name: str, trail: list[Any], row: tuple) -> str:
+def describe_user(name: str, trail: list[Any], row: tuple[Any, ...]) -> str:
     for col, want, got in zip(sql.USER_COLS, trail, row):
         if want is UNKNOWN or want == got:
             continue

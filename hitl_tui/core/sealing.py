@@ -8,7 +8,7 @@ desk and WorkflowSystem report. The signing key and the checkpoint format are ch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .audit import GENESIS, ChainWalker, iso
 from .checkpoints import Signer, load_signer, trusted_start
@@ -17,10 +17,12 @@ from .errors import AuditChainBroken, HitlError
 from .merkle import CompactRange, leaf_hash
 from .models import Checkpoint
 from .store import audit_log, merkle_nodes, meta
-from .store.connection import begin, commit
+from .store.connection import Conn, begin, commit
 
 if TYPE_CHECKING:
     from .service import WorkflowService
+
+_T = TypeVar("_T")
 
 
 class Sealer:
@@ -67,7 +69,7 @@ class Sealer:
         appended meanwhile is walked inside the write transaction, so writers wait little."""
         service = self._service
 
-        def grown(conn) -> bool:
+        def grown(conn: Conn) -> bool:
             return not only_if_grown or meta.audit_head(conn)[0] > audit_log.last_checkpoint_size(conn)
 
         if not service._read(grown):
@@ -97,7 +99,7 @@ class Sealer:
         service.seal_refused_reason = None
         return cp
 
-    def _verified_head(self, conn, signer: Signer | None,
+    def _verified_head(self, conn: Conn, signer: Signer | None,
                        start: tuple[int, bytes, CompactRange] | None) -> tuple[int, bytes, CompactRange]:
         """(size, head, tree edge) of the log as recorded, after re-hashing it from `start` (a
         point this session verified already) or else from the last trusted checkpoint
@@ -150,7 +152,7 @@ class Sealer:
         return None
 
 
-def _in_snapshot(conn, fn, *args):
+def _in_snapshot(conn: Conn, fn: Callable[..., _T], *args: Any) -> _T:
     """fn(conn, *args) inside one read transaction: one consistent state, however many queries."""
     begin(conn)
     try:

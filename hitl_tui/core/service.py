@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -21,6 +22,8 @@ from . import rbac
 from .audit import AuditContext, build_record, canonical_bytes, chain_hash, iso, utc_now
 from .checkpoints import Signer
 from .crashpoints import crash_point
+from .replay import MARKED as REPLAY_MARK, REPLAYED
+from .decisions import TERMS, parse_decision
 from .directory import DirectoryMixin
 from .errors import ConcurrentChange, StoreError, UnknownUser, WrongKey
 from .hydrate import data_to_json
@@ -31,10 +34,14 @@ from .policy_store import PolicyStore, StoredPolicy
 from .reads import ReadsMixin
 from .rotation import KeyRotation, open_beside_pending
 from .sealing import Sealer
+from .key_directory import KeyDirectory
+from .personal_keys import KeyStore
+from .signatures import SIGNED_ACTIONS
 from .store import audit_log, meta, migrations
 from .store import requests as req_sql
 from .store import users as user_sql
-from .store.connection import DbError, missing_database, open_connection, translate, wrong_key
+from .store.connection import (Conn, DbError, begin, commit, missing_database, open_connection, rollback, translate,
+                               wrong_key)
 from .text import check_inputs, check_text
 from .workflow import Action, transition
 
@@ -44,19 +51,19 @@ if TYPE_CHECKING:
 COMMENT_MAX = 5000
 
 
-def _rollback(conn) -> None:
+def _rollback(conn: Conn) -> None:
     """Roll back what is still open. After a full disk or an I/O error SQLite has already rolled
     back itself, and an unconditional ROLLBACK would fail with "no transaction is active",
     hiding the real error."""
     if conn.in_transaction:
         try:
-            conn.execute("ROLLBACK")
+            rollback(conn)
         except DbError:
             pass  # the connection is unusable; the caller reports the error that got us here
 
 
 class WorkflowService(DirectoryMixin, ReadsMixin):
-    def __init__(self, conn, path: Path, key: bytes, policies: PolicyStore, *,
+    def __init__(self, conn: Conn, path: Path, key: bytes, policies: PolicyStore, *,
                  key_source: ResolvedKey | None = None, operator: str | None = None,
                  settings: "Settings | None" = None) -> None:
         from .settings import given_or_loaded
@@ -78,6 +85,8 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         self._closed = False
         self._rotation = KeyRotation(self)
         self._sealer = Sealer(self)
+        #: each person's signing key: signs every signed action's entry (key_directory.py)
+        self._keys = KeyDirectory(self)
         #: why the last seal (checkpoint) was refused: the chain does not verify from this
         #: account's last trusted checkpoint (names the first bad entry); None when it was not
         self.seal_refused_reason: str | None = None
@@ -136,13 +145,13 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         return cls(conn, path, key, policies, key_source=resolved, operator=operator, settings=settings)
 
     @staticmethod
-    def _stamp(conn) -> None:
+    def _stamp(conn: Conn) -> None:
         """The database's id, once: a write lock only when it is missing (reads never wait)."""
-        conn.execute("BEGIN IMMEDIATE")
+        begin(conn, immediate=True)
         if not meta.get(conn, "database_id"):
             meta.put(conn, "database_id", uuid.uuid4().hex)
             meta.put(conn, "created_at", iso(utc_now()))
-        conn.execute("COMMIT")
+        commit(conn)
 
     def close(self, *, checkpoint: bool = True) -> None:
         """Seal the session (seal(), when `checkpoint`), then close; a second call does nothing.
@@ -175,26 +184,26 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
     def __enter__(self) -> "WorkflowService":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- transactions --------------------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[Any]:
+    def _write(self) -> Iterator[Conn]:
         """One serialized write transaction; any failure rolls everything back."""
         with self._lock:
             if self._closed:
                 raise StoreError("The database is closed.")
             conn = self._conn
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                begin(conn, immediate=True)
             except DbError as exc:
                 raise translate(exc, self.path) from None
             try:
                 yield conn
                 crash_point("write.before_commit")
-                conn.execute("COMMIT")
+                commit(conn)
                 crash_point("write.after_commit")
             except DbError as exc:
                 _rollback(conn)
@@ -203,10 +212,19 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 _rollback(conn)
                 raise
 
-    def _audit(self, conn, actor: str, action: str, workflow_id: str | None, details: dict[str, Any]) -> int:
+    def _audit(self, conn: Conn, actor: str, action: str, workflow_id: str | None, details: dict[str, Any],
+               ts: datetime | None = None) -> int:
+        """Append the entry; `ts` is the time the caller wrote into the row it changed (one
+        timestamp for both, so a replay of the trail gives the row exactly: replay.py)."""
+        if action in REPLAYED:
+            details = {**details, **REPLAY_MARK}  # carries all a replay needs (TRAIL10 B)
+        self._keys.prepare(conn, actor, action, details)  # a legacy user's first key, in an entry of its own
         size, head = audit_log.checked_head(conn)
-        seq, now = size + 1, utc_now()
-        body = canonical_bytes(build_record(seq, head, now, actor, action, workflow_id, details, self.ctx))
+        seq, now = size + 1, ts or utc_now()
+        record = build_record(seq, head, now, actor, action, workflow_id, details, self.ctx)
+        if action in SIGNED_ACTIONS and (sig := self._keys.sign(conn, record)) is not None:
+            record["sig"] = sig  # the actor's signature, inside the hashed bytes (signatures.py)
+        body = canonical_bytes(record)
         audit_log.append(conn, seq, workflow_id, body, chain_hash(head, body))
         return seq
 
@@ -227,7 +245,8 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
             if policy.policy is not assessed_by:  # another process applied a new version meanwhile
                 assessment = policy.policy.assess(workflow_type, data)
             wid = self._new_id(conn)
-            now = iso(utc_now())
+            when = utc_now()
+            now = iso(when)
             req_sql.insert(conn, {
                 "id": wid, "workflow_type": assessment.workflow_type, "title": title, "description": description,
                 "requester": user.username, "data": data_to_json(assessment.data),
@@ -239,15 +258,16 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 "revision": 1, "created_at": now, "updated_at": now, "policy_version": policy.version,
             })
             self._audit(conn, user.username, "created", wid, {
-                "workflow_type": assessment.workflow_type, "title": title,
+                "workflow_type": assessment.workflow_type, "title": title, "description": description,
                 "data": assessment.data, "risk_level": assessment.risk_level.value,
+                "risk_field": assessment.risk_field,
                 "risk_reason": assessment.risk_reason, "chain": [r.value for r in assessment.chain],
-                "status_after": WorkflowStatus.AWAITING_APPROVAL.value, "stage_after": 0,
+                "status_after": WorkflowStatus.AWAITING_APPROVAL.value, "stage_after": 0, "revision": 1,
                 **_assessed_under(policy),
-            })
+            }, ts=when)
         return wid
 
-    def _new_id(self, conn) -> str:
+    def _new_id(self, conn: Conn) -> str:
         """WF-<unix>-<4 digits>, the seed's shape, unique: random digits, checked inside the
         write transaction; a full second moves on to the next one."""
         second = int(time.time())
@@ -256,7 +276,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 wid = f"WF-{second}-{secrets.randbelow(10_000):04d}"
                 if not req_sql.exists(conn, wid):
                     return wid
-            taken = {r[0] for r in conn.execute("SELECT id FROM requests WHERE id LIKE ?", (f"WF-{second}-%",))}
+            taken = req_sql.ids_starting(conn, f"WF-{second}-")
             free = [f"WF-{second}-{n:04d}" for n in range(10_000) if f"WF-{second}-{n:04d}" not in taken]
             if free:
                 return secrets.choice(free)
@@ -264,26 +284,31 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
 
     def approve_workflow(self, workflow_id: str, approver: str, comments: str = "",
                          proposal: AgentProposal | None = None) -> WorkflowRequest:
-        return self._decide(workflow_id, approver, Decision.APPROVE, comments, proposal)
+        return self.decide(workflow_id, approver, Decision.APPROVE, comments, proposal)
 
     def reject_workflow(self, workflow_id: str, rejector: str, reason: str,
                         proposal: AgentProposal | None = None) -> WorkflowRequest:
-        return self._decide(workflow_id, rejector, Decision.REJECT, reason, proposal)
+        return self.decide(workflow_id, rejector, Decision.REJECT, reason, proposal)
 
     def request_changes(self, workflow_id: str, approver: str, comments: str,
                         proposal: AgentProposal | None = None) -> WorkflowRequest:
-        return self._decide(workflow_id, approver, Decision.REQUEST_CHANGES, comments, proposal)
+        return self.decide(workflow_id, approver, Decision.REQUEST_CHANGES, comments, proposal)
 
-    def _decide(self, workflow_id: str, username: str, decision: Decision, comments: str,
-                proposal: AgentProposal | None) -> WorkflowRequest:
-        action = {Decision.APPROVE: Action.APPROVE, Decision.REJECT: Action.REJECT,
-                  Decision.REQUEST_CHANGES: Action.REQUEST_CHANGES}[decision]
-        required = decision is not Decision.APPROVE
-        what = "reason" if decision is Decision.REJECT else "comments"
+    def decide(self, workflow_id: str, username: str, decision: Decision | str, comments: str = "",
+               proposal: AgentProposal | None = None, *,
+               unlock: Callable[[], str] | None = None) -> WorkflowRequest:
+        """`username` approves, rejects or requests changes on the request's current stage (the
+        words of each decision: decisions.TERMS). A reject or a request for changes needs `comments`.
+        Where the policy asks for re-authentication at signing (reauth_at), `unlock()` gives the
+        passphrase of the decider's signing key; it is asked before the write lock is taken."""
+        decision = decision if isinstance(decision, Decision) else parse_decision(decision)
+        action = TERMS[decision].action
+        required, what = TERMS[decision].comment_required, TERMS[decision].comment_name
         check_inputs(workflow_id=workflow_id, **{what: comments,
                      "rejector" if decision is Decision.REJECT else "approver": username})
         comments = check_text(comments or "", what, COMMENT_MAX, required=required,
                                hint="say why, so the requester knows what to do")
+        fresh = self._keys.reauth_key(workflow_id, username, unlock)
         with self._write() as conn:
             user = self._require_user(conn, username)
             req = self._load(conn, workflow_id)
@@ -309,14 +334,13 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 "decision": decision.value, "stage": req.current_stage, "stage_role": stage_role.value,
                 "decider_role": user.role.value, "comments": comments, "revision": req.revision,
                 "status_before": req.status.value, "status_after": outcome.status.value,
-                "stage_after": outcome.stage,
+                "stage_after": outcome.stage, "stages": len(req.required_approvers),  # "stage 2 of 3", signed
             }
             if proposal:
                 details["agent_proposal"] = {"agent": proposal.agent, "decision": proposal.decision.value,
                                              "rationale": proposal.rationale}
-            action_name = {Decision.APPROVE: "approved", Decision.REJECT: "rejected",
-                           Decision.REQUEST_CHANGES: "changes_requested"}[decision]
-            self._audit(conn, user.username, action_name, req.id, details)
+            self._keys.arm(req, user.username, fresh)  # the passphrase-unlocked key signs this entry
+            self._audit(conn, user.username, TERMS[decision].audit_action, req.id, details, ts=when)
         # what the database now holds, without reading it back
         return req.model_copy(update={
             "status": outcome.status, "current_stage": outcome.stage, "approvals": [*req.approvals, approval],
@@ -331,13 +355,14 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
             req = self._load(conn, workflow_id)
             rbac.check_requester_action(user, req, Action.WITHDRAW)
             outcome = transition(Action.WITHDRAW, req.status, req.current_stage, len(req.required_approvers), req.id)
+            when = utc_now()
             req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
-                "status": outcome.status.value, "current_role": None, "updated_at": iso(utc_now()),
+                "status": outcome.status.value, "current_role": None, "updated_at": iso(when),
             })
             self._audit(conn, user.username, "withdrawn", req.id, {
                 "comments": reason, "status_before": req.status.value, "status_after": outcome.status.value,
-                "revision": req.revision,
-            })
+                "revision": req.revision, "stage_after": req.current_stage,
+            }, ts=when)
             return self._load(conn, req.id)
 
     def resubmit(self, workflow_id: str, requester: str, *, title: str | None = None,
@@ -358,22 +383,24 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
             policy = self._policies.current(conn)
             assessment = policy.policy.assess(req.workflow_type, merged)
             outcome = transition(Action.RESUBMIT, req.status, req.current_stage, len(assessment.chain), req.id)
+            when = utc_now()
             req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "title": new_title, "description": new_desc, "data": data_to_json(assessment.data),
                 "risk_level": assessment.risk_level.value, "risk_rank": assessment.risk_level.rank,
-                "risk_reason": assessment.risk_reason, "headline": str(assessment.data[assessment.risk_field]),
+                "risk_field": assessment.risk_field, "risk_reason": assessment.risk_reason, "headline": str(assessment.data[assessment.risk_field]),
                 "chain": req_sql.encode_chain(assessment.chain), "current_stage": outcome.stage,
                 "current_role": assessment.chain[0].value, "status": outcome.status.value,
-                "revision": req.revision + 1, "updated_at": iso(utc_now()), "deciders": ",",
+                "revision": req.revision + 1, "updated_at": iso(when), "deciders": ",",
                 "policy_version": policy.version,
             })
             self._audit(conn, user.username, "resubmitted", req.id, {
                 "comments": comments, "revision": req.revision + 1, "title": new_title, "data": assessment.data,
+                "description": new_desc, "risk_field": assessment.risk_field,
                 "risk_before": req.risk_level.value, "risk_level": assessment.risk_level.value,
                 "risk_reason": assessment.risk_reason, "chain": [r.value for r in assessment.chain],
                 "status_before": req.status.value, "status_after": outcome.status.value, "stage_after": 0,
                 **_assessed_under(policy),
-            })
+            }, ts=when)
             return self._load(conn, req.id)
 
     # --- the policy ----------------------------------------------------------------------------
@@ -418,9 +445,44 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         refusal line naming the first bad entry (nothing written): see sealing.Sealer.seal_check."""
         return self._sealer.seal_check()
 
+    # --- each person's signing key (key_directory.py, personal_keys.py) -------------------------
+
+    def register_user_key(self, username: str, public_key: str, reason: str, *, actor: str | None = None) -> str:
+        """Register `public_key` ("ed25519:<hex>", as `hitl-tui key show` prints it) as the key
+        `username` signs with from now on, replacing any older one; as a directory administrator,
+        audited and signed. Returns its key id."""
+        return self._keys.register_user_key(username, public_key, reason, actor)
+
+    def revoke_user_key(self, username: str, reason: str, *, actor: str | None = None) -> str:
+        """Revoke `username`'s registered key (they cannot sign until a new one is registered)."""
+        return self._keys.revoke_user_key(username, reason, actor)
+
+    def user_key_ids(self) -> dict[str, str]:
+        """username -> the id of the key each person signs with now."""
+        from .store import user_keys
+
+        return self._read(user_keys.valid_ids)
+
+    @property
+    def personal_keys(self) -> KeyStore:
+        """This OS account's store of personal signing keys for this database."""
+        return self._keys.store
+
+    def signing_key_locked(self, username: str) -> bool:
+        """Does `username`'s signing key here still need its passphrase in this session?"""
+        return self._keys.locked(username)
+
+    def use_personal_keys_in(self, directory: Path) -> None:
+        """Keep the people's signing keys of this session in `directory` (the demo's own)."""
+        self._keys.use_directory(Path(directory))
+
+    def set_key_unlock(self, unlock: Callable[[str], str] | None) -> None:
+        """How this session asks for a protected signing key's passphrase: unlock(username)."""
+        self._keys.unlock = unlock
+
     # --- helpers -------------------------------------------------------------------------------
 
-    def _require_user(self, conn, username: str) -> User:
+    def _require_user(self, conn: Conn, username: str) -> User:
         user = user_sql.get(conn, username) if isinstance(username, str) else None
         if user is None:
             raise UnknownUser(str(username))

@@ -15,9 +15,14 @@ import json
 import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from .signatures import HISTORY_ACTIONS, SIGNED_ACTIONS, KeyHistory, check_entry, expectation, verify_batch
+from .signatures import (HISTORY_ACTIONS, SIGNED_ACTIONS, BatchItem, BatchOutcome, KeyHistory, check_entry, expectation,
+                         verify_batch)
+
+if TYPE_CHECKING:
+    from .audit import ChainWalker
+    from .store.connection import Conn
 
 #: below this many entries the pass runs in this process: starting workers costs more
 POOL_FROM = 20_000
@@ -47,8 +52,8 @@ class SignaturePass:
         self.history = KeyHistory()
         self.counts = {"checked": 0, "bootstrap": 0, "legacy": 0, "first_use": 0}
         self.forgery: tuple[int, str] | None = None
-        self._pending: list[tuple] = []
-        self._futures: deque[Future] = deque()
+        self._pending: list[BatchItem] = []
+        self._futures: deque[Future[BatchOutcome]] = deque()
         workers = workers if workers is not None else (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
         if workers > 1 and expected_entries >= POOL_FROM:
@@ -71,7 +76,7 @@ class SignaturePass:
             if isinstance(rec, dict):
                 self.history.apply(seq, rec)
 
-    def feed(self, rows: Iterable[tuple], upto: int) -> None:
+    def feed(self, rows: Iterable[tuple[Any, ...]], upto: int) -> None:
         """Entries (seq, body, ...) in order, up to seq `upto` (those the chain vouches for)."""
         if self.forgery is not None:
             return
@@ -95,7 +100,7 @@ class SignaturePass:
                     self._submit()
                 continue
             self._slow(seq, body)  # key entries, and anything not plainly canonical
-            if self.forgery is not None:
+            if self._forged():
                 return
 
     def _slow(self, seq: int, body: bytes) -> None:
@@ -131,18 +136,22 @@ class SignaturePass:
         while len(self._futures) > self._inflight:
             self._absorb(self._futures.popleft().result())
 
-    def _absorb(self, outcome: tuple[dict[str, int], tuple[int, str] | None]) -> None:
+    def _absorb(self, outcome: BatchOutcome) -> None:
         counts, problem = outcome
         for kind, n in counts.items():
             self.counts[kind] += n
         if problem is not None:
             self._found(*problem)
 
+    def _forged(self) -> bool:
+        """Has a forgery been found? (A call, not `self.forgery`: _slow sets it behind feed's back.)"""
+        return self.forgery is not None
+
     def _found(self, seq: int, problem: str) -> None:
         if self.forgery is None or seq < self.forgery[0]:
             self.forgery = (seq, problem)
 
-    def finish(self, walker: Any, conn: Any = None) -> dict[str, int]:
+    def finish(self, walker: ChainWalker, conn: Conn | None = None) -> dict[str, int]:
         """Wait for the workers; name the first forgery on `walker` (before any later problem);
         with `conn` (the same snapshot), compare the user_keys table with the key history.
         Returns the counts for VerifyResult."""
@@ -162,7 +171,7 @@ class SignaturePass:
         return {"signatures_checked": self.counts["checked"], "signatures_bootstrap": self.counts["bootstrap"],
                 "signatures_legacy": self.counts["legacy"], "signatures_first_use": self.counts["first_use"]}
 
-    def _table_problem(self, conn) -> tuple[int, str] | None:
+    def _table_problem(self, conn: Conn) -> tuple[int, str] | None:
         from .signatures import public_key_text
         from .store import user_keys
 

@@ -21,9 +21,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .audit import canonical_bytes
+
+if TYPE_CHECKING:  # cryptography is imported lazily at run time
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 STATEMENT_PREFIX = b"hitl-tui signed statement v1\n"
 ALG = "ed25519"
@@ -75,9 +78,9 @@ def parse_public_key(text: str) -> bytes:
 
 # --- statements and signatures ---------------------------------------------------------------------
 
-def statement(database_id: str, action: str, actor: str, workflow_id: str | None, ts: str,
-              details: Mapping[str, Any]) -> bytes:
-    """The exact bytes a person signs (contract A)."""
+def statement(database_id: str, action: str | None, actor: str | None, workflow_id: str | None, ts: str | None,
+              details: Mapping[str, Any] | None) -> bytes:
+    """The exact bytes a person signs (contract A); a field a record lacks is signed as null."""
     return STATEMENT_PREFIX + canonical_bytes({
         "database_id": database_id, "action": action, "actor": actor, "workflow_id": workflow_id,
         "ts": ts, "details": details,
@@ -85,11 +88,11 @@ def statement(database_id: str, action: str, actor: str, workflow_id: str | None
 
 
 def statement_of(record: Mapping[str, Any], database_id: str) -> bytes:
-    return statement(database_id, record.get("action"), record.get("actor"), record.get("workflow_id"),  # type: ignore[arg-type]
-                     record.get("ts"), record.get("details"))  # type: ignore[arg-type]
+    return statement(database_id, record.get("action"), record.get("actor"), record.get("workflow_id"),
+                     record.get("ts"), record.get("details"))
 
 
-def sign(private_key: Any, record: Mapping[str, Any], database_id: str) -> dict[str, str]:
+def sign(private_key: "Ed25519PrivateKey", record: Mapping[str, Any], database_id: str) -> dict[str, str]:
     """The "sig" member for `record`, signed by `private_key` (an Ed25519PrivateKey)."""
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -167,7 +170,8 @@ class KeyHistory:
             if held is not None:
                 held.until, held.ended = seq, "revoked"
         else:
-            after = d.get("after") if isinstance(d.get("after"), dict) else {}
+            raw = d.get("after")
+            after: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
             state = self.people.setdefault(name, [False, True])
             if "admin" in after:
                 state[0] = bool(after["admin"])
@@ -206,7 +210,8 @@ class Expectation:
 def expectation(history: KeyHistory, seq: int, rec: Mapping[str, Any]) -> Expectation:
     """The rule of contract A for one signed action, given the history BEFORE entry `seq`."""
     actor, action = str(rec.get("actor")), rec.get("action")
-    d = rec.get("details") if isinstance(rec.get("details"), dict) else {}
+    raw = rec.get("details")
+    d: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
     bootstrap = history.bootstrap
     if action == "user_key_registered" and d.get("first_use") is True and d.get("username") == actor:
         if actor in history.ever:
@@ -255,8 +260,13 @@ def check_entry(database_id: str, seq: int, rec: Mapping[str, Any], key: bytes |
     return "checked", None
 
 
-def verify_batch(database_id: str, items: list[tuple[int, bytes, bytes | None, str | None, str | None, str]]
-                 ) -> tuple[dict[str, int], tuple[int, str] | None]:
+#: one entry for verify_batch: (seq, body, key, key id, unsigned_ok, why_no_key)
+BatchItem = tuple[int, bytes, bytes | None, str | None, str | None, str]
+#: what verify_batch returns: counts by kind, and the first forgery (seq, problem) or None
+BatchOutcome = tuple[dict[str, int], tuple[int, str] | None]
+
+
+def verify_batch(database_id: str, items: list[BatchItem]) -> BatchOutcome:
     """Check (seq, body, key, key id, unsigned_ok, why_no_key) items: counts by kind, and the
     first forgery (seq, problem). Runs in verify-audit's worker processes."""
     counts = {"checked": 0, "bootstrap": 0, "legacy": 0}
@@ -277,7 +287,8 @@ def verify_batch(database_id: str, items: list[tuple[int, bytes, bytes | None, s
 def meaning(rec: Mapping[str, Any]) -> str:
     """What the signer meant, in words, from the entry's own (signed) details."""
     action, actor = str(rec.get("action")), rec.get("actor")
-    d = rec.get("details") if isinstance(rec.get("details"), dict) else {}
+    raw = rec.get("details")
+    d: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
     if action in DECISIONS:
         role = _role_label(d.get("decider_role"))
         stage = d.get("stage")

@@ -10,14 +10,17 @@ import asyncio
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ParamSpec, TypeVar
 
 from .errors import AuditChainBroken, StoreError
 from .filter_query import Filter
-from .models import AgentProposal, AuditEntry, Checkpoint, InboxView, RequestSummary, Role, User, VerifyResult, WorkflowRequest
+from .models import AgentProposal, AuditEntry, Checkpoint, Decision, InboxView, RequestSummary, Role, User, VerifyResult, WorkflowRequest
 from .policy import Policy
 from .policy_store import StoredPolicy
 from .service import WorkflowService
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class WorkflowSystem:
@@ -36,7 +39,7 @@ class WorkflowSystem:
         )
         return cls(service)
 
-    async def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _run(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         if self._closed:
             raise StoreError("The database is closed.")
         loop = asyncio.get_running_loop()
@@ -85,6 +88,11 @@ class WorkflowSystem:
 
     async def get_pending_approvals(self, username: str, limit: int | None = None) -> list[WorkflowRequest]:
         return await self._run(self.service.get_pending_approvals, username, limit)
+
+    async def decide(self, workflow_id: str, username: str, decision: Decision | str, comments: str = "",
+                     proposal: AgentProposal | None = None) -> WorkflowRequest:
+        """Approve, reject or request changes (WorkflowService.decide): one entry for all three."""
+        return await self._run(self.service.decide, workflow_id, username, decision, comments, proposal)
 
     async def approve_workflow(self, workflow_id: str, approver: str, comments: str = "",
                                proposal: AgentProposal | None = None) -> WorkflowRequest:

@@ -36,7 +36,8 @@ def test_never_created_on_top_of_an_existing_file(tmp_path):
     assert path.read_text() == "do not overwrite me"
 
 
-@pytest.mark.parametrize("content", [b"just some text\n", b"", os.urandom(1000)])
+# a named id: the bytes differ in each process, and pytest-xdist's workers must collect the same names
+@pytest.mark.parametrize("content", [b"just some text\n", b"", pytest.param(os.urandom(1000), id="random-1000")])
 def test_files_that_are_not_databases(tmp_path, content):
     path = tmp_path / "junk.db"
     path.write_bytes(content)
@@ -180,6 +181,11 @@ def test_migration_3_backfills_who_decided_the_current_revision(db_path, db_key)
     svc.approve_workflow(wid, "d")  # a director may take the manager stage
     svc.close(checkpoint=False)
     conn = raw_connection(db_path, db_key)  # roll the schema back to version 2, as shipped before
+    conn.execute("DROP INDEX audit_unfiled")  # migration 11
+    conn.execute("DROP TABLE user_keys")  # migration 10
+    conn.execute("DROP TABLE merkle_nodes")  # migration 9
+    conn.execute("ALTER TABLE checkpoints DROP COLUMN note")
+    conn.execute("ALTER TABLE checkpoints DROP COLUMN edge")
     conn.execute("DROP INDEX requests_by_risk")  # migration 8
     conn.execute("DROP INDEX requests_awaiting_risk")
     conn.execute("DROP INDEX requests_visible_cover")  # migration 7

@@ -21,7 +21,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from ..checkpoints import ORIGIN_PREFIX, verifier_key
 from ..errors import BundleRefused
@@ -33,6 +33,9 @@ from .evidence import Integrity, as_bytes, build_header, gather_integrity
 from .export import EXPORT_BATCH, ExportJob, check_may_export
 from .filters import ExportFilter
 from .tabular import write_csv, write_jsonl
+
+if TYPE_CHECKING:
+    from ..service import WorkflowService
 
 #: where the auditor's kit lives: in a wheel (pyproject's force-include), else in the source tree
 _PACKAGE = Path(__file__).resolve().parent.parent.parent
@@ -78,7 +81,7 @@ def check_target(directory: Path) -> None:
         raise BundleRefused(f"{directory.parent} does not exist; create it first or choose another place.")
 
 
-def write_bundle(service, directory: Path, *, generated_by: str,
+def write_bundle(service: "WorkflowService", directory: Path, *, generated_by: str,
                  progress: Callable[[int, int], None] | None = None) -> BundleResult:
     directory = Path(directory)
     check_target(directory)
@@ -97,7 +100,7 @@ def write_bundle(service, directory: Path, *, generated_by: str,
     return BundleResult(directory, integrity, count, sizes)
 
 
-def _fill(service, tmp: Path, integrity: Integrity, generated_by: str,
+def _fill(service: "WorkflowService", tmp: Path, integrity: Integrity, generated_by: str,
           kit: dict[str, Path]) -> tuple[dict[str, int], int]:
     """Every file of the bundle; returns (name -> size, entries exported)."""
     filt = ExportFilter()
@@ -143,7 +146,7 @@ class _Levels:
         return self.levels[level][index]
 
 
-def _write_proofs_and_keys(service, tmp: Path, cp: Checkpoint) -> None:
+def _write_proofs_and_keys(service: "WorkflowService", tmp: Path, cp: Checkpoint) -> None:
     """proofs.jsonl and keys.json from one pass over the signed entries."""
     leaves: list[bytes] = []
     by_request: dict[str | None, list[int]] = {}
@@ -190,7 +193,7 @@ def _write_proofs_and_keys(service, tmp: Path, cp: Checkpoint) -> None:
     _write_text(tmp / "keys.json", json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
-def _state(service, integrity: Integrity) -> dict[str, Any]:
+def _state(service: "WorkflowService", integrity: Integrity) -> dict[str, Any]:
     """The tables as the database holds them, for the verifier's replay (VERIFY.md 7). They must
     be read at the signed size: entries appended since would be in the tables, not the export."""
     state = service.table_state()
@@ -205,7 +208,7 @@ def _line(obj: dict[str, Any]) -> bytes:
     return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def _new(path: Path):
+def _new(path: Path) -> BinaryIO:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 

@@ -9,12 +9,19 @@ database's entries. A report's embedded timeline entries must be in the database
 
 from __future__ import annotations
 
-from .evidence import as_bytes, digest_selection
+from typing import TYPE_CHECKING
+
+from ..models import VerifyResult
+from .evidence import Progress, as_bytes, digest_selection
 from .filters import ExportFilter
 from .verify import MAX_LISTED, FileReport
 
+if TYPE_CHECKING:
+    from ..service import WorkflowService
 
-def check_against_database(service, rep: FileReport, progress=None):
+
+def check_against_database(service: "WorkflowService", rep: FileReport,
+                           progress: Progress | None = None) -> VerifyResult:
     """Run the database-side checks for one file; returns the VerifyResult of the live chain."""
     cps = [rep.checkpoint] if rep.checkpoint else []
     result = service.verify_audit(checkpoints=cps, progress=progress)
@@ -35,7 +42,7 @@ def check_against_database(service, rep: FileReport, progress=None):
     return result
 
 
-def _check_selection(service, rep: FileReport) -> None:
+def _check_selection(service: "WorkflowService", rep: FileReport) -> None:
     header, trailer = rep.header or {}, rep.trailer or {}
     filt = ExportFilter.from_json(header.get("filters"))
     stop = header.get("stop_seq") or trailer.get("last_seq")

@@ -15,12 +15,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..audit import ChainWalker, iso, utc_now
 from ..checkpoints import checkpoint_to_json
+from ..errors import CheckpointError
 from ..models import Checkpoint, VerifyResult
 from .filters import ExportFilter
+
+if TYPE_CHECKING:
+    from ..service import WorkflowService
 
 EXPORT_FORMAT = "hitl-tui-audit-export/1"
 HEADER_TYPE = "hitl_export_header"
@@ -58,12 +62,14 @@ class Integrity:
         return f"WARNING: {self.verification.summary()}. Do not rely on this log without investigation."
 
 
-def gather_integrity(service, progress: Progress | None = None) -> Integrity:
+def gather_integrity(service: "WorkflowService", progress: Progress | None = None) -> Integrity:
     """Verify, then (only if intact) sign a checkpoint and check the entries in between."""
     result = service.verify_audit(progress=progress)
     if not result.ok:
         return Integrity(result, None, "no checkpoint was signed: the chain failed verification", None)
     cp = service.checkpoint()  # raises CheckpointError when the signing key is unusable
+    if cp is None:  # only a seal "if the chain grew" may sign nothing; this one always signs
+        raise CheckpointError("No checkpoint could be signed for the export; nothing was exported.")
     walker = ChainWalker()
     walker.prev, walker.count = bytes.fromhex(result.head_hash), result.entries
     if cp.size > result.entries:
@@ -79,7 +85,7 @@ def gather_integrity(service, progress: Progress | None = None) -> Integrity:
     return Integrity(verified, cp, "", cp.size)
 
 
-def build_header(service, integrity: Integrity, filt: ExportFilter, fmt: str, generated_by: str,
+def build_header(service: "WorkflowService", integrity: Integrity, filt: ExportFilter, fmt: str, generated_by: str,
                  generated_at: datetime | None = None) -> dict[str, Any]:
     """Everything a reader needs to judge the export, written before any entry."""
     v = integrity.verification
@@ -135,7 +141,7 @@ class ExportDigest:
         }
 
 
-def digest_selection(service, filt: ExportFilter, stop: int | None) -> ExportDigest:
+def digest_selection(service: "WorkflowService", filt: ExportFilter, stop: int | None) -> ExportDigest:
     """The digest of what an export with this filter and stop contains, read from the database."""
     digest = ExportDigest()
     for batch in service.iter_audit_rows(stop=stop, **filt.query_args()):

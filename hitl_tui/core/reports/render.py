@@ -18,11 +18,14 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..text import neutralise
 from .layout import Block, blocks
 from .report import Report, build_report
+
+if TYPE_CHECKING:
+    from .export import ExportJob
 
 EVIDENCE_ID = "hitl-audit-evidence"
 MD_EVIDENCE_MARK = "<!-- hitl-audit-evidence -->"
@@ -67,7 +70,7 @@ def _html_block(b: Block) -> str:
     return f"<p>{_e(b.text)}</p>\n"
 
 
-def write_html(job) -> dict[str, Any]:
+def write_html(job: "ExportJob") -> dict[str, Any]:
     report = build_report(job)
     out: BinaryIO = job.out
     out.write(("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -117,7 +120,7 @@ def _md_block(b: Block) -> str:
     return f"{_m(b.text)}\n\n"
 
 
-def write_markdown(job) -> dict[str, Any]:
+def write_markdown(job: "ExportJob") -> dict[str, Any]:
     report = build_report(job)
     out: BinaryIO = job.out
     for block in blocks(report):

@@ -14,13 +14,14 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..audit import GENESIS_HEX, canonical_bytes
 from ..checkpoints import FORMAT as CHECKPOINT_FORMAT
-from ..checkpoints import signature_valid
+from ..checkpoints import FORMATS as CHECKPOINT_FORMATS
+from ..checkpoints import (checkpoint_from_note, is_note, known_public_keys, note_database_id,
+                           parse_checkpoint_json, signature_valid)
 from ..errors import CheckpointError
 from ..models import Checkpoint
 from .entries import body_from_export, rehash
@@ -124,14 +125,15 @@ def inspect_file(path: Path) -> FileReport:
         raise CheckpointError(f"Cannot read {path}: {exc.strerror}.") from None
     if head.startswith(b"record_type,"):
         return _inspect_csv(path)
+    if is_note(head):
+        return _inspect_note(path)
     if head.startswith(b"{"):
         first = head.split(b"\n", 1)[0]
-        try:
-            if json.loads(first).get("record_type") == HEADER_TYPE:
-                return _inspect_jsonl(path)
+        try:  # only the sniffing: a failure while reading the export itself is not "no export"
+            is_export = json.loads(first).get("record_type") == HEADER_TYPE
         except (ValueError, AttributeError):
-            pass
-        return _inspect_checkpoint(path)
+            is_export = False
+        return _inspect_jsonl(path) if is_export else _inspect_checkpoint(path)
     text = _read_text(path)
     if f'id="{EVIDENCE_ID}"' in text:
         return _inspect_report(path, "html", _html_evidence(text), text)
@@ -149,16 +151,18 @@ def _read_text(path: Path) -> str:
 
 def _checkpoint_from(data: Any, rep: FileReport) -> None:
     """Parse a checkpoint record; a bad signature is a failed check (evidence), not an error."""
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in CHECKPOINT_FORMATS:
         rep.add("signed checkpoint", False, "none in this file")
         return
     try:
-        cp = Checkpoint(size=int(data["size"]), head_hash=str(data["head_hash"]),
-                        created_at=datetime.fromisoformat(data["created_at"]), database_id=str(data["database_id"]),
-                        public_key=str(data["public_key"]), signature=str(data["signature"]))
-    except (KeyError, ValueError, TypeError) as exc:
+        cp = parse_checkpoint_json(data)
+    except CheckpointError as exc:
         rep.add("signed checkpoint", False, f"malformed ({exc})")
         return
+    _check_signature(cp, rep)
+
+
+def _check_signature(cp: Checkpoint, rep: FileReport) -> None:
     if signature_valid(cp):
         rep.checkpoint = cp
         rep.add("checkpoint signature", True,
@@ -172,14 +176,25 @@ def _inspect_checkpoint(path: Path) -> FileReport:
         data = json.loads(_read_text(path))
     except ValueError:
         raise CheckpointError(f"{path} is neither a hitl-tui checkpoint nor an audit export.") from None
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in CHECKPOINT_FORMATS:
         raise CheckpointError(f"{path} is not a hitl-tui checkpoint (format {CHECKPOINT_FORMAT!r} expected).")
     rep = FileReport(path, "checkpoint")
     _checkpoint_from(data, rep)
     return rep
 
 
-def _check_header(rep: FileReport, header: Any) -> None:
+def _inspect_note(path: Path) -> FileReport:
+    """A C2SP checkpoint note. It names its key by a 4-byte hash only: this account's checkpoint
+    key for the note's database is the one it is checked against."""
+    text = _read_text(path)
+    cp = checkpoint_from_note(text, known_public_keys(note_database_id(text) or ""), str(path))
+    rep = FileReport(path, "checkpoint")
+    _check_signature(cp, rep)
+    return rep
+
+
+def _check_header(rep: FileReport, header: Any) -> dict[str, Any]:
+    """The export's header, kept on `rep` and returned; CheckpointError when it is none."""
     if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
         raise CheckpointError(f"{rep.path} is not a hitl-tui audit export ({EXPORT_FORMAT} expected).")
     rep.header = header
@@ -191,6 +206,7 @@ def _check_header(rep: FileReport, header: Any) -> None:
     cp = rep.checkpoint
     if cp is not None and (cp.database_id != header.get("database_id") or cp.size != header.get("stop_seq")):
         rep.add("checkpoint matches the export", False, "the checkpoint names another database or size than the export")
+    return header
 
 
 def _finish(rep: FileReport, entries: _Entries, trailer: Any, full: bool) -> None:
@@ -217,22 +233,17 @@ def _finish(rep: FileReport, entries: _Entries, trailer: Any, full: bool) -> Non
 
 def _inspect_jsonl(path: Path) -> FileReport:
     rep = FileReport(path, "jsonl")
-    entries, trailer = None, None
-    with open(path, encoding="utf-8", newline="\n") as fh:
-        for number, line in enumerate(fh, 1):
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                obj = None
+    trailer = None
+    # utf-8-sig: a byte order mark (an editor's re-save) is not part of the header line
+    with open(path, encoding="utf-8-sig", newline="\n") as fh:
+        entries = _Entries(_check_header(rep, _loads(fh.readline())).get("stop_seq"))
+        for number, line in enumerate(fh, 2):
+            obj = _loads(line)
             if not isinstance(obj, dict):
-                if entries is not None:
-                    entries._fail(f"line {number} is not a JSON object")
+                entries._fail(f"line {number} is not a JSON object")
                 continue
             kind = obj.get("record_type")
-            if number == 1:
-                _check_header(rep, obj)
-                entries = _Entries(rep.header.get("stop_seq"))
-            elif kind == ENTRY_TYPE and trailer is None:
+            if kind == ENTRY_TYPE and trailer is None:
                 entries.feed(obj)
             elif kind == TRAILER_TYPE and trailer is None:
                 trailer = obj
@@ -258,8 +269,7 @@ def _inspect_csv(path: Path) -> FileReport:
                 continue
             cells = dict(zip(CSV_COLUMNS, row))
             if number == 2:
-                _check_header(rep, _loads(cells["details"]))
-                entries = _Entries(rep.header.get("stop_seq"))
+                entries = _Entries(_check_header(rep, _loads(cells["details"])).get("stop_seq"))
             elif cells["record_type"] == ENTRY_TYPE and entries is not None and trailer is None:
                 _feed_csv(entries, cells, number)
             elif cells["record_type"] == TRAILER_TYPE and trailer is None:
@@ -311,8 +321,7 @@ def _inspect_report(path: Path, kind: str, evidence: Any, text: str) -> FileRepo
     rep = FileReport(path, kind)
     if not isinstance(evidence, dict):
         raise CheckpointError(f"{path}: the machine-readable evidence block is missing or damaged.")
-    _check_header(rep, evidence.get("header"))
-    entries = _Entries(rep.header.get("stop_seq"))
+    entries = _Entries(_check_header(rep, evidence.get("header")).get("stop_seq"))
     for obj in evidence.get("entries") or []:
         if isinstance(obj, dict):
             entries.feed(obj)

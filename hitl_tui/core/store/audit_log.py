@@ -7,11 +7,14 @@ from typing import Iterator
 
 from ..errors import AuditChainBroken
 from . import merkle_nodes, meta
+from .connection import Conn
 
 BATCH = 20_000
+#: a row of the checkpoints table: (size, head_hash, created_at, public_key, signature, note)
+CheckpointRow = tuple[int, str, str, str, str, str | None]
 
 
-def append(conn, seq: int, workflow_id: str | None, body: bytes, digest: bytes) -> None:
+def append(conn: Conn, seq: int, workflow_id: str | None, body: bytes, digest: bytes) -> None:
     """Entry `seq`, the head beside the chain, and the Merkle tree nodes it completes (about
     one row per eight entries), all in the caller's transaction."""
     conn.execute(
@@ -22,7 +25,7 @@ def append(conn, seq: int, workflow_id: str | None, body: bytes, digest: bytes) 
     merkle_nodes.on_append(conn, seq, body, digest, merkle_nodes.prev_hash_of(body))
 
 
-def checked_head(conn) -> tuple[int, bytes]:
+def checked_head(conn: Conn) -> tuple[int, bytes]:
     """The head to append after, refusing to extend a chain whose tail disagrees with the head
     recorded beside it (truncated or extended behind our back): new entries would vouch for it."""
     # one round trip: this runs in every write transaction
@@ -41,7 +44,8 @@ def checked_head(conn) -> tuple[int, bytes]:
     return size, head
 
 
-def iter_rows(conn, start: int = 1, stop: int | None = None) -> Iterator[list[tuple[int, bytes, bytes, str | None]]]:
+def iter_rows(conn: Conn, start: int = 1,
+              stop: int | None = None) -> Iterator[list[tuple[int, bytes, bytes, str | None]]]:
     """Batches of (seq, body, hash, workflow_id) in sequence order, so a million entries never
     sit in memory."""
     last = start - 1
@@ -59,14 +63,15 @@ def iter_rows(conn, start: int = 1, stop: int | None = None) -> Iterator[list[tu
         last = rows[-1][0]
 
 
-def iter_rows_filtered(conn, *, start: int = 1, stop: int | None = None, since: str | None = None,
+def iter_rows_filtered(conn: Conn, *, start: int = 1, stop: int | None = None, since: str | None = None,
                        until: str | None = None, workflow_ids: tuple[str, ...] = (), actors: tuple[str, ...] = (),
                        workflow_types: tuple[str, ...] = (), batch: int = BATCH) -> Iterator[list[tuple[int, bytes, bytes]]]:
     """Like iter_rows, restricted to the export filters (all optional, combined with AND):
     `since` <= ts < `until` (ISO text in the stored format), the entry's workflow id, its actor, or
     its request's workflow type. Workflow filters use the index column (verify_audit checks it
     against the hashed bytes); time and actor are read from the hashed bytes themselves."""
-    clauses, args = [], []
+    clauses: list[str] = []
+    args: list[int | str] = []
     if stop is not None:
         clauses.append("seq <= ?")
         args.append(int(stop))
@@ -103,14 +108,14 @@ def _body_matches(body: bytes, since: str | None, until: str | None, actors: set
             and (not actors or rec.get("actor") in actors))
 
 
-def rows_for_workflow(conn, workflow_id: str) -> list[tuple[int, bytes, bytes]]:
+def rows_for_workflow(conn: Conn, workflow_id: str) -> list[tuple[int, bytes, bytes]]:
     return conn.execute(
         "SELECT seq, CAST(body AS BLOB), CAST(hash AS BLOB) FROM audit_log WHERE workflow_id = ? ORDER BY seq", (workflow_id,)
     ).fetchall()
 
 
 
-def insert_checkpoint(conn, size: int, head_hash: str, created_at: str, public_key: str, signature: str,
+def insert_checkpoint(conn: Conn, size: int, head_hash: str, created_at: str, public_key: str, signature: str,
                       note: str | None = None, edge: str | None = None) -> None:
     conn.execute(
         "INSERT INTO checkpoints (size, head_hash, created_at, public_key, signature, note, edge) "
@@ -119,7 +124,7 @@ def insert_checkpoint(conn, size: int, head_hash: str, created_at: str, public_k
     )
 
 
-def checkpoints(conn) -> list[tuple[int, str, str, str, str, str | None]]:
+def checkpoints(conn: Conn) -> list[CheckpointRow]:
     """(size, head_hash, created_at, public_key, signature, note) in the order they were signed;
     note is the C2SP signed note (None for the older format)."""
     return conn.execute(
@@ -127,14 +132,14 @@ def checkpoints(conn) -> list[tuple[int, str, str, str, str, str | None]]:
     ).fetchall()
 
 
-def last_checkpoint_size(conn) -> int:
+def last_checkpoint_size(conn: Conn) -> int:
     row = conn.execute("SELECT max(size) FROM checkpoints").fetchone()
     return row[0] or 0
 
 
 # --- single entries and signed checkpoints, for proofs and sealing (issue 10: the SQL lives here) --
 
-def hashes_at(conn, seqs: tuple[int, ...]) -> dict[int, bytes]:
+def hashes_at(conn: Conn, seqs: tuple[int, ...]) -> dict[int, bytes]:
     """The stored chain hashes of the entries `seqs` (those that exist)."""
     if not seqs:
         return {}
@@ -143,7 +148,7 @@ def hashes_at(conn, seqs: tuple[int, ...]) -> dict[int, bytes]:
         f"SELECT seq, CAST(hash AS BLOB) FROM audit_log WHERE seq IN ({marks})", seqs).fetchall()}
 
 
-def unfiled_entries(conn, upto: int) -> list[tuple[int, bytes]]:
+def unfiled_entries(conn: Conn, upto: int) -> list[tuple[int, bytes]]:
     """(seq, canonical bytes) of the entries up to `upto` filed under no request (the directory,
     policy and key entries), from the audit_unfiled index (migration 11)."""
     return [(seq, bytes(body)) for seq, body in conn.execute(
@@ -151,13 +156,13 @@ def unfiled_entries(conn, upto: int) -> list[tuple[int, bytes]]:
         "WHERE workflow_id IS NULL AND seq <= ? ORDER BY seq", (upto,)).fetchall()]
 
 
-def entry_at(conn, seq: int) -> tuple[bytes, str | None] | None:
+def entry_at(conn: Conn, seq: int) -> tuple[bytes, str | None] | None:
     """(canonical bytes, workflow id) of entry `seq`, or None when there is no such entry."""
     row = conn.execute("SELECT CAST(body AS BLOB), workflow_id FROM audit_log WHERE seq = ?", (seq,)).fetchone()
     return None if row is None else (bytes(row[0]), row[1])
 
 
-def signed_checkpoints(conn, public_key: str) -> list[tuple[int, str, str, str, str, str, str | None]]:
+def signed_checkpoints(conn: Conn, public_key: str) -> list[tuple[int, str, str, str, str, str, str | None]]:
     """(size, head_hash, created_at, public_key, signature, note, edge) of the signed-note
     checkpoints made with `public_key`, newest first."""
     return conn.execute(

@@ -16,6 +16,7 @@ import errno
 import os
 import shlex
 from pathlib import Path
+from typing import Callable, Literal, overload
 
 from ..errors import DiskFull, StoreBusy, StoreError, StoreReadOnly, WalFilesForeign
 
@@ -132,7 +133,7 @@ def diagnose(path: Path, exc: BaseException) -> StoreError | None:
     if not (full or readonly or opening or name.startswith("SQLITE_PERM")):
         return None  # a wrong key, a damaged page, a constraint...: not the filesystem
     path = Path(path)
-    checks = [read_only_filesystem, database_not_readable]
+    checks: list[Callable[[Path], StoreError | None]] = [read_only_filesystem, database_not_readable]
     if full:
         checks.append(lambda p: disk_full(p, certain=True))
     elif opening:  # SQLite reports a -shm it could not grow on a full disk as an I/O error
@@ -182,7 +183,13 @@ def read_only_filesystem(path: Path) -> StoreReadOnly | None:
     )
 
 
+@overload
+def disk_full(path: Path, *, certain: Literal[True]) -> DiskFull: ...
+@overload
+def disk_full(path: Path, *, certain: bool = False) -> DiskFull | None: ...
 def disk_full(path: Path, *, certain: bool = False) -> DiskFull | None:
+    """The filesystem holding `path` is full (or, when not `certain`, nearly so); `certain`: the
+    driver said so, so it is the cause even when the free space cannot be read."""
     try:
         st = os.statvfs(path.parent)
     except OSError:

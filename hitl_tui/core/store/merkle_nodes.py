@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import Iterator
 
 from ..merkle import CompactRange, leaf_hash, node_hash, range_hash
+from .connection import Conn
 
 #: the lowest level stored: subtrees of 16 entries and up
 LEVEL = 4
@@ -30,7 +31,7 @@ _EDGES_KEPT = 32
 INSERT = "INSERT OR REPLACE INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)"
 
 
-def on_append(conn, seq: int, body: bytes, digest: bytes, prev: bytes | None) -> None:
+def on_append(conn: Conn, seq: int, body: bytes, digest: bytes, prev: bytes | None) -> None:
     """Store the subtrees entry `seq` completes. Called by audit_log.append in its transaction;
     only executes INSERTs when the edge before it is cached (the usual case), so a batching
     stand-in for the connection works too."""
@@ -69,12 +70,12 @@ def prev_hash_of(body: bytes) -> bytes | None:
         return None
 
 
-def get(conn, level: int, idx: int) -> bytes | None:
+def get(conn: Conn, level: int, idx: int) -> bytes | None:
     row = conn.execute("SELECT CAST(hash AS BLOB) FROM merkle_nodes WHERE level = ? AND idx = ?", (level, idx)).fetchone()
     return None if row is None else bytes(row[0])
 
 
-def leaves(conn, first: int, last: int) -> list[bytes]:
+def leaves(conn: Conn, first: int, last: int) -> list[bytes]:
     """Leaf hashes of entries first..last (1-based seq, inclusive), hashed from their bodies."""
     if last < first:
         return []
@@ -93,7 +94,7 @@ class StoredTree:
     is not stored from the ones below it, and the lowest levels from the bodies). Memoises what it
     reads, so one proof reads each node and body once."""
 
-    def __init__(self, conn, size: int) -> None:
+    def __init__(self, conn: Conn, size: int) -> None:
         self.conn, self.size = conn, size
         self._nodes: dict[tuple[int, int], bytes] = {}
         self._leaves: dict[int, bytes] = {}
@@ -108,10 +109,11 @@ class StoredTree:
         if level < LEVEL:
             h = self._low(level, idx)
         else:
-            h = get(self.conn, level, idx)
-            if h is None:
+            stored = get(self.conn, level, idx)
+            if stored is None:
                 self.missing.append(key)
-                h = node_hash(self.perfect(level - 1, 2 * idx), self.perfect(level - 1, 2 * idx + 1))
+                stored = node_hash(self.perfect(level - 1, 2 * idx), self.perfect(level - 1, 2 * idx + 1))
+            h = stored
         self._nodes[key] = h
         return h
 
@@ -133,11 +135,11 @@ class StoredTree:
         return CompactRange(self.size, [self.perfect(level, idx) for level, idx in CompactRange.edge(self.size)])
 
 
-def edge_from_store(conn, size: int) -> CompactRange:
+def edge_from_store(conn: Conn, size: int) -> CompactRange:
     return StoredTree(conn, size).edge()
 
 
-def backfill(conn) -> int:
+def backfill(conn: Conn) -> int:
     """Build every stored node from the bodies of a log written before the tree existed (migration
     9). One pass over the log; returns the number of entries it covered."""
     conn.execute("DELETE FROM merkle_nodes")
@@ -157,7 +159,7 @@ def backfill(conn) -> int:
     return edge.size
 
 
-def nodes_from(conn, size: int) -> Iterator[tuple[int, int, bytes]]:
+def nodes_from(conn: Conn, size: int) -> Iterator[tuple[int, int, bytes]]:
     """Stored nodes completed by entries after the first `size` (levels LEVEL and up), by level."""
     level = LEVEL
     top = conn.execute("SELECT max(level) FROM merkle_nodes").fetchone()[0]

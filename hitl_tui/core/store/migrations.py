@@ -7,8 +7,10 @@ with its row in schema_migrations.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 from ..errors import NotADatabase, StoreError
+from .connection import Conn
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema", """
@@ -236,7 +238,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 LATEST = MIGRATIONS[-1][0]
 
 
-def _backfill_merkle(conn) -> None:
+def _backfill_merkle(conn: Conn) -> None:
     from . import merkle_nodes
 
     merkle_nodes.backfill(conn)
@@ -246,7 +248,7 @@ def _backfill_merkle(conn) -> None:
 PYTHON_STEPS = {9: _backfill_merkle}
 
 
-def current_version(conn) -> int:
+def current_version(conn: Conn) -> int:
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
     ).fetchone()
@@ -256,14 +258,14 @@ def current_version(conn) -> int:
     return row[0] or 0
 
 
-def check_is_ours(conn, path) -> None:
+def check_is_ours(conn: Conn, path: Path) -> None:
     """Refuse to lay our schema over some other application's (correctly keyed) database."""
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if tables and "schema_migrations" not in tables:
         raise NotADatabase(f"{path} is an encrypted database of some other application, not hitl-tui's; nothing was changed.")
 
 
-def migrate(conn) -> int:
+def migrate(conn: Conn) -> int:
     """Apply every migration newer than the database; returns the resulting version.
 
     The version is read first without a lock: a database that is up to date (nearly every open)
@@ -326,4 +328,4 @@ def _statements(sql: str) -> list[str]:
 def _complete(text: str) -> bool:
     import sqlcipher3
 
-    return sqlcipher3.complete_statement(text)
+    return bool(sqlcipher3.complete_statement(text))

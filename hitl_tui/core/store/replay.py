@@ -8,7 +8,9 @@ own order, beside its expected digest. Only this module names those tables.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
+
+from .connection import Conn
 
 #: the requests columns a replay rebuilds, in the order core/replay.py keeps them
 REQUEST_COLS = ("workflow_type", "title", "description", "requester", "data", "risk_level", "risk_rank",
@@ -26,7 +28,7 @@ CREATE TEMP TABLE IF NOT EXISTS replay_approvals (workflow_id TEXT NOT NULL, rev
 """
 
 
-def begin(conn) -> None:
+def begin(conn: Conn) -> None:
     for statement in _TEMP.strip().split(";\n"):
         if statement.strip():
             conn.execute(statement)
@@ -34,17 +36,17 @@ def begin(conn) -> None:
     conn.execute("DELETE FROM temp.replay_approvals")
 
 
-def end(conn) -> None:
+def end(conn: Conn) -> None:
     conn.execute("DROP TABLE IF EXISTS temp.replay_requests")
     conn.execute("DROP TABLE IF EXISTS temp.replay_approvals")
 
 
-def put_requests(conn, rows: Iterable[tuple[str, int, int, bytes]]) -> None:
+def put_requests(conn: Conn, rows: Iterable[tuple[str, int, int, bytes]]) -> None:
     """(id, seq of its created entry, known-columns mask, digest); a later row for an id wins."""
     conn.executemany("INSERT OR REPLACE INTO temp.replay_requests (id, seq, known, digest) VALUES (?, ?, ?, ?)", rows)
 
 
-def put_approvals(conn, rows: Iterable[tuple[str, int, int, int, int, bytes]]) -> list[tuple[str, int, int]]:
+def put_approvals(conn: Conn, rows: Iterable[tuple[str, int, int, int, int, bytes]]) -> list[tuple[str, int, int]]:
     """(workflow_id, revision, stage, seq, known, digest). Returns the keys already present: two
     decisions of one stage in the trail, which the caller reports."""
     rows = list(rows)
@@ -61,7 +63,7 @@ def put_approvals(conn, rows: Iterable[tuple[str, int, int, int, int, bytes]]) -
     return dupes
 
 
-def request_pairs(conn, batch: int = 20_000) -> Iterator[list[tuple]]:
+def request_pairs(conn: Conn, batch: int = 20_000) -> Iterator[list[tuple[Any, ...]]]:
     """Every requests row (its rowid order, so the table's pages are read in turn) with the
     replay's seq, mask and digest for its id (NULLs when the trail never created it)."""
     cols = ", ".join(f"r.{c}" for c in REQUEST_COLS)
@@ -71,7 +73,7 @@ def request_pairs(conn, batch: int = 20_000) -> Iterator[list[tuple]]:
         yield rows
 
 
-def approval_pairs(conn, batch: int = 20_000) -> Iterator[list[tuple]]:
+def approval_pairs(conn: Conn, batch: int = 20_000) -> Iterator[list[tuple[Any, ...]]]:
     cols = ", ".join(f"a.{c}" for c in APPROVAL_COLS)
     cur = conn.execute(f"SELECT a.workflow_id, a.revision, a.stage, t.seq, t.known, t.digest, {cols} FROM approvals a "
                        "LEFT JOIN temp.replay_approvals t ON t.workflow_id = a.workflow_id "
@@ -80,41 +82,50 @@ def approval_pairs(conn, batch: int = 20_000) -> Iterator[list[tuple]]:
         yield rows
 
 
-def expected_counts(conn) -> tuple[int, int]:
+def expected_counts(conn: Conn) -> tuple[int, int]:
     return (conn.execute("SELECT count(*) FROM temp.replay_requests").fetchone()[0],
             conn.execute("SELECT count(*) FROM temp.replay_approvals").fetchone()[0])
 
 
-def first_missing_request(conn) -> tuple[str, int] | None:
+def first_missing_request(conn: Conn) -> tuple[str, int] | None:
     """The earliest request the trail created that the table no longer holds."""
-    return conn.execute("SELECT t.id, t.seq FROM temp.replay_requests t WHERE NOT EXISTS "
-                        "(SELECT 1 FROM requests r WHERE r.id = t.id) ORDER BY t.seq LIMIT 1").fetchone()
+    row: tuple[str, int] | None = conn.execute(
+        "SELECT t.id, t.seq FROM temp.replay_requests t WHERE NOT EXISTS "
+        "(SELECT 1 FROM requests r WHERE r.id = t.id) ORDER BY t.seq LIMIT 1").fetchone()
+    return row
 
 
-def first_missing_approval(conn) -> tuple[str, int, int, int] | None:
-    return conn.execute("SELECT t.workflow_id, t.revision, t.stage, t.seq FROM temp.replay_approvals t "
-                        "WHERE NOT EXISTS (SELECT 1 FROM approvals a WHERE a.workflow_id = t.workflow_id "
-                        "AND a.revision = t.revision AND a.stage = t.stage) ORDER BY t.seq LIMIT 1").fetchone()
+def first_missing_approval(conn: Conn) -> tuple[str, int, int, int] | None:
+    row: tuple[str, int, int, int] | None = conn.execute(
+        "SELECT t.workflow_id, t.revision, t.stage, t.seq FROM temp.replay_approvals t "
+        "WHERE NOT EXISTS (SELECT 1 FROM approvals a WHERE a.workflow_id = t.workflow_id "
+        "AND a.revision = t.revision AND a.stage = t.stage) ORDER BY t.seq LIMIT 1").fetchone()
+    return row
 
 
-def request_row(conn, workflow_id: str) -> tuple | None:
-    return conn.execute(f"SELECT {', '.join(REQUEST_COLS)} FROM requests WHERE id = ?", (workflow_id,)).fetchone()
+def request_row(conn: Conn, workflow_id: str) -> tuple[Any, ...] | None:
+    row: tuple[Any, ...] | None = conn.execute(f"SELECT {', '.join(REQUEST_COLS)} FROM requests WHERE id = ?",
+                                               (workflow_id,)).fetchone()
+    return row
 
 
-def approval_row(conn, workflow_id: str, revision: int, stage: int) -> tuple | None:
-    return conn.execute(f"SELECT {', '.join(APPROVAL_COLS)} FROM approvals WHERE workflow_id = ? AND revision = ? "
-                        "AND stage = ?", (workflow_id, revision, stage)).fetchone()
+def approval_row(conn: Conn, workflow_id: str, revision: int, stage: int) -> tuple[Any, ...] | None:
+    row: tuple[Any, ...] | None = conn.execute(
+        f"SELECT {', '.join(APPROVAL_COLS)} FROM approvals WHERE workflow_id = ? AND revision = ? AND stage = ?",
+        (workflow_id, revision, stage)).fetchone()
+    return row
 
 
-def user_rows(conn) -> list[tuple]:
-    return conn.execute(f"SELECT username, {', '.join(USER_COLS)} FROM users").fetchall()
+def user_rows(conn: Conn) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = conn.execute(f"SELECT username, {', '.join(USER_COLS)} FROM users").fetchall()
+    return rows
 
 
-def entry_body(conn, seq: int) -> bytes:
+def entry_body(conn: Conn, seq: int) -> bytes:
     return bytes(conn.execute("SELECT CAST(body AS BLOB) FROM audit_log WHERE seq = ?", (seq,)).fetchone()[0])
 
 
-def search_index_gap(conn) -> int | None:
+def search_index_gap(conn: Conn) -> int | None:
     """The rowid of a request the search index does not list, or of an index entry whose request
     row is gone (0 when counts differ but no gap is named), None when the index lists exactly the
     requests. Read-only: FTS5's own 'integrity-check' is a write statement (it would hold the
@@ -125,7 +136,7 @@ def search_index_gap(conn) -> int | None:
     missing = conn.execute("SELECT r.rowid FROM requests r WHERE NOT EXISTS "
                            "(SELECT 1 FROM requests_fts_docsize d WHERE d.id = r.rowid) LIMIT 1").fetchone()
     if missing:
-        return missing[0]
+        return int(missing[0])
     if rows == indexed:
         return None
     extra = conn.execute("SELECT d.id FROM requests_fts_docsize d WHERE NOT EXISTS "
@@ -133,6 +144,6 @@ def search_index_gap(conn) -> int | None:
     return extra[0] if extra else 0
 
 
-def request_id_at(conn, rowid: int) -> str | None:
+def request_id_at(conn: Conn, rowid: int) -> str | None:
     row = conn.execute("SELECT id FROM requests WHERE rowid = ?", (rowid,)).fetchone()
     return row[0] if row else None

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from . import meta
+from .connection import Conn
 from .replay import APPROVAL_COLS, REQUEST_COLS, USER_COLS
 
 
-def read(conn) -> dict[str, Any]:
+def read(conn: Conn) -> dict[str, Any]:
     size, _head = meta.audit_head(conn)
     request_cols = ("id", *REQUEST_COLS)
     approval_cols = ("workflow_id", "revision", "stage", *APPROVAL_COLS)

@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Callable
 
 from ..models import Role, User
+from .connection import Conn
 
 _COLS = "username, role, email, display_name, active, admin, created_at"
 
 
-def _user(row) -> User:
+def _user(row: tuple[Any, ...]) -> User:
     return User(username=row[0], role=Role(row[1]), email=row[2], display_name=row[3],
                 active=bool(row[4]), admin=bool(row[5]), created_at=datetime.fromisoformat(row[6]))
 
 
-def get(conn, username: str) -> User | None:
+def get(conn: Conn, username: str) -> User | None:
     row = conn.execute(f"SELECT {_COLS} FROM users WHERE username = ?", (username,)).fetchone()
     return _user(row) if row else None
 
 
-def list_all(conn, include_inactive: bool = True) -> list[User]:
+def list_all(conn: Conn, include_inactive: bool = True) -> list[User]:
     where = "" if include_inactive else "WHERE active = 1"
     return [_user(r) for r in conn.execute(f"SELECT {_COLS} FROM users {where} ORDER BY username")]
 
 
-def insert(conn, user: User, now: str) -> None:
+def insert(conn: Conn, user: User, now: str) -> None:
     conn.execute(
         "INSERT INTO users (username, role, email, display_name, active, admin, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -32,8 +34,9 @@ def insert(conn, user: User, now: str) -> None:
     )
 
 
-def update(conn, username: str, now: str, **changes) -> None:
-    cols = {"role": lambda v: v.value, "active": int, "admin": int, "email": str, "display_name": str}
+def update(conn: Conn, username: str, now: str, **changes: Any) -> None:
+    cols: dict[str, Callable[[Any], Any]] = {"role": lambda v: v.value, "active": int, "admin": int, "email": str,
+                                            "display_name": str}
     sets, args = [], []
     for key, value in changes.items():
         sets.append(f"{key} = ?")
@@ -41,6 +44,6 @@ def update(conn, username: str, now: str, **changes) -> None:
     conn.execute(f"UPDATE users SET {', '.join(sets)}, updated_at = ? WHERE username = ?", (*args, now, username))
 
 
-def has_admin(conn) -> bool:
+def has_admin(conn: Conn) -> bool:
     return conn.execute("SELECT 1 FROM users WHERE admin = 1 AND active = 1 LIMIT 1").fetchone() is not None
 
