@@ -246,11 +246,13 @@ class ReadsMixin:
             walker = ChainWalker(want_sizes=[s for s, *_ in stored] + [c.size for c in external])
             tree = TreeBuilder(want_sizes=walker.want)  # the Merkle tree, from the same bytes
             sigs = SignaturePass(meta.get(conn, "database_id") or "", size)  # each signed action, on every core
+            tables = replay.Comparison(conn)  # the tables against the trail, while the signature workers verify
             for batch in audit_log.iter_rows(conn):
                 if not walker.feed(batch):
                     break
                 tree.feed(batch, walker.count)
                 sigs.feed(batch, walker.count)
+                tables.feed(batch)
                 if progress:
                     progress(walker.count, size)
             if walker.bad_seq is None:
@@ -259,7 +261,11 @@ class ReadsMixin:
             registered = meta.signing_keys(conn)
             db_id = meta.get(conn, "database_id") or ""
             signed = sigs.finish(walker, conn)  # the first forgery, and the user_keys table against the trail
-            replayed = replay.compare(conn) if walker.bad_seq is None else None  # the tables against the trail
+            if walker.bad_seq is None:
+                replayed = tables.result()
+            else:
+                tables.abandon()  # a broken chain: no replay is reported
+                replayed = None
             commit(conn)
         finally:
             conn.close()
