@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "policy": "hitl_tui.commands.policy:policy",
     "ask": "hitl_tui.commands.ask:ask",
     "key": "hitl_tui.commands.keys:key",
+    "erase": "hitl_tui.commands.erase:erase",
+    "retention": "hitl_tui.commands.erase:retention",
 }
 
 

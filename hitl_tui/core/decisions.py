@@ -35,6 +35,10 @@ class AuditAction(StrEnum):
     POLICY_APPLIED = "policy_applied"
     KEY_ROTATED = "key_rotated"
     SIGNING_KEY_REGISTERED = "signing_key_registered"
+    ERASURE_REQUESTED = "erasure_requested"
+    ERASURE_CANCELLED = "erasure_cancelled"
+    PERSONAL_DATA_ERASED = "personal_data_erased"
+    PERSONAL_DATA_EXPIRED = "personal_data_expired"
 
 
 #: the audit actions that record a human decision on a stage, in chain order of the vocabulary

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Mapping
@@ -43,6 +44,8 @@ class FieldSpec:
     aliases: Mapping[str, str] = field(default_factory=dict)
     #: money/integer: the smallest value that means something (an expense of 0 approves nothing)
     minimum: Decimal | None = None
+    #: text only: the value is personal data, sealed in the trail so it can be erased (privacy.py)
+    personal: bool = False
 
     def parse(self, value: Any) -> Any:
         if self.kind == "money":
@@ -115,6 +118,14 @@ class WorkflowType:
     #: decisions at or above this risk need the signing key's passphrase (reauth_at; None: the
     #: policy's [signing] reauth_at)
     reauth_at: RiskLevel | None = None
+    #: retain_personal: how long after a request reaches a final status its personal data is kept
+    retain_personal: timedelta | None = None
+    #: the ISO 8601 text of retain_personal, as the policy spells it (for the trail and messages)
+    retain_text: str | None = None
+
+    @property
+    def personal_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.personal)
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
@@ -386,6 +397,7 @@ def _build_type(key: str, spec: dict[str, Any]) -> WorkflowType:
             name=name, label=str(fspec.get("label", name.replace("_", " ").capitalize())), kind=kind,
             required=bool(fspec.get("required", False)), help=str(fspec.get("help", "")),
             choices=choices, aliases=aliases, minimum=field_minimum(where, name, kind, fspec),
+            personal=_personal(where, name, kind, fspec),
         ))
     by_name = {f.name: f for f in fields}
     rspec = spec.get("risk") or {}
@@ -418,4 +430,31 @@ def _build_type(key: str, spec: dict[str, Any]) -> WorkflowType:
         chains[level] = tuple(Role.parse(r) for r in roles)
     return WorkflowType(key=key, name=str(spec.get("name", key)), description=str(spec.get("description", "")),
                         fields=tuple(fields), risk=risk, chains=chains,
-                        reauth_at=_reauth_at(spec, f"workflow type {key!r}"))
+                        reauth_at=_reauth_at(spec, f"workflow type {key!r}"),
+                        retain_personal=_retention(where, spec.get("retain_personal")),
+                        retain_text=None if spec.get("retain_personal") is None else str(spec["retain_personal"]))
+
+
+def _personal(where: str, name: str, kind: str, fspec: Mapping[str, Any]) -> bool:
+    value = fspec.get("personal", False)
+    if not isinstance(value, bool):
+        raise PolicyError(f"{where}: field {name!r} personal must be true or false, not {value!r}.")
+    if value and kind != "text":
+        raise PolicyError(f"{where}: field {name!r} is a {kind} field; only text fields can be marked personal.")
+    return value
+
+
+def _retention(where: str, value: Any) -> timedelta | None:
+    """retain_personal = "P2Y": an ISO 8601 duration (years count 365 days, months 30)."""
+    if value is None:
+        return None
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        span = TypeAdapter(timedelta).validate_python(str(value)) if isinstance(value, str) else None
+    except ValidationError:
+        span = None
+    if span is None or span <= timedelta(0) or not str(value).upper().startswith("P"):
+        raise PolicyError(f"{where}: retain_personal {value!r} is not a positive ISO 8601 duration "
+                          f"such as \"P2Y\", \"P90D\" or \"PT30S\".")
+    return span

@@ -171,3 +171,16 @@ def eligible_deciders(policy: Policy, people: list[User], request: WorkflowReque
     in `exclude` (who decided an earlier stage of this revision)."""
     return [p.username for p in people if p.active and role_may_decide(policy, p.role, role)
             and p.username != request.requester and p.username not in exclude]
+
+
+def check_erasure(actor: User | None) -> None:
+    """Erasing personal data is for an active directory administrator, always: there is no
+    bootstrap exception, since an erasure cannot be undone."""
+    check_admin(actor, True)
+
+
+def check_second_person(actor: str, requested_by: str) -> None:
+    """An erasure is carried out by a different administrator from the one who asked for it."""
+    if actor == requested_by:
+        raise PermissionDenied(f"You ({actor}) requested this erasure; a second administrator must confirm it "
+                               f"(two-person rule).")

@@ -23,6 +23,8 @@ from typing import Any, Iterable
 
 from .hydrate import data_to_json
 from .models import RiskLevel, VerifyResult, WorkflowStatus
+from .privacy import has_seals
+from .unsealing import ERASURE_FLOW, Unsealer
 from .store import audit_log
 from .store import replay as sql
 from .store.connection import Conn
@@ -209,6 +211,7 @@ def is_marked(rec: dict[str, Any]) -> bool:
 class Replayer:
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
+        self.unsealer = Unsealer(conn)
         self.live: dict[str, list[Any]] = {}
         self.users: dict[str, list[Any]] = {}
         self.requests_out: list[tuple[str, int, int, bytes]] = []  # what sql.put_requests takes
@@ -219,9 +222,15 @@ class Replayer:
 
     def feed(self, rows: Iterable[tuple[Any, ...]]) -> None:
         loads, live, out = json.loads, self.live, self.out
-        for row in rows:
-            rec = loads(row[1])
+        rows = list(rows)
+        recs = [loads(row[1]) for row in rows]
+        self.unsealer.prefetch(rec for row, rec in zip(rows, recs) if has_seals(row[1]))
+        for row, rec in zip(rows, recs):
+            if has_seals(row[1]):
+                self.unsealer.open(row[0], rec)
             action = rec.get("action")
+            if action in ERASURE_FLOW:
+                self.unsealer.erasure(row[0], rec)
             if action in REQUEST_ACTIONS:
                 wid, marked = rec.get("workflow_id"), is_marked(rec)
                 out.entries += 1
@@ -281,8 +290,11 @@ def replay_one(conn: Conn, wid: str) -> tuple[list[Any] | None, dict[tuple[int, 
     hashed bytes of every entry."""
     state: list[Any] | None = None
     approvals: dict[tuple[int, int], tuple[int, tuple[Any, ...]]] = {}
+    unsealer = Unsealer(conn)
     for seq, body, _ in audit_log.rows_for_workflow(conn, wid):
         rec = json.loads(body)
+        if has_seals(body):
+            unsealer.open(seq, rec)
         if rec.get("action") not in REQUEST_ACTIONS:
             continue
         if state is None or rec["action"] == "created" and state[SEQ] is UNKNOWN:
@@ -312,7 +324,7 @@ class Comparison:
         try:
             self.replayer.finish()
             out = self.replayer.out
-            found = words.first_difference(self.replayer.conn, self.replayer)
+            found = self.replayer.unsealer.first_problem() or words.first_difference(self.replayer.conn, self.replayer)
             if found is not None:
                 out.seq, out.problem = found
             return out
@@ -333,3 +345,4 @@ def compare(conn: Conn) -> Replay:
         comparison.abandon()
         raise
     return comparison.result()
+

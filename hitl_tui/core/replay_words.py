@@ -15,6 +15,7 @@ from typing import Any, Sequence
 from .models import Role, WorkflowStatus
 from .replay import AWAITING, R, SEQ, UNKNOWN, Replayer, is_marked, new_request, replay_one, row_digest, step
 from .store import replay as sql
+from .privacy import Opener, has_seals
 from .store.connection import Conn
 
 LAST = float("inf")
@@ -159,7 +160,10 @@ def _data_words(wid: str, table: Any, trail: str) -> str:
 
 
 def describe_approval(conn: Conn, wid: str, revision: int, stage: int, seq: int) -> str:
-    rec = json.loads(sql.entry_body(conn, seq))
+    body = sql.entry_body(conn, seq)
+    rec = json.loads(body)
+    if has_seals(body):
+        rec["details"] = Opener(conn).open(rec.get("details"))
     approval = step(new_request(seq), rec, is_marked(rec))
     row = sql.approval_row(conn, wid, revision, stage)
     where = _stage(wid, revision, stage)

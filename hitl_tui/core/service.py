@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from . import rbac
+from . import privacy, rbac
 from .audit import AuditContext, build_record, canonical_bytes, chain_hash, iso, utc_now
 from .checkpoints import Signer
 from .crashpoints import crash_point
@@ -34,6 +34,7 @@ from .policy_store import PolicyStore, StoredPolicy
 from .reads import ReadsMixin
 from .rotation import KeyRotation, open_beside_pending
 from .sealing import Sealer
+from .erasure import Erasure
 from .key_directory import KeyDirectory
 from .personal_keys import KeyStore
 from .signatures import SIGNED_ACTIONS
@@ -87,6 +88,8 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         self._sealer = Sealer(self)
         #: each person's signing key: signs every signed action's entry (key_directory.py)
         self._keys = KeyDirectory(self)
+        #: erasing personal data and applying retention rules (erasure.py)
+        self.erasure = Erasure(self)
         #: why the last seal (checkpoint) was refused: the chain does not verify from this
         #: account's last trusted checkpoint (names the first bad entry); None when it was not
         self.seal_refused_reason: str | None = None
@@ -213,14 +216,19 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 raise
 
     def _audit(self, conn: Conn, actor: str, action: str, workflow_id: str | None, details: dict[str, Any],
-               ts: datetime | None = None) -> int:
+               ts: datetime | None = None, personal_fields: tuple[str, ...] = ()) -> int:
         """Append the entry; `ts` is the time the caller wrote into the row it changed (one
-        timestamp for both, so a replay of the trail gives the row exactly: replay.py)."""
+        timestamp for both, so a replay of the trail gives the row exactly: replay.py). Its
+        personal values are sealed first (privacy.py), so the signature and the hash cover the
+        sealed form and survive an erasure; `personal_fields`: the request's data fields the
+        policy marks personal."""
         if action in REPLAYED:
             details = {**details, **REPLAY_MARK}  # carries all a replay needs (TRAIL10 B)
+        now = ts or utc_now()
+        details = privacy.Sealer(conn, iso(now)).seal(action, actor, workflow_id, details, personal_fields)
         self._keys.prepare(conn, actor, action, details)  # a legacy user's first key, in an entry of its own
         size, head = audit_log.checked_head(conn)
-        seq, now = size + 1, ts or utc_now()
+        seq = size + 1
         record = build_record(seq, head, now, actor, action, workflow_id, details, self.ctx)
         if action in SIGNED_ACTIONS and (sig := self._keys.sign(conn, record)) is not None:
             record["sig"] = sig  # the actor's signature, inside the hashed bytes (signatures.py)
@@ -264,7 +272,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 "risk_reason": assessment.risk_reason, "chain": [r.value for r in assessment.chain],
                 "status_after": WorkflowStatus.AWAITING_APPROVAL.value, "stage_after": 0, "revision": 1,
                 **_assessed_under(policy),
-            }, ts=when)
+            }, ts=when, personal_fields=policy.policy.workflow_type(assessment.workflow_type).personal_fields)
         return wid
 
     def _new_id(self, conn: Conn) -> str:
@@ -400,7 +408,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 "risk_reason": assessment.risk_reason, "chain": [r.value for r in assessment.chain],
                 "status_before": req.status.value, "status_after": outcome.status.value, "stage_after": 0,
                 **_assessed_under(policy),
-            }, ts=when)
+            }, ts=when, personal_fields=policy.policy.workflow_type(req.workflow_type).personal_fields)
             return self._load(conn, req.id)
 
     # --- the policy ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .audit import canonical_bytes
+from .erased import is_placeholder
 
 if TYPE_CHECKING:  # cryptography is imported lazily at run time
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -37,6 +38,7 @@ SIGNED_ACTIONS = frozenset({
     "created", "approved", "rejected", "changes_requested", "resubmitted", "withdrawn",
     "user_added", "user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed",
     "policy_applied", "user_key_registered", "user_key_revoked",
+    "erasure_requested", "erasure_cancelled", "personal_data_erased", "personal_data_expired",
 })
 #: entries that change who holds which key, or whether the directory has an administrator
 #: (which decides whether an entry is bootstrap): verify-audit reads these in order
@@ -46,7 +48,9 @@ KEY_ACTIONS = frozenset({"user_added", "user_key_registered", "user_key_revoked"
 #: signature alone does not make such an entry genuine, its signer must have been an administrator
 #: at that point of the trail, or anyone holding a key could add themselves an administrator.
 ADMIN_ACTIONS = frozenset({"user_added", "user_role_changed", "user_deactivated", "user_reactivated",
-                           "user_admin_changed", "policy_applied", "user_key_registered", "user_key_revoked"})
+                           "user_admin_changed", "policy_applied", "user_key_registered", "user_key_revoked",
+                           "erasure_requested", "erasure_cancelled", "personal_data_erased",
+                           "personal_data_expired"})
 #: the actions whose signature check needs the key history's state (parsed in full when verified)
 HISTORY_ACTIONS = KEY_ACTIONS | ADMIN_ACTIONS
 DECISIONS = {"approved": "approved", "rejected": "rejected", "changes_requested": "requested changes"}
@@ -326,7 +330,8 @@ def manifestation(rec: Mapping[str, Any], *, names: Mapping[str, str | None] | N
         return None
     actor = str(rec.get("actor"))
     shown = (names or {}).get(actor)
-    who = f"{shown} ({actor})" if shown and shown != actor else actor
+    # an erased display name is no printed name: the username alone still says who signed
+    who = f"{shown} ({actor})" if shown and shown != actor and not is_placeholder(shown) else actor
     try:
         when = datetime.fromisoformat(str(rec.get("ts")))
         if when.tzinfo is None:

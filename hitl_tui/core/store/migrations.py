@@ -233,6 +233,29 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     -- proven in the signed tree), instead of reading the whole log.
     CREATE INDEX audit_unfiled ON audit_log(seq) WHERE workflow_id IS NULL;
     """),
+    (12, "personal data sealed under keys that can be destroyed", """
+    -- Personal values in the trail are sealed (core/privacy.py): the hashed bytes hold a salted
+    -- digest, the value itself sits here encrypted under a data key of one person for one request
+    -- (workflow_id NULL: their directory entry). Erasure destroys the key (secret NULL, with the
+    -- entry that did it) and deletes its boxes; the trail, its proofs and signatures stay whole.
+    CREATE TABLE privacy_keys (
+        key_id      TEXT PRIMARY KEY,
+        person      TEXT NOT NULL,
+        workflow_id TEXT,
+        secret      BLOB,
+        created_at  TEXT NOT NULL,
+        erased_seq  INTEGER,
+        erased_on   TEXT
+    );
+    CREATE UNIQUE INDEX privacy_keys_owner ON privacy_keys(person, IFNULL(workflow_id, ''));
+    CREATE INDEX privacy_keys_request ON privacy_keys(workflow_id);
+    CREATE TABLE sealed_values (
+        digest TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        box    BLOB NOT NULL
+    );
+    CREATE INDEX sealed_values_key ON sealed_values(key_id);
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,261 @@
+"""Personal data in the trail, sealed so that it can be erased without breaking the trail.
+
+A personal value in an entry's details (a title, a description, a comment, a name or an email in
+the directory, a data field the policy marks personal) is replaced, before the entry is signed
+and hashed, by {"key": KEY_ID, "sealed": DIGEST}: DIGEST = sha256(PREFIX || salt || canonical
+bytes of the value), salt 16 random bytes. The value and its salt are kept apart, encrypted with
+AES-256-GCM under a data key of one person for one request (store/privacy.py). The hashed bytes
+commit to the value through the digest; destroying the key (erasure.py) leaves every hash, proof
+and signature as it was, and the value reads `erased on DATE` from then on, in the tables too.
+docs/VERIFY.md section 10 specifies the format for auditors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping
+
+from .audit import canonical_bytes
+from .erased import is_placeholder, placeholder
+from .store import privacy as sql
+from .store.connection import Conn
+
+PREFIX = b"hitl-tui sealed value v1\n"
+_HEX32 = re.compile(r"[0-9a-f]{32}\Z")
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+
+#: the actions whose comments (or reason) are the actor's own words
+_COMMENTED = frozenset({"approved", "rejected", "changes_requested", "withdrawn", "created", "resubmitted"})
+_FILED = frozenset({"created", "resubmitted"})
+_DIRECTORY = frozenset({"user_added", "user_role_changed", "user_deactivated", "user_reactivated",
+                        "user_admin_changed"})
+_ERASURE_WORDS = frozenset({"erasure_requested", "erasure_cancelled"})
+#: the entries that destroy data keys, with the keys they list
+ERASING_ACTIONS = frozenset({"personal_data_erased", "personal_data_expired"})
+__all__ = ["ERASING_ACTIONS", "Opened", "Opener", "PREFIX", "Sealer", "digest_of", "has_seals", "is_placeholder",
+           "is_sealed", "personal_positions", "placeholder", "sealed_in"]
+
+
+def is_sealed(value: Any) -> bool:
+    return (isinstance(value, dict) and len(value) == 2 and isinstance(value.get("key"), str)
+            and isinstance(value.get("sealed"), str) and bool(_HEX32.match(value["key"]))
+            and bool(_HEX64.match(value["sealed"])))
+
+
+def digest_of(salt: bytes, value: Any) -> str:
+    return hashlib.sha256(PREFIX + salt + canonical_bytes(value)).hexdigest()
+
+
+Path = tuple[str, ...]
+
+
+def personal_positions(action: str, actor: str, details: Mapping[str, Any],
+                       personal_fields: Iterable[str] = ()) -> list[tuple[Path, str]]:
+    """(path in details, whose data it is) of each personal value of an entry (the one list;
+    VERIFY.md section 10 repeats it). Only non-empty strings are sealed."""
+    found: list[tuple[Path, str]] = []
+    if action in _FILED:
+        found += [(("title",), actor), (("description",), actor)]
+        data = details.get("data")
+        if isinstance(data, Mapping):
+            found += [(("data", name), actor) for name in sorted(personal_fields) if name in data]
+    if action in _COMMENTED:
+        found.append((("comments",), actor))
+    if action in _DIRECTORY:
+        person = details.get("username")
+        if isinstance(person, str):
+            for part in ((), ("before",), ("after",)):
+                found += [((*part, name), person) for name in ("email", "display_name")]
+    if action in _ERASURE_WORDS:
+        found.append((("reason",), actor))
+    return found
+
+
+def _get(details: Mapping[str, Any], path: Path) -> Any:
+    node: Any = details
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _set(details: dict[str, Any], path: Path, value: Any) -> dict[str, Any]:
+    """A copy of `details` with the value at `path` replaced (the nested objects copied on the way)."""
+    out = dict(details)
+    if len(path) == 1:
+        out[path[0]] = value
+    else:
+        out[path[0]] = _set(dict(out[path[0]]), path[1:], value)
+    return out
+
+
+def _aead(secret: bytes) -> Any:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(secret)
+
+
+class Sealer:
+    """Seals the personal values of entries written in one transaction (service._audit)."""
+
+    def __init__(self, conn: Conn, created_at: str) -> None:
+        self.conn, self.created_at = conn, created_at
+
+    def seal(self, action: str, actor: str, workflow_id: str | None, details: dict[str, Any],
+             personal_fields: Iterable[str] = ()) -> dict[str, Any]:
+        for path, person in personal_positions(action, actor, details, personal_fields):
+            value = _get(details, path)
+            if isinstance(value, str) and value and not is_sealed(value):
+                scope = None if action in _DIRECTORY or action in _ERASURE_WORDS else workflow_id
+                details = _set(details, path, self._seal_one(person, scope, value))
+        return details
+
+    def _seal_one(self, person: str, workflow_id: str | None, value: str) -> dict[str, str]:
+        key_id, secret = self._key(person, workflow_id)
+        salt = secrets.token_bytes(16)
+        digest = digest_of(salt, value)
+        nonce = os.urandom(12)
+        opened = canonical_bytes({"salt": salt.hex(), "value": value})
+        sql.insert_box(self.conn, digest, key_id, nonce + _aead(secret).encrypt(nonce, opened, digest.encode()))
+        return {"key": key_id, "sealed": digest}
+
+    def _key(self, person: str, workflow_id: str | None) -> tuple[str, bytes]:
+        found = sql.key_for(self.conn, person, workflow_id)
+        if found is not None and found[1] is not None:
+            return found[0], found[1]
+        if found is not None:  # erased: later values about them get a key of their own
+            from .errors import PermissionDenied
+            raise PermissionDenied(f"The personal data of {person} was erased; nothing more can be recorded about "
+                                   f"them{' in ' + workflow_id if workflow_id else ''}.")
+        key_id, secret = secrets.token_hex(16), secrets.token_bytes(32)
+        sql.insert_key(self.conn, key_id, person, workflow_id, secret, self.created_at)
+        return key_id, secret
+
+
+@dataclass
+class Opened:
+    """One sealed value as the database can open it: its value, or the erasure that ended it."""
+
+    value: Any = None
+    salt: str | None = None
+    erased_on: str | None = None
+    erased_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def shown(self) -> Any:
+        return placeholder(self.erased_on) if self.erased_on is not None else self.value
+
+    def opening(self) -> dict[str, Any] | None:
+        if self.erased_on is not None:
+            return {"erased": self.erased_on[:10], "by": self.erased_seq}
+        if self.salt is not None:
+            return {"salt": self.salt, "value": self.value}
+        return None
+
+
+def sealed_in(node: Any) -> Iterator[dict[str, str]]:
+    """Every sealed value inside `node` (objects and lists, walked in full)."""
+    if isinstance(node, dict):
+        if is_sealed(node):
+            yield node
+            return
+        for value in node.values():
+            yield from sealed_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from sealed_in(value)
+
+
+def _replace(node: Any, opened: Mapping[str, Opened], missing: str) -> Any:
+    if isinstance(node, dict):
+        if is_sealed(node):
+            got = opened.get(node["sealed"])
+            return missing if got is None or got.problem else got.shown
+        return {k: _replace(v, opened, missing) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_replace(v, opened, missing) for v in node]
+    return node
+
+
+#: what a value reads as when the database cannot open it (its box or key was deleted behind the
+#: application's back: verify-audit names it)
+UNREADABLE = "(sealed value missing)"
+
+
+@dataclass
+class Opener:
+    """Opens sealed values for one read snapshot. Batch with prefetch() before open(), so a
+    million entries cost a query per few hundred values, not one each."""
+
+    conn: Conn
+    cache: dict[str, Opened] = field(default_factory=dict)
+    _keys: dict[str, sql.KeyRow | None] = field(default_factory=dict)
+
+    def prefetch(self, seals: Iterable[Mapping[str, str]]) -> None:
+        todo = {s["sealed"]: s["key"] for s in seals if s["sealed"] not in self.cache}
+        if not todo:
+            return
+        need = {k for k in todo.values() if k not in self._keys}
+        if need:
+            rows = sql.keys(self.conn, need)
+            for kid in need:
+                self._keys[kid] = rows.get(kid)
+        boxes = sql.boxes(self.conn, [d for d, k in todo.items() if (row := self._keys[k]) and row[1] is not None])
+        for digest, kid in todo.items():
+            self.cache[digest] = self._open(digest, kid, self._keys[kid], boxes.get(digest))
+
+    def _open(self, digest: str, kid: str, key: sql.KeyRow | None, box: tuple[str, bytes] | None) -> Opened:
+        if key is None:
+            return Opened(problem=f"its data key {kid} is not in the database, and no erasure in the trail destroyed it")
+        if key[1] is None:
+            return Opened(erased_on=key[3] or "", erased_seq=key[2])
+        if box is None or box[0] != kid:
+            return Opened(problem="its encrypted value was deleted from the database behind the application's back")
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            plain = _aead(key[1]).decrypt(box[1][:12], box[1][12:], digest.encode())
+            doc = json.loads(plain)
+            salt, value = bytes.fromhex(doc["salt"]), doc["value"]
+        except (InvalidTag, ValueError, KeyError, TypeError):
+            return Opened(problem="its encrypted value does not open under its key: it was replaced")
+        if digest_of(salt, value) != digest:
+            return Opened(problem="its stored value is not the value the entry sealed: it was replaced")
+        return Opened(value=value, salt=salt.hex())
+
+    def open(self, details: Any) -> Any:
+        """`details` with every sealed value replaced by what it reads as now."""
+        seals = list(sealed_in(details))
+        if not seals:
+            return details
+        self.prefetch(seals)
+        return _replace(details, self.cache, UNREADABLE)
+
+    def openings(self, details: Any) -> dict[str, dict[str, Any]]:
+        """digest -> opening (VERIFY.md 10.3) of each sealed value in `details`."""
+        seals = list(sealed_in(details))
+        self.prefetch(seals)
+        out: dict[str, dict[str, Any]] = {}
+        for seal in seals:
+            opening = self.cache[seal["sealed"]].opening()
+            if opening is not None:
+                out[seal["sealed"]] = opening
+        return out
+
+    def problems(self, details: Any) -> list[tuple[dict[str, str], Opened]]:
+        seals = list(sealed_in(details))
+        self.prefetch(seals)
+        return [(s, self.cache[s["sealed"]]) for s in seals
+                if self.cache[s["sealed"]].problem or self.cache[s["sealed"]].erased_on is not None]
+
+
+def has_seals(body: bytes) -> bool:
+    """A cheap look at the hashed bytes: does this entry hold any sealed value?"""
+    return b'"sealed":"' in body
