@@ -12,9 +12,11 @@ replay of the affected requests, so verify-audit finds them in step with the tra
 from __future__ import annotations
 
 import json
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from . import rbac
 from .audit import iso, utc_now
@@ -78,14 +80,8 @@ class Erasure:
 
     def request(self, target: str, reason: str, *, actor: str | None = None) -> ErasureRequest:
         """Ask for `target`'s personal data (a username, or a request id WF-...) to be erased."""
-        check_inputs(target=target, reason=reason)
-        target = str(target).strip()
-        reason = check_text(reason or "", "reason", REASON_MAX, single_line=True, required=True,
-                            hint='say why, e.g. "GDPR Art. 17 request of 2026-11-30"')
-        svc = self.service
-        with svc._write() as conn:
-            actor_name, actor_user = svc._actor(conn, actor)
-            rbac.check_erasure(actor_user)
+        target, reason = _checked(target, reason, 'say why, e.g. "GDPR Art. 17 request of 2026-11-30"')
+        with self._as_administrator(actor) as (conn, actor_name):
             keys = self._live_keys(conn, target)
             waiting = pending_in(conn).get(target)
             if waiting is not None:
@@ -93,34 +89,36 @@ class Erasure:
                                        f"in entry {waiting.seq}); a second administrator confirms it with "
                                        f"`hitl-tui erase {target} --confirm`.")
             if not keys:
-                raise PermissionDenied(f"{target} has no personal data left to erase.")
+                raise PermissionDenied(f"{target} has no personal data left to erase." if sql.ever_sealed(conn, target)
+                                       else f"{target} has no sealed personal data: what was recorded before sealing "
+                                            f"existed stays in the trail as written and cannot be erased.")
             when = utc_now()
-            seq = svc._audit(conn, actor_name, AuditAction.ERASURE_REQUESTED, None,
-                             {"target": target, "reason": reason}, ts=when)
+            seq = self.service._audit(conn, actor_name, AuditAction.ERASURE_REQUESTED, None,
+                                      {"target": target, "reason": reason}, ts=when)
         return ErasureRequest(seq, target, actor_name, iso(when), reason)
 
     def cancel(self, target: str, reason: str, *, actor: str | None = None) -> ErasureRequest:
-        check_inputs(target=target, reason=reason)
-        target = str(target).strip()
-        reason = check_text(reason or "", "reason", REASON_MAX, single_line=True, required=True,
-                            hint="say why the erasure is not to be carried out")
-        svc = self.service
-        with svc._write() as conn:
-            actor_name, actor_user = svc._actor(conn, actor)
-            rbac.check_erasure(actor_user)
+        target, reason = _checked(target, reason, "say why the erasure is not to be carried out")
+        with self._as_administrator(actor) as (conn, actor_name):
             waiting = self._waiting(conn, target)
-            svc._audit(conn, actor_name, AuditAction.ERASURE_CANCELLED, None,
-                       {"target": target, "request_seq": waiting.seq, "reason": reason})
+            self.service._audit(conn, actor_name, AuditAction.ERASURE_CANCELLED, None,
+                                {"target": target, "request_seq": waiting.seq, "reason": reason})
         return waiting
+
+    @contextmanager
+    def _as_administrator(self, actor: str | None) -> Iterator[tuple[Conn, str]]:
+        """The service's write transaction, refused unless `actor` is an active administrator."""
+        with self.service._write() as conn:
+            actor_name, actor_user = self.service._actor(conn, actor)
+            rbac.check_erasure(actor_user)
+            yield conn, actor_name
 
     def confirm(self, target: str, *, actor: str | None = None) -> Erased:
         """Carry out the waiting erasure of `target`, as a second administrator."""
         check_inputs(target=target)
         target = str(target).strip()
         svc = self.service
-        with svc._write() as conn:
-            actor_name, actor_user = svc._actor(conn, actor)
-            rbac.check_erasure(actor_user)
+        with self._as_administrator(actor) as (conn, actor_name):
             waiting = self._waiting(conn, target)
             rbac.check_second_person(actor_name, waiting.requested_by)
             keys = self._live_keys(conn, target)
@@ -147,9 +145,7 @@ class Erasure:
         """Erase the personal data of every request `due()` lists: one entry per workflow type."""
         svc = self.service
         done: list[Erased] = []
-        with svc._write() as conn:
-            actor_name, actor_user = svc._actor(conn, actor)
-            rbac.check_erasure(actor_user)
+        with self._as_administrator(actor) as (conn, actor_name):
             due = self._due(conn, now or utc_now())
             by_type: dict[str, list[DueForRetention]] = {}
             for item in due:
@@ -229,8 +225,18 @@ class Erasure:
         return touched
 
 
+_REQUEST_ID = re.compile(r"WF-\d+-\d+\Z")
+
+
+def _checked(target: str, reason: str, hint: str) -> tuple[str, str]:
+    check_inputs(target=target, reason=reason)
+    return str(target).strip(), check_text(reason or "", "reason", REASON_MAX, single_line=True, required=True,
+                                           hint=hint)
+
+
 def _is_request(target: str) -> bool:
-    return target.upper().startswith("WF-")
+    """A request id (WF-<seconds>-<digits>); anything else names a person."""
+    return bool(_REQUEST_ID.match(target))
 
 
 def _rewrite_request(conn: Conn, wid: str) -> None:

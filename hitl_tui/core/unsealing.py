@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .privacy import ERASING_ACTIONS, Opener, placeholder, sealed_in
+from .store import privacy as sql
 from .store.connection import Conn
 
 #: the entries of an erasure's two-person flow, which the replay holds to its rule
@@ -71,6 +72,14 @@ class Unsealer:
             elif made[1] != on[:10]:
                 self._fail(first, f"the personal data sealed in entry {first} reads {placeholder(on)!r}, but "
                                   f"entry {by} erased it on {made[1]}")
+        # the other direction: a key the trail destroyed must stay destroyed (a copy kept from
+        # before the erasure and put back would otherwise make the erased values readable again)
+        rows = sql.keys(self.opener.conn, self.destroyed)
+        for kid, (seq, _day) in sorted(self.destroyed.items(), key=lambda item: item[1][0]):
+            row = rows.get(kid)
+            if row is not None and (row[1] is not None or row[2] != seq):
+                self._fail(seq, f"entry {seq} erased key {kid}, but the database still holds it: the erasure was "
+                                f"undone behind the application's back")
         return self.problem
 
     def _fail(self, seq: int, problem: str) -> None:

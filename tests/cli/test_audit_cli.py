@@ -29,7 +29,8 @@ def test_intact_chain_verifies(ready):
 def test_an_edited_entry_is_named_and_exits_3(ready):
     _busy(ready)
     seq = seq_of(ready, "approved")
-    tamper_body(ready, seq, b"Within budget", b"Rubber-stamped")
+    # the decision, not the comment: a comment is sealed in the hashed bytes (a digest, not the words)
+    tamper_body(ready, seq, b'"decision":"approve"', b'"decision":"reject"')
     result = ready("verify-audit")
     assert result.exit_code == 3
     assert f"AUDIT CHAIN BROKEN at entry {seq}" in result.stdout and "VERIFICATION FAILED" in result.stdout
@@ -56,7 +57,7 @@ def test_checkpoint_file_exposes_a_full_chain_rewrite(ready, tmp_path):
 
 def test_checkpoint_refuses_a_broken_chain(ready, tmp_path):
     _busy(ready)
-    tamper_body(ready, seq_of(ready, "approved"), b"Within budget", b"Rubber-stamped")
+    tamper_body(ready, seq_of(ready, "approved"), b'"decision":"approve"', b'"decision":"reject"')
     ready.refused("checkpoint", "-o", str(tmp_path / "cp.json"), code=3, match="no checkpoint was signed")
     assert not (tmp_path / "cp.json").exists()
 

@@ -39,9 +39,11 @@ def body(conn, seq):
 
 
 def edited_body(conn, seq):
-    """Entry 15 is sarah.manager's approval with comment 'ok 2'; change the comment."""
+    """Entry 15 is sarah.manager's approval with comment 'ok 2'; turn it into a rejection (the
+    comment itself is sealed: the hashed bytes hold its digest, not its words)."""
     old = body(conn, seq)
-    new = old.replace(b'"ok 2"', b'"OK!!"')
+    assert json.loads(old)["actor"] == "sarah.manager"
+    new = old.replace(b'"decision":"approve"', b'"decision":"reject"')
     assert new != old
     return new
 
@@ -215,7 +217,8 @@ def test_audit_entries_carry_who_and_where(busy, monkeypatch):
 
 
 def test_body_rewritten_as_text_is_reported_not_a_crash(busy, attacker):
-    attacker.execute("UPDATE audit_log SET body = replace(CAST(body AS TEXT), 'ok 2', 'OK!!') WHERE seq = 15")
+    attacker.execute("UPDATE audit_log SET body = replace(CAST(body AS TEXT), ?, ?) WHERE seq = 15",
+                     ('"decision":"approve"', '"decision":"reject"'))
     assert attacker.execute("SELECT typeof(body) FROM audit_log WHERE seq = 15").fetchone()[0] == "text"
     result = busy.verify_audit()
     assert result.first_bad_seq == 15 and "edited" in result.problem

@@ -151,3 +151,37 @@ def test_sealed_form_is_what_is_signed(admins):
     created = next(json.loads(r[1]) for batch in rows for r in batch
                    if json.loads(r[1]).get("workflow_id") == wid and json.loads(r[1])["action"] == "created")
     assert is_sealed(created["details"]["title"]) and "sig" in created
+
+
+def test_an_erased_description_is_not_flagged_as_thin(admins):
+    from hitl_tui.core.compliance import check_request
+
+    wid = _closed_refund(admins)
+    admins.erasure.request(wid, "asked", actor="ada.admin")
+    admins.erasure.confirm(wid, actor="bob.admin")
+    codes = {f.code for f in check_request(admins.policy, admins.get_workflow(wid))}
+    assert "thin_justification" not in codes and "missing_justification" not in codes
+
+
+def test_an_erasure_without_a_second_administrator_is_named(admins, db_path, db_key):
+    """An administrator who holds the database key asks for an erasure, then forges its
+    confirmation with their own (valid) signing key and destroys the keys by hand: every
+    signature verifies, the two-person rule does not."""
+    from tests.forgery import forge_entry
+
+    wid = _closed_refund(admins)
+    asked = admins.erasure.request(wid, "asked", actor="ada.admin")
+    conn = raw_connection(db_path, db_key)
+    keys = sorted(r[0] for r in conn.execute("SELECT key_id FROM privacy_keys WHERE workflow_id = ?", (wid,)))
+    ada = admins.personal_keys.newest("ada.admin").unlock()
+    seq = forge_entry(conn, actor="ada.admin", action="personal_data_erased", workflow_id=None, signer=ada, details={
+        "target": wid, "keys": keys, "request_seq": asked.seq, "requested_by": "bob.admin", "rule": None})
+    day = conn.execute("SELECT json_extract(body, '$.ts') FROM audit_log WHERE seq = ?", (seq,)).fetchone()[0]
+    conn.execute("UPDATE privacy_keys SET secret = NULL, erased_seq = ?, erased_on = ? WHERE workflow_id = ?",
+                 (seq, day, wid))
+    conn.execute("DELETE FROM sealed_values WHERE key_id IN (SELECT key_id FROM privacy_keys WHERE workflow_id = ?)",
+                 (wid,))
+    result = admins.verify_audit()
+    assert not result.ok
+    assert f"entry {seq} erased personal data without a waiting request by another administrator" in (
+        result.tables_problem or ""), result.summary()

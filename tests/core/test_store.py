@@ -181,6 +181,8 @@ def test_migration_3_backfills_who_decided_the_current_revision(db_path, db_key)
     svc.approve_workflow(wid, "d")  # a director may take the manager stage
     svc.close(checkpoint=False)
     conn = raw_connection(db_path, db_key)  # roll the schema back to version 2, as shipped before
+    conn.execute("DROP TABLE sealed_values")  # migration 12 (an older database seals nothing)
+    conn.execute("DROP TABLE privacy_keys")
     conn.execute("DROP INDEX audit_unfiled")  # migration 11
     conn.execute("DROP TABLE user_keys")  # migration 10
     conn.execute("DROP TABLE merkle_nodes")  # migration 9

@@ -89,7 +89,10 @@ def test_edit_an_entry_body(case):
     cli, ids, conn = case
     drop_audit_triggers(conn)
     seq = seq_of(conn, "approved", ids["big"])
-    conn.execute("UPDATE audit_log SET body = replace(body, 'Budgeted', 'Budgetex') WHERE seq = ?", (seq,))
+    # the stage role, not the comment 'Budgeted': that is sealed (the hashed bytes hold its digest)
+    old, new = '"stage_role":"manager"', '"stage_role":"director"'
+    assert conn.execute("SELECT instr(body, ?) FROM audit_log WHERE seq = ?", (old.encode(), seq)).fetchone()[0]
+    conn.execute("UPDATE audit_log SET body = replace(body, ?, ?) WHERE seq = ?", (old, new, seq))
     assert f"AUDIT CHAIN BROKEN at entry {seq}: entry {seq} does not match its hash" in broken(cli)
 
 

@@ -35,6 +35,8 @@ def _raw(desk: Desk):
 
 
 def _edit_entry(desk: Desk, seq: int, old: bytes, new: bytes) -> None:
+    """Replace `old` by `new` in one entry's hashed bytes (a non-personal part: personal values
+    are sealed, their words are not in the body)."""
     conn = _raw(desk)
     drop_audit_triggers(conn)
     body = bytes(conn.execute("SELECT body FROM audit_log WHERE seq = ?", (seq,)).fetchone()[0])
@@ -75,7 +77,7 @@ def _refused_but_reported(done: subprocess.CompletedProcess, wid: str, bad_entry
 def test_an_edited_entry_after_the_last_checkpoint_is_not_signed(desk):
     wid = desk.setup()
     _, seq = _unsealed_request(desk)
-    _edit_entry(desk, seq, b"Printer toner", b"Printer tonez")  # the insider edits it
+    _edit_entry(desk, seq, b'"amount":"120.00"', b'"amount":"12.00"')  # the insider edits it
     before = _checkpoints(desk)
     done = desk.run("approve", wid)  # the next honest user's session
     _refused_but_reported(done, wid, seq)
@@ -87,7 +89,7 @@ def test_a_consistent_rewrite_is_not_signed_when_our_checkpoint_is_still_there(d
     wid = desk.setup()
     sealed_at = _checkpoints_size(desk)
     conn = _raw(desk)
-    rewrite_whole_chain(conn, b"Team offsite", b"Team onsite", drop_checkpoints=False)
+    rewrite_whole_chain(conn, b'"category":"travel"', b'"category":"meals"', drop_checkpoints=False)
     conn.close()
     done = desk.run("approve", wid)
     _refused_but_reported(done, wid, sealed_at)
@@ -108,7 +110,7 @@ def test_a_checkpoint_forged_in_our_name_is_not_trusted(desk):
     desk.setup()
     _, seq = _unsealed_request(desk)
     _unsealed_request(desk)
-    _edit_entry(desk, seq, b"Printer toner", b"Printer tonez")
+    _edit_entry(desk, seq, b'"amount":"120.00"', b'"amount":"12.00"')
     s = desk.service()
     public = s.signer(create=False).public_hex
     size = s.audit_size()
@@ -138,7 +140,7 @@ def test_sealing_walks_only_what_follows_the_trusted_checkpoint(desk):
 def test_direct_api_close_raises_when_the_seal_is_refused_and_closing_twice_is_harmless(desk):
     desk.setup()
     _, seq = _unsealed_request(desk)
-    _edit_entry(desk, seq, b"Printer toner", b"Printer tonez")
+    _edit_entry(desk, seq, b'"amount":"120.00"', b'"amount":"12.00"')
 
     async def scenario() -> None:
         system = await WorkflowSystem.open(desk.db)

@@ -134,3 +134,9 @@ def expired_requests(conn: Conn, workflow_type: str, final_statuses: tuple[str, 
 def fold_log(conn: Conn) -> None:
     """Checkpoint the write-ahead log into the database and truncate it."""
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def ever_sealed(conn: Conn, target: str) -> bool:
+    """Has anything ever been sealed for this person or request (erased since, or not)?"""
+    return conn.execute("SELECT 1 FROM privacy_keys WHERE person = ? OR workflow_id = ? LIMIT 1",
+                        (target, target)).fetchone() is not None
