@@ -15,8 +15,10 @@ import os
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import keyring.core
 import pytest
@@ -69,6 +71,21 @@ def _home_env(root: Path) -> dict[str, str]:
     for path in env.values():
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return {name: str(path) for name, path in env.items()}
+
+
+@contextmanager
+def isolated_home(root: Path) -> Iterator[dict[str, str]]:
+    """For a module-scoped fixture (the autouse one below is per test): HOME and XDG under
+    `root` (the variables are given), the project's variables removed, no keyring; undone on
+    leaving."""
+    home = _home_env(root)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in home.items():
+            mp.setenv(name, value)
+        for name in REMOVED_VARS:
+            mp.delenv(name, raising=False)
+        mp.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+        yield home
 
 
 def _reset_keyring_backend() -> None:

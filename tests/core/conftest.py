@@ -41,3 +41,34 @@ def raw_connection(path: Path, key: bytes):
     conn = sqlcipher3.connect(str(path), isolation_level=None)
     conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
     return conn
+
+
+#: what undoes each migration's schema, newest first (the tests that open "a database made
+#: before migration N" roll a fresh one back with roll_back_schema)
+_UNDO: dict[int, tuple[str, ...]] = {
+    12: ("DROP TABLE sealed_values", "DROP TABLE privacy_keys"),  # an older database seals nothing
+    11: ("DROP INDEX audit_unfiled",),
+    10: ("DROP TABLE user_keys",),
+    9: ("DROP TABLE merkle_nodes", "ALTER TABLE checkpoints DROP COLUMN note", "ALTER TABLE checkpoints DROP COLUMN edge"),
+    8: ("DROP INDEX requests_by_risk", "DROP INDEX requests_awaiting_risk"),
+    7: ("DROP INDEX requests_visible_cover",),
+    6: ("DROP INDEX approvals_by_approver_request",),
+    5: ("DROP TRIGGER requests_fts_insert", "DROP TRIGGER requests_fts_delete", "DROP TRIGGER requests_fts_update",
+        "DROP TABLE requests_fts"),
+    4: ("DROP TABLE policies", "ALTER TABLE requests DROP COLUMN policy_version"),
+    3: ("DROP INDEX requests_awaiting_cover", "ALTER TABLE requests DROP COLUMN deciders",
+        "CREATE INDEX requests_awaiting_cover ON requests(current_role, requester, id, revision) "
+        "WHERE current_role IS NOT NULL"),
+}
+
+
+def roll_back_schema(conn, to_version: int) -> None:
+    """Undo every migration after `to_version` on a raw connection, as if the database had been
+    made by the release that stopped there."""
+    from hitl_tui.core.store import migrations
+
+    assert max(_UNDO) == migrations.LATEST, "a new migration needs its undo step here"
+    for version in range(migrations.LATEST, to_version, -1):
+        for statement in _UNDO[version]:
+            conn.execute(statement)
+    conn.execute("DELETE FROM schema_migrations WHERE version > ?", (to_version,))

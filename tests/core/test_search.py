@@ -19,7 +19,7 @@ from hitl_tui.core.models import InboxView, RiskLevel
 from hitl_tui.core.service import WorkflowService
 from hitl_tui.core.store import migrations
 from hitl_tui.core.store import requests as req_sql
-from tests.core.conftest import CAST, raw_connection
+from tests.core.conftest import CAST, raw_connection, roll_back_schema
 
 VIEWS = list(InboxView)
 PEOPLE = [*CAST, "tom.manager", "dana.director"]
@@ -264,22 +264,8 @@ def found_in(conn, word: str) -> bool:
 
 def test_migration_5_indexes_a_database_made_before_it(db_path, db_key, service, desk):
     service.close(checkpoint=False)
-    conn = raw_connection(db_path, db_key)  # roll the schema back to version 4, as shipped before
-    conn.execute("DROP TABLE sealed_values")  # migration 12 (an older database seals nothing)
-    conn.execute("DROP TABLE privacy_keys")
-    conn.execute("DROP INDEX audit_unfiled")  # migration 11
-    conn.execute("DROP TABLE user_keys")  # migration 10
-    conn.execute("DROP TABLE merkle_nodes")  # migration 9
-    conn.execute("ALTER TABLE checkpoints DROP COLUMN note")
-    conn.execute("ALTER TABLE checkpoints DROP COLUMN edge")
-    conn.execute("DROP INDEX requests_by_risk")  # migration 8
-    conn.execute("DROP INDEX requests_awaiting_risk")
-    conn.execute("DROP INDEX requests_visible_cover")  # migration 7
-    conn.execute("DROP INDEX approvals_by_approver_request")
-    for trigger in ("insert", "delete", "update"):
-        conn.execute(f"DROP TRIGGER requests_fts_{trigger}")
-    conn.execute("DROP TABLE requests_fts")
-    conn.execute("DELETE FROM schema_migrations WHERE version >= 5")
+    conn = raw_connection(db_path, db_key)
+    roll_back_schema(conn, 4)  # as shipped before migration 5
     conn.close()
     svc = WorkflowService.open(db_path, key=db_key)
     try:

@@ -11,7 +11,7 @@ from hitl_tui.core.errors import DatabaseExists, DatabaseMissing, NotADatabase, 
 from hitl_tui.core.service import WorkflowService
 from hitl_tui.core.store import migrations
 
-from .conftest import raw_connection
+from .conftest import raw_connection, roll_back_schema
 
 
 def test_wrong_key_is_a_clear_error_and_the_file_is_untouched(db_path, db_key):
@@ -180,30 +180,8 @@ def test_migration_3_backfills_who_decided_the_current_revision(db_path, db_key)
     wid = svc.create_workflow_request("expense_approval", "t", "", "a", {"amount": 5000})
     svc.approve_workflow(wid, "d")  # a director may take the manager stage
     svc.close(checkpoint=False)
-    conn = raw_connection(db_path, db_key)  # roll the schema back to version 2, as shipped before
-    conn.execute("DROP TABLE sealed_values")  # migration 12 (an older database seals nothing)
-    conn.execute("DROP TABLE privacy_keys")
-    conn.execute("DROP INDEX audit_unfiled")  # migration 11
-    conn.execute("DROP TABLE user_keys")  # migration 10
-    conn.execute("DROP TABLE merkle_nodes")  # migration 9
-    conn.execute("ALTER TABLE checkpoints DROP COLUMN note")
-    conn.execute("ALTER TABLE checkpoints DROP COLUMN edge")
-    conn.execute("DROP INDEX requests_by_risk")  # migration 8
-    conn.execute("DROP INDEX requests_awaiting_risk")
-    conn.execute("DROP INDEX requests_visible_cover")  # migration 7
-    conn.execute("DROP INDEX approvals_by_approver_request")  # migration 6
-    for trigger in ("insert", "delete", "update"):  # migration 5
-        conn.execute(f"DROP TRIGGER requests_fts_{trigger}")
-    conn.execute("DROP TABLE requests_fts")
-    conn.execute("DELETE FROM schema_migrations WHERE version >= 5")
-    conn.execute("DROP TABLE policies")  # migration 4
-    conn.execute("ALTER TABLE requests DROP COLUMN policy_version")
-    conn.execute("DELETE FROM schema_migrations WHERE version = 4")
-    conn.execute("DROP INDEX requests_awaiting_cover")
-    conn.execute("ALTER TABLE requests DROP COLUMN deciders")
-    conn.execute("CREATE INDEX requests_awaiting_cover ON requests(current_role, requester, id, revision) "
-                 "WHERE current_role IS NOT NULL")
-    conn.execute("DELETE FROM schema_migrations WHERE version = 3")
+    conn = raw_connection(db_path, db_key)
+    roll_back_schema(conn, 2)  # as shipped before migration 3
     conn.close()
     svc = WorkflowService.open(db_path, key=db_key)
     assert svc._conn.execute("SELECT deciders FROM requests").fetchone()[0] == ",d,"

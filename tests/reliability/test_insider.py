@@ -17,7 +17,7 @@ import pytest
 from hitl_tui.core.audit import utc_now
 from tests.attacker import append_entry, drop_audit_triggers, raw_connection, rewrite_whole_chain
 from tests.cli.conftest import CAST, ME, Cli
-from tests.keyring_session import REMOVED_VARS, _home_env
+from tests.keyring_session import isolated_home
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +25,7 @@ def built(tmp_path_factory):
     """john.doe's requests: BIG (90,000, CRITICAL) approved by sarah.manager at stage 1, now
     awaiting the Director; DONE (5,000) approved at both stages; SMALL (500) awaiting a Manager."""
     root = tmp_path_factory.mktemp("insider")
-    home = {k: str(v) for k, v in _home_env(tmp_path_factory.mktemp("insider-home")).items()}
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in home.items():
-            mp.setenv(name, value)
-        for name in REMOVED_VARS:
-            mp.delenv(name, raising=False)
-        mp.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    with isolated_home(tmp_path_factory.mktemp("insider-home")) as home:
         cli = Cli(root)
         cli.ok("init", "--email", "me@example.com")
         with cli.service() as s:

@@ -23,7 +23,7 @@ from hitl_tui.core.audit import canonical_bytes
 from hitl_tui.core.privacy import digest_of, is_sealed, placeholder
 from tests.attacker import raw_connection
 from tests.cli.conftest import CAST, ME, Cli
-from tests.keyring_session import REMOVED_VARS, _home_env
+from tests.keyring_session import isolated_home
 
 TRIP = ("Datacentre travel", "Six engineers, two weeks")
 REFUND = {"amount": "120", "customer": "Erika Mustermann", "order_id": "A-17"}
@@ -35,13 +35,7 @@ def built(tmp_path_factory):
     awaiting the Director; REFUND (a refund to Erika Mustermann, customer marked personal)
     approved; GONE withdrawn, then erased (requested by you, confirmed by ada.admin)."""
     root = tmp_path_factory.mktemp("insider-privacy")
-    home = {k: str(v) for k, v in _home_env(tmp_path_factory.mktemp("insider-privacy-home")).items()}
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in home.items():
-            mp.setenv(name, value)
-        for name in REMOVED_VARS:
-            mp.delenv(name, raising=False)
-        mp.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    with isolated_home(tmp_path_factory.mktemp("insider-privacy-home")) as home:
         cli = Cli(root)
         cli.ok("init", "--email", "me@example.com")
         with cli.service() as s:
