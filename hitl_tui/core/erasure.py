@@ -199,7 +199,7 @@ class Erasure:
             return sql.live_keys_of_requests(conn, [target])
         user = user_sql.get(conn, target)
         if user is None:
-            raise UnknownUser(target)
+            raise UnknownUser(target, "`hitl-tui users list` shows who is in it; a request is named by its id, WF-...")
         if user.active:
             raise PermissionDenied(f"{target} is still active; deactivate them first (`hitl-tui users deactivate "
                                    f"{target}`): an erasure ends what the desk knows of a person.")

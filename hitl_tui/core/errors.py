@@ -77,7 +77,8 @@ class UnknownWorkflow(HitlError):
     code = "unknown_workflow"
 
     def __init__(self, workflow_id: str) -> None:
-        super().__init__(f"No workflow request with id {workflow_id!r}.")
+        super().__init__(f"No workflow request with id {workflow_id!r}; `hitl-tui request list --view visible` "
+                         f"shows the ones you may see.")
         self.workflow_id = workflow_id
 
 

@@ -267,9 +267,19 @@ def _type_changes(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[st
         out.append(f"{key} chains " + ", ".join(levels))
     if old.get("fields") != new.get("fields"):
         out.append(f"{key} fields")
-    if any(old.get(k) != new.get(k) for k in dict.fromkeys([*old, *new]) if k not in ("risk", "chains", "fields")):
+    others = [k for k in dict.fromkeys([*old, *new]) if k not in ("risk", "chains", "fields") and old.get(k) != new.get(k)]
+    out += [f"{key} {k} {_shown(old.get(k))} -> {_shown(new.get(k))}" for k in others if k in _SETTINGS]
+    if any(k not in _SETTINGS for k in others):
         out.append(f"{key} name/description")
     return out
+
+
+#: a type's own settings, summarised with their values (retain_personal "none" -> "P2Y")
+_SETTINGS = ("retain_personal", "reauth_at")
+
+
+def _shown(value: Any) -> str:
+    return "none" if value is None else str(value)
 
 
 def _thresholds(risk: dict[str, Any]) -> str:

@@ -134,7 +134,8 @@ def check_admin(actor: User | None, directory_has_admin: bool) -> None:
         )
     _require_active(actor)
     if not actor.admin:
-        raise PermissionDenied(f"{actor.username} is not a user-directory administrator.")
+        raise PermissionDenied(f"{actor.username} is not a user-directory administrator; ask one (`hitl-tui users "
+                               f"list` shows who) to do it, or to make you one with `hitl-tui users set-admin`.")
 
 
 def may(check: Callable[..., None], *args: Any) -> bool:

@@ -169,6 +169,9 @@ def test_the_summary_names_types_thresholds_chains_and_access_rules(tmp_path):
     fewer["types"]["expense_approval"]["chains"]["LOW"] = ["director"]
     assert summarize(old, fewer) == "types removed: hiring_approval; expense_approval chains LOW"
     assert summarize(old, old) == "no changes"
+    kept = tomllib.loads(builtin().text)
+    kept["types"]["refund_approval"]["retain_personal"] = "P2Y"
+    assert summarize(old, kept) == "refund_approval retain_personal none -> P2Y"
 
 
 async def test_the_direct_api_reads_and_applies_the_stored_policy(tmp_path, db_key):
