@@ -44,6 +44,8 @@ EXPORT_FORMAT = "hitl-tui-audit-export/1"
 HEADER_TYPE, ENTRY_TYPE, TRAILER_TYPE = "hitl_export_header", "audit_entry", "hitl_export_trailer"
 CSV_COLUMNS = ("record_type", "seq", "ts", "actor", "action", "workflow_id", "summary", "details",
                "session_id", "os_login", "tty", "remote_addr", "prev_hash", "hash", "body")
+PERSONAL_COLUMN = "personal"  # after `body` in exports that seal personal values (VERIFY.md 6, 10)
+NOT_RECORD = ("record_type", "personal", "hash")  # an export entry's members that are not the record
 OLD_CHECKPOINT_FORMAT = "hitl-tui-checkpoint/1"
 OLD_CHECKPOINT_DOMAIN = b"hitl-tui audit checkpoint v1\n"
 ORIGIN_PREFIX = "hitl-tui.local/"
@@ -52,6 +54,7 @@ SIGNED_ACTIONS = frozenset({
     "created", "approved", "rejected", "changes_requested", "resubmitted", "withdrawn", "user_added",
     "user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed", "policy_applied",
     "user_key_registered", "user_key_revoked",
+    "erasure_requested", "erasure_cancelled", "personal_data_erased", "personal_data_expired",
 })
 DECISIONS = {"approved": "approve", "rejected": "reject", "changes_requested": "request_changes"}
 HTML_EVIDENCE = '<script type="application/json" id="hitl-audit-evidence">'
@@ -375,7 +378,7 @@ class Export:
     path: str
     kind: str  # jsonl, csv, html, md
     header: dict[str, Any]
-    entries: Iterable[tuple[str, dict[str, Any], str]]  # (where, record, claimed hash hex)
+    entries: Iterable[tuple[str, dict[str, Any], str, Any]]  # (where, record, claimed hash hex, openings)
     trailer: Callable[[], Any]  # read after the entries
     problems: list[str] = field(default_factory=list)  # reading problems met while streaming
 
@@ -392,11 +395,12 @@ def _lines(fh, path: str) -> Iterator[tuple[int, bytes]]:
         yield number, line
 
 
-def _entry_record(obj: dict[str, Any], where: str) -> tuple[dict[str, Any], str]:
+def _entry_record(obj: dict[str, Any], where: str) -> tuple[dict[str, Any], str, Any]:
+    """(the record, its claimed hash, its openings or None): VERIFY.md 6 and 10."""
     claimed = obj.get("hash")
     if not isinstance(claimed, str):
         raise Bad(f"{where} has no hash")
-    return {k: v for k, v in obj.items() if k not in ("record_type", "hash")}, claimed
+    return {k: v for k, v in obj.items() if k not in NOT_RECORD}, claimed, obj.get("personal")
 
 
 def open_jsonl(path: str) -> Export:
@@ -411,7 +415,7 @@ def open_jsonl(path: str) -> Export:
     found: dict[str, Any] = {}
     exp = Export(path, "jsonl", header, (), lambda: found.get("trailer"))
 
-    def entries() -> Iterator[tuple[str, dict[str, Any], str]]:
+    def entries() -> Iterator[tuple[str, dict[str, Any], str, Any]]:
         with fh:
             for number, line in lines:
                 where = f"line {number}"
@@ -428,11 +432,11 @@ def open_jsonl(path: str) -> Export:
                     found["trailer"] = obj
                 elif kind == ENTRY_TYPE:
                     try:
-                        rec, claimed = _entry_record(obj, where)
+                        rec, claimed, personal = _entry_record(obj, where)
                     except Bad as exc:
                         exp.problems.append(str(exc))
                         continue
-                    yield where, rec, claimed
+                    yield where, rec, claimed, personal
                 else:
                     exp.problems.append(f"{where} is not an audit entry (record_type {_short(kind, 30)})")
 
@@ -458,6 +462,7 @@ def open_csv(path: str) -> Export:
     if columns is None or tuple(columns[:len(CSV_COLUMNS)]) != CSV_COLUMNS:
         raise Bad(f"{path}: the first row is not a hitl-tui export's columns")
     width = len(columns)
+    personal_at = len(CSV_COLUMNS) if columns[len(CSV_COLUMNS):len(CSV_COLUMNS) + 1] == [PERSONAL_COLUMN] else None
     if head is None or len(head) != width or head[0] != HEADER_TYPE:
         raise Bad(f"{path}: the second row is not the export header")
     header = loads(_uncell(head[7]))
@@ -466,7 +471,7 @@ def open_csv(path: str) -> Export:
     found: dict[str, Any] = {}
     exp = Export(path, "csv", header, (), lambda: found.get("trailer"))
 
-    def entries() -> Iterator[tuple[str, dict[str, Any], str]]:
+    def entries() -> Iterator[tuple[str, dict[str, Any], str, Any]]:
         number = 2
         with fh:
             while True:
@@ -517,7 +522,13 @@ def open_csv(path: str) -> Export:
                         exp.problems.append(f"{where} (entry {rec.get('seq')}): its {col} column says "
                                             f"{_short(cells[col], 30)} but the hashed record says "
                                             f"{_short(plain, 30)}: the spreadsheet was edited")
-                yield where, rec, cells["hash"]
+                personal = None
+                if personal_at is not None and row[personal_at]:
+                    try:
+                        personal = loads(_uncell(row[personal_at]))
+                    except Bad as exc:
+                        personal = f"not JSON ({exc})"  # the openings check names the entry
+                yield where, rec, cells["hash"], personal
 
     exp.entries = entries()
     return exp
@@ -539,18 +550,18 @@ def open_report(path: str, kind: str, text: str) -> Export:
         raise Bad(f"{path}: the evidence block has no export header")
     exp = Export(path, kind, evidence["header"], (), lambda: evidence.get("trailer"))
 
-    def entries() -> Iterator[tuple[str, dict[str, Any], str]]:
+    def entries() -> Iterator[tuple[str, dict[str, Any], str, Any]]:
         for i, obj in enumerate(evidence.get("entries") or [], 1):
             where = f"embedded entry {i}"
             if not isinstance(obj, dict):
                 exp.problems.append(f"{where} is not a JSON object")
                 continue
             try:
-                rec, claimed = _entry_record(obj, where)
+                rec, claimed, personal = _entry_record(obj, where)
             except Bad as exc:
                 exp.problems.append(str(exc))
                 continue
-            yield where, rec, claimed
+            yield where, rec, claimed, personal
 
     exp.entries = entries()
     return exp
@@ -597,7 +608,9 @@ KEY_ACTIONS = frozenset({"user_added", "user_key_registered", "user_key_revoked"
                          "user_deactivated", "user_reactivated"})
 # Only an active administrator may make these once the directory has one (VERIFY.md 3.3).
 ADMIN_ACTIONS = frozenset({"user_added", "user_role_changed", "user_deactivated", "user_reactivated",
-                           "user_admin_changed", "policy_applied", "user_key_registered", "user_key_revoked"})
+                           "user_admin_changed", "policy_applied", "user_key_registered", "user_key_revoked",
+                           "erasure_requested", "erasure_cancelled", "personal_data_erased",
+                           "personal_data_expired"})
 
 
 class Keys:
@@ -719,6 +732,208 @@ class Keys:
         self.current[name] = key
         self.ever.add(name)
         self.any_key = True
+
+
+# --- personal data: sealed values, openings, erasure (VERIFY.md 10) -----------------------------
+
+SEALED_PREFIX = b"hitl-tui sealed value v1\n"
+ERASING = frozenset({"personal_data_erased", "personal_data_expired"})
+NOT_OPENED = "(sealed value not opened)"
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_hex(text: Any, size: int) -> bool:
+    return isinstance(text, str) and len(text) == size and set(text) <= _HEX
+
+
+def is_sealed(node: Any) -> bool:
+    """10.1: an object of exactly "key" (32 hex) and "sealed" (64 hex)."""
+    return isinstance(node, dict) and len(node) == 2 and _is_hex(node.get("key"), 32) \
+        and _is_hex(node.get("sealed"), 64)
+
+
+def sealed_values(node: Any) -> Iterator[dict[str, str]]:
+    """Every sealed value in `node`, walking objects and lists."""
+    if isinstance(node, dict):
+        if is_sealed(node):
+            yield node
+            return
+        for value in node.values():
+            yield from sealed_values(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from sealed_values(value)
+
+
+def sealed_digest(salt: bytes, value: Any) -> str:
+    return hashlib.sha256(SEALED_PREFIX + salt + canonical(value)).hexdigest()
+
+
+def _is_value_opening(op: Any) -> bool:
+    return isinstance(op, dict) and set(op) == {"salt", "value"}
+
+
+def _is_erased_opening(op: Any) -> bool:
+    return isinstance(op, dict) and set(op) == {"erased", "by"}
+
+
+def opened(node: Any, personal: Any) -> Any:
+    """10.4: `node` as the tables hold it: each sealed value replaced by its opening's value, or
+    `erased on DATE`."""
+    if isinstance(node, dict):
+        if is_sealed(node):
+            op = personal.get(node["sealed"]) if isinstance(personal, dict) else None
+            if _is_value_opening(op):
+                return op["value"]
+            if _is_erased_opening(op):
+                return f"erased on {op['erased']}"
+            return NOT_OPENED
+        return {k: opened(v, personal) for k, v in node.items()}
+    if isinstance(node, list):
+        return [opened(v, personal) for v in node]
+    return node
+
+
+def _is_date(text: Any) -> bool:
+    return isinstance(text, str) and len(text) == 10 and text[4] == text[7] == "-" \
+        and (text[:4] + text[5:7] + text[8:]).isdigit() and text.isascii()
+
+
+class Personal:
+    """The openings of an export's sealed values (10.3) and the two-person rule of erasure (10.5),
+    entry by entry; an erased opening names a later entry, so those are settled by finish()."""
+
+    def __init__(self, whole: bool) -> None:
+        self.whole = whole  # an unfiltered JSONL/CSV export: every value opened, every erasure present
+        self.problems: list[tuple[int, str]] = []
+        self.counts = {"opened": 0, "erased": 0, "unopened": 0, "unsettled": 0, "two_person": 0}
+        self.pending: list[tuple[int, str, str, int]] = []  # (seq, key id, date, erasing entry)
+        self.erasures: dict[int, tuple[set[str], str]] = {}  # erasing entry -> (its keys, its date)
+        self.valued: dict[str, int] = {}  # key id -> the first entry opening a value under it
+        self.requests: dict[int, tuple[Any, Any]] = {}  # erasure_requested seq -> (target, actor)
+        self.cancelled: set[int] = set()
+        self.carried_out: dict[int, int] = {}  # request seq -> the personal_data_erased entry
+
+    def fail(self, seq: int, text: str) -> None:
+        self.problems.append((seq, text))
+
+    def feed(self, seq: int, rec: dict[str, Any], personal: Any) -> None:
+        if personal is not None and not isinstance(personal, dict):
+            self.fail(seq, f"entry {seq} has a personal member that is not a JSON object")
+            personal = {}
+        personal = personal or {}
+        d = rec.get("details")
+        seals = list(sealed_values(d))
+        for digest in sorted(set(personal) - {s["sealed"] for s in seals}):
+            self.fail(seq, f"entry {seq} carries an opening for {_short(digest, 16)}, a value it does not seal")
+        for seal in seals:
+            self._opening(seq, seal, personal.get(seal["sealed"]))
+        if isinstance(d, dict):
+            self._erasure_flow(seq, rec, d)
+
+    def _opening(self, seq: int, seal: dict[str, str], op: Any) -> None:
+        if op is None:
+            if self.whole:
+                self.fail(seq, f"entry {seq} holds a sealed value the export does not open")
+            else:
+                self.counts["unopened"] += 1
+        elif _is_value_opening(op):
+            try:
+                good = _is_hex(op["salt"], 32) and sealed_digest(unhex(op["salt"], 16), op["value"]) == seal["sealed"]
+            except Bad:
+                good = False
+            if not good:
+                self.fail(seq, f"entry {seq} holds a sealed value whose opening does not match its digest: "
+                               f"the value was edited")
+                return
+            self.counts["opened"] += 1
+            self.valued.setdefault(seal["key"], seq)
+        elif _is_erased_opening(op) and _is_date(op["erased"]) and isinstance(op["by"], int) \
+                and not isinstance(op["by"], bool):
+            if op["by"] <= seq:
+                self.fail(seq, f"entry {seq} holds a sealed value marked erased by entry {op['by']}, which is not "
+                               f"later than it")
+                return
+            self.pending.append((seq, seal["key"], op["erased"], op["by"]))
+        else:
+            self.fail(seq, f"entry {seq} holds a sealed value whose opening is neither {{salt, value}} nor "
+                           f"{{erased, by}}")
+
+    def _erasure_flow(self, seq: int, rec: dict[str, Any], d: dict[str, Any]) -> None:
+        action, actor = rec.get("action"), rec.get("actor")
+        if action in ERASING:
+            keys = d.get("keys")
+            self.erasures[seq] = ({k for k in keys if isinstance(k, str)} if isinstance(keys, list) else set(),
+                                  str(rec.get("ts"))[:10])
+        if action == "erasure_requested":
+            self.requests[seq] = (d.get("target"), actor)
+        elif action == "erasure_cancelled" and isinstance(d.get("request_seq"), int):
+            self.cancelled.add(d["request_seq"])
+        elif action == "personal_data_erased" and self.whole:
+            self._two_people(seq, actor, d)
+
+    def _two_people(self, seq: int, actor: Any, d: dict[str, Any]) -> None:
+        """10.5: asked by one administrator, carried out by another, once."""
+        target, by, asked = d.get("target"), d.get("requested_by"), d.get("request_seq")
+        what = f"entry {seq} (personal_data_erased of {_short(target, 40)} by {_short(actor, 40)})"
+        request = self.requests.get(asked) if isinstance(asked, int) and not isinstance(asked, bool) else None
+        if actor == by:
+            self.fail(seq, f"{what} breaks the two-person rule: {_short(actor, 40)} also asked for it")
+        elif request is None:
+            self.fail(seq, f"{what} names request entry {_short(asked, 12)}, which is no earlier erasure_requested")
+        elif request != (target, by):
+            self.fail(seq, f"{what} names entry {asked}, which asked for the erasure of {_short(request[0], 40)} by "
+                           f"{_short(request[1], 40)}, not of {_short(target, 40)} by {_short(by, 40)}")
+        elif asked in self.cancelled:
+            self.fail(seq, f"{what} carries out request entry {asked}, which was cancelled")
+        elif asked in self.carried_out:
+            self.fail(seq, f"{what} carries out request entry {asked} again (entry {self.carried_out[asked]} did)")
+        else:
+            self.carried_out[asked] = seq
+            self.counts["two_person"] += 1
+
+    def finish(self, last_seq: int) -> list[tuple[int, str]]:
+        """Every problem, earliest entry first."""
+        for seq, key, day, by in self.pending:
+            found = self.erasures.get(by)
+            if found is None:
+                if not self.whole:
+                    self.counts["unsettled"] += 1
+                elif by > last_seq:
+                    self.fail(seq, f"entry {seq} holds a sealed value marked erased by entry {by}, which is beyond "
+                                   f"this export (erased after it was signed): export again")
+                else:
+                    self.fail(seq, f"entry {seq} holds a sealed value marked erased by entry {by}, which is not "
+                                   f"personal_data_erased or personal_data_expired")
+            elif key not in found[0]:
+                self.fail(seq, f"entry {seq} holds a sealed value marked erased by entry {by}, which does not list "
+                               f"its key {key}")
+            elif found[1] != day:
+                self.fail(seq, f"entry {seq} holds a sealed value marked erased on {day}, but entry {by} was "
+                               f"written on {found[1]}")
+            else:
+                self.counts["erased"] += 1
+        for by, (keys, _day) in sorted(self.erasures.items()):
+            for key in sorted(keys & set(self.valued)):
+                first = self.valued[key]
+                self.fail(first, f"entry {first} opens a value sealed under key {key}, which entry {by} erased: "
+                                 f"the erasure was not carried out")
+        return sorted(self.problems, key=lambda p: p[0])
+
+    def report(self, rep: Report, last_seq: int) -> None:
+        problems = self.finish(last_seq)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            rep.fail("personal data", problems[0][1] + more)
+            return
+        c = self.counts
+        left = [f"{n:,} {what}" for n, what in ((c["unopened"], "not opened"),
+                                               (c["unsettled"], "erased by entries not in this file")) if n]
+        if self.whole:
+            left.append(f"{c['two_person']:,} erasures by two administrators")
+        rep.check("personal data", True, f"{c['opened']:,} sealed values opened, each matching its digest; "
+                                         f"{c['erased']:,} erased by the entry that lists their key"
+                  + (f"; {', '.join(left)}" if left else ""))
 
 
 # --- replay (VERIFY.md 7) ----------------------------------------------------------------------
@@ -992,7 +1207,8 @@ def check_export(exp: Export, rep: Report, *, note_text: str | None, vkey: Vkey 
     chain_problem = sig_problem = None
     prev_seq, prev_hash = 0, GENESIS
     stop = header.get("stop_seq") if isinstance(header.get("stop_seq"), int) else None
-    for where, rec, claimed in exp.entries:
+    personal_data = Personal(whole)
+    for where, rec, claimed, personal in exp.entries:
         seq = rec.get("seq")
         if not isinstance(seq, int) or isinstance(seq, bool):
             chain_problem = chain_problem or f"{where} has no sequence number"
@@ -1040,8 +1256,9 @@ def check_export(exp: Export, rep: Report, *, note_text: str | None, vkey: Vkey 
                 sig_problem = problem
         elif rec.get("action") in SIGNED_ACTIONS:
             out.keys.counts["unchecked"] += 1
+        personal_data.feed(seq, rec, personal)
         if state is not None:  # the replay holds every row: only when there is a state to compare
-            out.replay.feed(seq, rec)
+            out.replay.feed(seq, {**rec, "details": opened(rec.get("details"), personal)})
     out.last_seq, out.head, out.root = prev_seq, prev_hash, tree.root()
 
     if exp.problems:
@@ -1069,6 +1286,7 @@ def check_export(exp: Export, rep: Report, *, note_text: str | None, vkey: Vkey 
                                       f"bootstrap, {k['legacy']:,} from before signatures, {k['first_use']:,} "
                                       f"first-use enrolments; "
                                       f"{k['unsigned_kind']:,} of kinds that are not signed")
+    personal_data.report(rep, out.last_seq)
     if state is not None:
         if out.replay.problems and whole:
             rep.fail("trail consistency", out.replay.problems[0])
@@ -1185,7 +1403,7 @@ def load_key_entries(path: str) -> list[dict[str, Any]]:
     for obj in data["entries"]:
         if not isinstance(obj, dict) or not isinstance(obj.get("seq"), int) or not isinstance(obj.get("proof"), list):
             raise Bad(f"{path}: an entry has no sequence number or no proof")
-        rec, claimed = _entry_record({k: v for k, v in obj.items() if k != "proof"}, f"entry {obj['seq']} of {path}")
+        rec, claimed, _ = _entry_record({k: v for k, v in obj.items() if k != "proof"}, f"entry {obj['seq']} of {path}")
         if sha256(unhex(rec.get("prev_hash"), 32) + canonical(rec)) != unhex(claimed, 32):
             raise Bad(f"{path}: entry {rec['seq']} does not match its hash: its content was edited")
         out.append({**rec, "_proof": obj["proof"], "_database": data.get("database_id")})
@@ -1353,7 +1571,8 @@ def run_vectors(directory: str, rep: Report) -> None:
         return os.path.join(directory, name)
 
     runners = (("canonical.json", _vec_canonical), ("entries.json", _vec_entries), ("tree.json", _vec_tree),
-               ("checkpoint.json", _vec_checkpoint), ("signatures.json", _vec_signatures), ("broken.json", _vec_broken))
+               ("checkpoint.json", _vec_checkpoint), ("signatures.json", _vec_signatures),
+               ("privacy.json", _vec_privacy), ("broken.json", _vec_broken))
     found = False
     for name, run in runners:
         if not os.path.exists(p(name)):
@@ -1446,6 +1665,42 @@ def _vec_signatures(data: Any, _dir: str) -> tuple[str | None, str]:
     return None, f"{len(data['keys'])} keys, {len(data['statements'])} signed statements"
 
 
+def _personal_trail(entries: list[dict[str, Any]]) -> tuple[Personal, list[tuple[int, str]], str | None]:
+    """An export's entries (record, personal, hash) through the checks of 10.3 and 10.5."""
+    check, prev, chain_problem = Personal(whole=True), GENESIS, None
+    for e in entries:
+        rec = e["record"]
+        prev = sha256(prev + canonical(rec))
+        if prev.hex() != e["hash"] and chain_problem is None:
+            chain_problem = f"entry {rec['seq']}: chain hash differs"
+        check.feed(rec["seq"], rec, e.get("personal"))
+    return check, check.finish(entries[-1]["record"]["seq"] if entries else 0), chain_problem
+
+
+def _vec_privacy(data: Any, _dir: str) -> tuple[str | None, str]:
+    prefix = data["prefix"].encode()
+    if prefix != SEALED_PREFIX:
+        return "the sealed-value prefix differs", ""
+    for s in data["sealed"]:
+        message = prefix + unhex(s["salt"], 16) + canonical(s["value"])
+        if message != unb64(s["message_b64"]):
+            return f"sealed value {s['path']} of entry {s['entry']}: its hashed bytes differ", ""
+        if hashlib.sha256(message).hexdigest() != s["digest"]:
+            return f"sealed value {s['path']} of entry {s['entry']}: its digest differs", ""
+    shown = opened({"sealed": {"key": "0" * 32, "sealed": "0" * 64}},
+                   {"0" * 64: {"erased": data["placeholder"]["erased_on"][:10], "by": 2}})["sealed"]
+    if shown != data["placeholder"]["reads"]:
+        return "an erased value does not read as the placeholder", ""
+    check, problems, chain_problem = _personal_trail(data["trail"])
+    if chain_problem or problems:
+        return chain_problem or problems[0][1], ""
+    got = {k: check.counts[k] for k in data["expect"]}
+    if got != data["expect"]:
+        return f"the trail's openings count {got}, not {data['expect']}", ""
+    return None, (f"{len(data['sealed'])} sealed values; a trail of {len(data['trail'])} entries: "
+                  f"{got['opened']} opened, {got['erased']} erased, {got['two_person']} erasure by two administrators")
+
+
 def _vec_broken(data: Any, directory: str) -> tuple[str | None, str]:
     """Every broken case must FAIL, for the reason it gives."""
     for case in data["cases"]:
@@ -1484,6 +1739,10 @@ def _broken_passes(case: dict[str, Any], directory: str) -> bool:
         if kind == "json":
             loads(case["text"])
             return True
+        if kind == "personal":
+            _check, problems, _ = _personal_trail(case["entries"])
+            # it must fail at the entry the case names, not somewhere else by accident
+            return not problems or not problems[0][1].startswith(f"entry {case['first_bad_entry']} ")
         if kind == "trail":
             keys = Keys()
             for i, rec in enumerate(case["records"], 1):

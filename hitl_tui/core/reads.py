@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from . import rbac, replay
-from .audit import ChainWalker, entry_from_row
+from .audit import ChainWalker
+from .opened import opened_entries
 from .checkpoints import checkpoint_from_row, signature_valid
 from .errors import CheckpointError
 from .proofs import InclusionProof, TreeBuilder, consistency, inclusion_proofs, verify_since
@@ -180,7 +181,7 @@ class ReadsMixin:
         def run(conn: Conn) -> list[AuditEntry]:
             if not req_sql.exists(conn, wid):
                 raise UnknownWorkflow(wid)
-            return [entry_from_row(body, digest) for _, body, digest in audit_log.rows_for_workflow(conn, wid)]
+            return opened_entries(conn, [(body, digest) for _, body, digest in audit_log.rows_for_workflow(conn, wid)])
         return self._read(run)
 
     def get_audit_trail_for(self, viewer: str, workflow_id: str) -> list[AuditEntry]:
@@ -193,8 +194,7 @@ class ReadsMixin:
         try:
             begin(conn)
             for batch in audit_log.iter_rows(conn, start, stop):
-                for row in batch:
-                    yield entry_from_row(row[1], row[2])
+                yield from opened_entries(conn, [(row[1], row[2]) for row in batch])
             commit(conn)
         finally:
             conn.close()

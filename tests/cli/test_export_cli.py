@@ -4,6 +4,7 @@ database flagged loudly; a tampered export caught by verify-audit --checkpoint."
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections import Counter
@@ -16,6 +17,22 @@ from hitl_tui.core.reports.tabular import csv_uncell
 from .conftest import ME, seq_of, tamper_body
 
 HOSTILE = "<script>alert('x')</script> <img src=x onerror=alert(1)> | *bold* `tick`"
+SEALED_PREFIX = b"hitl-tui sealed value v1\n"  # docs/VERIFY.md section 10
+
+
+def opened(details, personal: dict) -> object:
+    """`details` as a person reads them: each sealed value {"key", "sealed"} replaced by the value
+    its opening gives, once the opening is checked to hash to the digest the entry holds."""
+    if isinstance(details, dict) and set(details) == {"key", "sealed"}:
+        opening = personal[details["sealed"]]
+        value = json.dumps(opening["value"], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        assert hashlib.sha256(SEALED_PREFIX + bytes.fromhex(opening["salt"]) + value).hexdigest() == details["sealed"]
+        return opening["value"]
+    if isinstance(details, dict):
+        return {k: opened(v, personal) for k, v in details.items()}
+    if isinstance(details, list):
+        return [opened(v, personal) for v in details]
+    return details
 
 
 def history(cli) -> dict[str, str]:
@@ -68,8 +85,13 @@ def test_jsonl_matches_the_database(ready, tmp_path):
         expected["ts"] = expected.pop("timestamp").replace("Z", "+00:00")
         if expected["sig"] is None:
             expected.pop("sig")  # an unsigned entry's record has no "sig" member
+        # the record holds the sealed form; its "personal" member opens it to what the database reads
+        line = {**line, "details": opened(line["details"], line.get("personal", {}))}
         assert {k: line[k] for k in expected} == expected | {"ts": line["ts"]}
         assert line["ts"] == entry.timestamp.isoformat(timespec="microseconds")
+    created = next(e for e in entries if e["action"] == "created")
+    assert set(created["details"]["title"]) == {"key", "sealed"} and len(created["personal"]) >= 2
+    assert all("personal" not in e for e in entries if e["action"] == "key_rotated")
     assert "Exported" in result.stderr and path.stat().st_mode & 0o077 == 0
 
 
@@ -99,7 +121,12 @@ def test_csv_matches_the_database_and_guards_formulas(cli, tmp_path):
     assert entries[0]["actor"] == "'=HYPERLINK(1)" and csv_uncell(entries[0]["actor"]) == db[0].actor
     for row, entry in zip(entries, db):
         assert (row["action"], row["hash"], csv_uncell(row["actor"])) == (entry.action, entry.hash, entry.actor)
-        assert json.loads(row["body"])["details"] == json.loads(json.dumps(entry.details, default=str))
+        personal = json.loads(csv_uncell(row["personal"])) if row["personal"] else {}
+        shown = json.loads(json.dumps(entry.details, default=str))
+        assert opened(json.loads(row["body"])["details"], personal) == shown  # the body holds the sealed form
+        assert json.loads(csv_uncell(row["details"])) == shown  # the readable column, the opened one
+    rejected = next(r for r in entries if r["action"] == "rejected")
+    assert "-2+3" in rejected["personal"] and "-2+3" not in rejected["body"]
     assert "verified" in cli.ok("verify-audit", "--checkpoint", str(path)).stdout
 
 
@@ -267,7 +294,7 @@ def set_my_role_as(cli, role: str) -> None:
 def test_tampered_database_is_flagged_loudly(ready, tmp_path, fmt):
     history(ready)
     seq = seq_of(ready, "rejected")
-    tamper_body(ready, seq, b"is not a receipt", b"looks fine")
+    tamper_body(ready, seq, b'"decision":"reject"', b'"decision":"approve"')
     path, result = export(ready, fmt, tmp_path, code=3)
     assert f"AUDIT CHAIN BROKEN at entry {seq}" in result.stderr
     text = path.read_text("utf-8-sig")
@@ -291,11 +318,33 @@ def _jsonl_export(ready, tmp_path):
 def test_edited_export_entry_is_caught(ready, tmp_path):
     path, lines = _jsonl_export(ready, tmp_path)
     k = next(i for i, x in enumerate(lines) if '"action":"rejected"' in x)
-    lines[k] = lines[k].replace("is not a receipt", "was fine")
+    lines[k] = lines[k].replace('"decision":"reject"', '"decision":"approve"')
     path.write_text("\n".join(lines) + "\n")
     for args in ((), ("--offline",)):
         result = ready("verify-audit", *args, "--checkpoint", str(path))
         assert result.exit_code == 3 and "content does not match its hash: it was edited" in result.stdout
+
+
+def test_edited_or_dropped_opening_is_caught(ready, tmp_path):
+    """The rejection's comment lives in the entry's opening, outside the hashed record: changing it
+    leaves every hash intact, but not the digest the record seals (VERIFY.md 10)."""
+    path, lines = _jsonl_export(ready, tmp_path)
+    k = next(i for i, x in enumerate(lines) if '"action":"rejected"' in x)
+    seq = json.loads(lines[k])["seq"]
+    assert "is not a receipt" in lines[k]
+    edited = list(lines)
+    edited[k] = lines[k].replace("is not a receipt", "was fine")
+    path.write_text("\n".join(edited) + "\n")
+    for args in ((), ("--offline",)):
+        result = ready("verify-audit", *args, "--checkpoint", str(path))
+        assert result.exit_code == 3, result.stdout
+        assert f"FAIL  personal data: entry {seq} holds a sealed value whose opening does not match its digest" \
+            in result.stdout and "FAIL  exported entries" not in result.stdout
+    obj = json.loads(lines[k])
+    del obj["personal"]
+    path.write_text("\n".join(lines[:k] + [json.dumps(obj)] + lines[k + 1:]) + "\n")
+    result = ready("verify-audit", "--offline", "--checkpoint", str(path))
+    assert result.exit_code == 3 and f"entry {seq} holds a sealed value the export does not open" in result.stdout
 
 
 def test_removed_export_entry_is_caught(ready, tmp_path):

@@ -69,9 +69,11 @@ def test_jsonl_keeps_the_exact_text_and_proves_the_whole_chain(hostile, tmp_path
     assert run(hostile, "export-audit", "-o", str(path)).returncode == 0
     lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
     created = next(e for e in lines if e.get("action") == "created")
-    assert created["details"]["title"] == TITLE and created["details"]["data"]["cost_center"] == "CC\x1b[5m-1"
+    # the title is personal: sealed in the record, its exact text in the entry's opening (VERIFY.md 10)
+    assert created["personal"][created["details"]["title"]["sealed"]]["value"] == TITLE
+    assert created["details"]["data"]["cost_center"] == "CC\x1b[5m-1"
     rejected = next(e for e in lines if e.get("action") == "rejected")
-    assert rejected["details"]["comments"] == REASON
+    assert rejected["personal"][rejected["details"]["comments"]["sealed"]]["value"] == REASON
     verified = run(hostile, "verify-audit", "--offline", "--checkpoint", str(path))
     assert b"whole chain" in verified.stdout and verified.returncode == 0
 
@@ -82,7 +84,8 @@ def test_csv_readable_columns_are_visible_and_the_body_exact(hostile, tmp_path):
     rows = list(csv.DictReader(io.StringIO(path.read_text("utf-8-sig"))))
     created = next(r for r in rows if r["action"] == "created")
     assert "\\x1b[2J" in created["summary"] and "\\u202e" in created["summary"]
-    assert json.loads(created["body"])["details"]["title"] == TITLE
+    sealed = json.loads(created["body"])["details"]["title"]
+    assert json.loads(created["personal"])[sealed["sealed"]]["value"] == TITLE
     assert json.loads(created["details"])["title"] == TITLE
     verified = run(hostile, "verify-audit", "--offline", "--checkpoint", str(path))
     assert b"whole chain" in verified.stdout and verified.returncode == 0

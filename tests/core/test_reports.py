@@ -153,8 +153,8 @@ def test_only_an_intact_chain_is_signed(svc):
     conn = svc._reader()  # a second connection holding the key, as an attacker would have
     conn.execute("DROP TRIGGER audit_log_no_update")
     body = bytes(conn.execute("SELECT body FROM audit_log WHERE seq = 7").fetchone()[0])
-    assert b'"title":"Travel"' in body
-    conn.execute("UPDATE audit_log SET body = ? WHERE seq = 7", (body.replace(b'"Travel"', b'"Trips"'),))
+    assert b'"amount":"15000.00"' in body  # not personal: the title is sealed (privacy.py)
+    conn.execute("UPDATE audit_log SET body = ? WHERE seq = 7", (body.replace(b'"15000.00"', b'"1500.00"'),))
     conn.close()
     before = len(svc.stored_checkpoints())
     bad = gather_integrity(svc)
@@ -194,3 +194,33 @@ def test_only_oversight_or_administrators_export(svc):
         check_may_export(svc, "sarah.manager")
     with pytest.raises(PermissionDenied, match="oversight role"):
         export_audit(svc, "jsonl", io.BytesIO(), ExportFilter(), generated_by="john.doe")
+
+
+def test_exports_after_an_erasure_verify_and_show_the_placeholder(svc, tmp_path):
+    """Sealed personal values (VERIFY.md 10) through hitl-tui's own checks: the exports carry an
+    erased opening for each erased value, read `erased on DATE`, and still prove themselves."""
+    _a, rejected, _c = _decided(svc)
+    svc.set_user_admin("carol.compliance", True, actor="ian.itadmin")
+    svc.erasure.request(rejected, "the requester asked to be forgotten", actor="ian.itadmin")
+    done = svc.erasure.confirm(rejected, actor="carol.compliance")
+    gone = f"erased on {done.erased_on[:10]}"
+    for fmt in ("jsonl", "csv"):
+        path = tmp_path / f"after.{fmt}"
+        with open(path, "wb") as fh:
+            export_audit(svc, fmt, fh, ExportFilter(), generated_by="carol.compliance")
+        text = path.read_text("utf-8-sig")
+        assert "Team planning day" not in text and "Offsite" not in text  # the erased description and title
+        rep = inspect_file(path)
+        assert rep.ok, rep.checks
+        personal = next(c for c in rep.checks if c.name == "personal data")
+        assert f"; {done.values} erased by the entry that lists their key" in personal.detail, personal.detail
+        check_against_database(svc, rep)
+        assert rep.ok, rep.checks
+    lines = [json.loads(x) for x in (tmp_path / "after.jsonl").read_text().splitlines()]
+    created = next(e for e in lines if e.get("action") == "created" and e.get("workflow_id") == rejected)
+    assert created["personal"] and all(o == {"erased": done.erased_on[:10], "by": done.seq}
+                                       for o in created["personal"].values())
+    out = io.BytesIO()
+    export_audit(svc, "html", out, ExportFilter(workflow_ids=(rejected,)), generated_by="carol.compliance")
+    html = out.getvalue().decode()
+    assert f"{rejected}: {gone}" in html and "Offsite" not in html.split('id="hitl-audit-evidence"')[0]

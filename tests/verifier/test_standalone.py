@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import csv
 import hashlib
 import json
 import sys
@@ -91,6 +92,9 @@ def _other_vkey(vkey: str) -> str:
 
 # --- tampering ---------------------------------------------------------------------------------
 
+NOT_RECORD = ("record_type", "personal", "hash")  # an export entry's members beside its record (VERIFY.md 6)
+
+
 def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
 
@@ -111,7 +115,7 @@ def _rechain(objs: list[dict]) -> list[dict]:
     for obj in objs[1:-1]:
         count += 1
         obj["seq"], obj["prev_hash"] = count, prev.hex()
-        rec = {k: v for k, v in obj.items() if k not in ("record_type", "hash")}
+        rec = {k: v for k, v in obj.items() if k not in NOT_RECORD}
         prev = hashlib.sha256(prev + _canonical(rec)).digest()
         obj["hash"] = prev.hex()
         digest.update(prev)
@@ -157,7 +161,7 @@ def test_removed_entry_rechained_fails_at_the_signed_tree(trail, tmp_path):
 def test_wrong_signature_is_a_forgery(trail, tmp_path):
     objs = _lines(trail.exports["jsonl"])
     approval = _entry(objs, "approved", "mike.director")
-    approval["details"]["comments"] = "approved without reading"  # the signature no longer covers it
+    approval["details"]["decider_role"] = "executive"  # the signature no longer covers it
     result = verify(_write(tmp_path / "forged.jsonl", _rechain(objs)))
     assert result.code == 3
     kid = approval["sig"]["key"]
@@ -224,8 +228,18 @@ def test_edited_csv_fails(trail, tmp_path):
     assert result.last.startswith(f"FAILED: file: row {i + 1} (entry ") and result.last.endswith(
         "its actor column says mike.director but the hashed record says sarah.manager: the spreadsheet was edited")
     body = tmp_path / "body.csv"
-    body.write_bytes(("\ufeff" + "\r\n".join(rows[:i] + [rows[i].replace("no budget", "no money")] + rows[i + 1:])).encode())
+    assert rows[i].count('""decision"":""reject""') == 1  # the body cell (the readable one has spaces)
+    body.write_bytes(("\ufeff" + "\r\n".join(rows[:i] + [rows[i].replace('""decision"":""reject""', '""decision"":""approve""')]
+                                                 + rows[i + 1:])).encode())
     assert "does not match its hash: its content was edited" in verify(body).last
+    # the comment is personal: sealed in the body, its text in the `personal` cell, checked against the seal
+    cells = dict(zip(rows[0].split(","), next(csv.reader([rows[i]]))))
+    assert "no budget" not in cells["body"] and "no budget" in cells["personal"] and "no budget" in cells["summary"]
+    opening = tmp_path / "opening.csv"
+    opening.write_bytes(("\ufeff" + "\r\n".join(rows[:i] + [rows[i].replace("no budget", "no money")] + rows[i + 1:])).encode())
+    seq = rows[i].split(",")[1]
+    assert verify(opening).last == (f"FAILED: personal data: entry {seq} holds a sealed value whose opening does not "
+                                    f"match its digest: the value was edited")
 
 
 def test_edited_report_evidence_fails(trail, tmp_path):
@@ -249,7 +263,7 @@ def test_partial_exports_check_signatures_with_the_bundles_key_history(trail, tm
         assert keyed.line("key history").startswith("ok")
     objs = _lines(trail.exports["filtered"])
     approval = _entry(objs, "approved")
-    approval["details"]["comments"] = "approved without reading"
+    approval["details"]["decider_role"] = "executive"
     objs = _rechain_partial(objs, approval)
     result = verify(_write(tmp_path / "forged.jsonl", objs), "--keys", trail.bundle / "keys.json")
     assert result.code == 3 and "is a forgery: its signature does not verify against sarah.manager's key" in result.last
@@ -269,7 +283,7 @@ def test_partial_exports_check_signatures_with_the_bundles_key_history(trail, tm
 
 def _rechain_partial(objs: list[dict], changed: dict) -> list[dict]:
     """Re-hash one edited entry of a filtered export (its neighbours are not in the file)."""
-    rec = {k: v for k, v in changed.items() if k not in ("record_type", "hash")}
+    rec = {k: v for k, v in changed.items() if k not in NOT_RECORD}
     changed["hash"] = hashlib.sha256(bytes.fromhex(rec["prev_hash"]) + _canonical(rec)).hexdigest()
     digest = hashlib.sha256()
     for obj in objs[1:-1]:

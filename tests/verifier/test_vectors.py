@@ -4,6 +4,7 @@ the standalone verifier, which must accept every good vector and reject every br
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ import sys
 from .conftest import REPO, VECTORS, verify
 
 FILES = {"canonical.json", "entries.json", "tree.json", "checkpoint.json", "checkpoint.note", "checkpoint.vkey",
-         "signatures.json", "broken.json"}
+         "signatures.json", "privacy.json", "broken.json"}
 
 
 def test_committed_vectors_equal_what_the_code_makes_now(tmp_path):
@@ -28,9 +29,11 @@ def test_committed_vectors_equal_what_the_code_makes_now(tmp_path):
 def test_the_verifier_passes_every_vector():
     result = verify("--vectors", VECTORS)
     assert result.code == 0 and result.last == "verified", result.out
-    for name in ("canonical.json", "entries.json", "tree.json", "checkpoint.json", "signatures.json", "broken.json"):
+    for name in ("canonical.json", "entries.json", "tree.json", "checkpoint.json", "signatures.json", "privacy.json",
+                 "broken.json"):
         assert result.line(f"vectors {name}").startswith("ok"), result.out
     assert "9 signatures by the key history" in result.line("vectors entries.json")
+    assert "1 opened, 4 erased, 1 erasure by two administrators" in result.line("vectors privacy.json")
 
 
 def _copy(tmp_path):
@@ -77,3 +80,79 @@ def test_a_broken_case_must_fail_for_its_own_reason(tmp_path):
     case["first_bad_entry"] = 5  # the verifier rejects entry 6: failing elsewhere does not count
     (vec / "broken.json").write_text(json.dumps(broken))
     assert "broken case 'approval signed by the wrong person' was accepted" in verify("--vectors", vec).last
+
+
+# --- personal data (VERIFY.md 10): the vectors against core/privacy.py and the export checks --------
+
+def _privacy() -> dict:
+    return json.loads((VECTORS / "privacy.json").read_text())
+
+
+def _paths(node, at=()):
+    """(path, sealed value) of every sealed value in `node`."""
+    if isinstance(node, dict) and set(node) == {"key", "sealed"}:
+        yield at, node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, (*at, k))
+
+
+def test_privacy_vectors_are_what_core_privacy_seals():
+    from hitl_tui.core import privacy
+
+    data = _privacy()
+    assert data["prefix"].encode() == privacy.PREFIX
+    for s in data["sealed"]:
+        assert privacy.digest_of(bytes.fromhex(s["salt"]), s["value"]) == s["digest"]
+        assert base64.b64decode(s["message_b64"]) == privacy.PREFIX + bytes.fromhex(s["salt"]) + \
+            json.dumps(s["value"], ensure_ascii=False).encode()
+    assert privacy.placeholder(data["placeholder"]["erased_on"]) == data["placeholder"]["reads"] == "erased on 2027-01-10"
+    values = {(s["entry"], s["path"]): s["value"] for s in data["sealed"]}
+    for entry in data["trail"]:
+        rec = entry["record"]
+        found = {".".join(path): seal for path, seal in _paths(rec["details"])}
+        assert all(privacy.is_sealed(seal) for seal in found.values())
+        fields = [k for k, v in (rec["details"].get("data") or {}).items() if isinstance(v, dict)]
+        expected = {".".join(path) for path, _ in privacy.personal_positions(rec["action"], rec["actor"],
+                                                                              rec["details"], fields)}
+        assert set(found) <= expected and {p for (e, p) in values if e == rec["seq"]} == set(found)
+
+
+def test_privacy_vectors_pass_the_exports_own_opening_check():
+    """hitl-tui's own check of an export (reports/openings.py, behind verify-audit --offline) agrees
+    with the standalone verifier on the good trail and on the broken cases it covers."""
+    from hitl_tui.core.reports.openings import OpeningCheck, open_details
+
+    def problems(entries):
+        check = OpeningCheck(whole=True)
+        for e in entries:
+            check.feed(e["record"]["seq"], e["record"], e.get("personal"))
+        return check.finish(), check
+
+    found, check = problems(_privacy()["trail"])
+    assert found == [] and (check.opened, check.erased) == (1, 4)
+    first = _privacy()["trail"][0]
+    assert open_details(first["record"]["details"], first["personal"])["title"] == "erased on 2027-01-10"
+    broken = json.loads((VECTORS / "broken.json").read_text())["cases"]
+    personal = [c for c in broken if c["kind"] == "personal"]
+    assert len(personal) == 5
+    for case in personal:
+        if "two-person" in case["must_fail_because"] or "cancelled" in case["must_fail_because"]:
+            continue  # the two-person rule is checked with the signatures, by the standalone verifier
+        found, _ = problems(case["entries"])
+        assert found and found[0][0] == case["first_bad_entry"], (case["name"], found)
+
+
+def test_a_broken_privacy_case_that_passes_is_reported(tmp_path):
+    vec = _copy(tmp_path)
+    broken = json.loads((vec / "broken.json").read_text())
+    case = next(c for c in broken["cases"] if c["name"] == "opening with another value")
+    case["entries"] = _privacy()["trail"]  # the intact trail: nothing wrong with it
+    (vec / "broken.json").write_text(json.dumps(broken))
+    assert "broken case 'opening with another value' was accepted" in verify("--vectors", vec).last
+    vec = _copy(tmp_path / "2")
+    data = json.loads((vec / "privacy.json").read_text())
+    data["sealed"][0]["value"] = "Refund for a parcel"
+    (vec / "privacy.json").write_text(json.dumps(data))
+    assert verify("--vectors", vec).last == ("FAILED: vectors privacy.json: sealed value title of entry 1: its hashed "
+                                             "bytes differ")

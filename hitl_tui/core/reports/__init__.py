@@ -2,7 +2,8 @@
 integrity evidence, and the checks that read an export back.
 
 Modules: filters (which entries), evidence (verify, sign, header/trailer, digest), entries (one
-entry as a line / in words), tabular (JSONL, CSV), stats + report + layout + render (the
+entry as a line / in words), openings (sealed personal values as they read, and their checks),
+tabular (JSONL, CSV), stats + report + layout + render (the
 auditor's HTML/Markdown report), flags (compliance checks per request), verify (reading an
 export back) and crosscheck (an export against the live database).
 Core code: no textual or rich here.

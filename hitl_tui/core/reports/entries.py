@@ -4,7 +4,8 @@ An export entry is the stored record (the exact fields that were hashed) plus it
 JSONL lines are spliced from the stored canonical bytes without parsing them, which is both the
 fastest way and the most faithful: the record in the file is what was hashed, byte for byte
 except that characters a terminal would interpret are spelled as JSON \\u escapes (json_safe),
-which decode to the same text.
+which decode to the same text. The openings of its sealed personal values (VERIFY.md 10) go
+beside the record, like the hash, in a `personal` member.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any
+from typing import Any, Mapping
 
 from ..audit import canonical_bytes
 from ..decisions import BY_AUDIT_ACTION, TERMS, AuditAction
@@ -41,10 +42,18 @@ def _json_safe_bytes(body: bytes) -> bytes | None:
         return None
 
 
-def jsonl_line(seq: int, body: bytes, digest: bytes) -> bytes:
-    """`{"record_type":"audit_entry", <the stored record's fields>, "hash": "..."}` + newline."""
+#: the members of an export entry that are not the record: stripped before re-hashing
+NOT_RECORD = ("record_type", "personal", "hash")
+
+
+def jsonl_line(seq: int, body: bytes, digest: bytes, personal: Mapping[str, Any] | None = None) -> bytes:
+    """`{"record_type":"audit_entry", <the stored record's fields>, "personal": {...}, "hash": "..."}`
+    + newline; `personal` (the openings of its sealed values, VERIFY.md 10) only when it has any."""
     body = as_bytes(body)
     tail = b',"hash":"' + as_bytes(digest).hex().encode() + b'"}\n'
+    if personal:
+        opened = json_safe(json.dumps(personal, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+        tail = b',"personal":' + opened.encode("utf-8") + tail
     safe = _json_safe_bytes(body)
     if safe is not None and len(safe) > 2 and safe[:1] == b"{" and safe[-1:] == b"}" and b"\n" not in safe:
         return _PREFIX + safe[1:-1] + tail
@@ -62,7 +71,7 @@ def body_from_export(obj: dict[str, Any]) -> tuple[bytes, str]:
     pipeline may reorder or re-indent the JSON without breaking verification, while any change
     of content changes the hash.
     """
-    record = {k: v for k, v in obj.items() if k not in ("record_type", "hash")}
+    record = {k: v for k, v in obj.items() if k not in NOT_RECORD}
     claimed = str(obj.get("hash", ""))
     if "unparseable_body_base64" in record:
         return base64.b64decode(record["unparseable_body_base64"]), claimed
@@ -107,6 +116,20 @@ def describe(rec: dict[str, Any]) -> str:
         return f"{action.replace('_', ' ')}: {d.get('username', '?')} {d.get('before', '')} -> {d.get('after', '')}"
     if action == AuditAction.KEY_ROTATED:
         return "rotated the database key"
+    if action == AuditAction.ERASURE_REQUESTED:
+        return f"requested the erasure of the personal data of {d.get('target', '?')}: \"{d.get('reason', '')}\""
+    if action == AuditAction.ERASURE_CANCELLED:
+        return f"cancelled erasure request {d.get('request_seq', '?')} for {d.get('target', '?')}: \"{d.get('reason', '')}\""
+    if action == AuditAction.PERSONAL_DATA_ERASED:
+        keys = d.get("keys")
+        count = len(keys) if isinstance(keys, list) else 0
+        return (f"erased the personal data of {d.get('target', '?')} ({count} data key(s)), as "
+                f"{d.get('requested_by', '?')} requested in entry {d.get('request_seq', '?')}")
+    if action == AuditAction.PERSONAL_DATA_EXPIRED:
+        rule, wids = d.get("rule"), d.get("workflow_ids")
+        kind, kept = (rule.get("type", "?"), rule.get("retain", "?")) if isinstance(rule, dict) else ("?", "?")
+        return (f"expired the personal data of {len(wids) if isinstance(wids, list) else 0} request(s) of type "
+                f"{kind} (kept {kept} after their final decision)")
     if action == AuditAction.SIGNING_KEY_REGISTERED:
         return f"registered checkpoint signing key {str(d.get('public_key', ''))[:16]}..."
     return action.replace("_", " ")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, TypeVar
 
 from .. import rbac
+from ..opened import OpenedRow, iter_audit_rows_opened
 from .evidence import Integrity, Progress, build_header, gather_integrity
 from .filters import ExportFilter
 
@@ -20,6 +21,8 @@ DEFAULT_TIMELINES = 200
 #: rows per read: small enough that a batch of large entries stays a few MB, large enough that
 #: the per-query cost disappears (the default 20,000 rows of ~800 bytes hold ~20 MB at once)
 EXPORT_BATCH = 2_000
+#: a batch's row: (seq, body, hash, ...): only its sequence number is read for the progress
+B = TypeVar("B", bound=tuple[Any, ...])
 
 
 @dataclass
@@ -42,7 +45,16 @@ class ExportJob:
             return batches
         return self._reporting(batches)
 
-    def _reporting(self, batches: Iterator[list[tuple[int, bytes, bytes]]]) -> Iterator[list[tuple[int, bytes, bytes]]]:
+    def opened_rows(self, filt: ExportFilter | None = None) -> Iterator[list[OpenedRow]]:
+        """rows() with each entry's openings (VERIFY.md 10), for the writers that show or carry
+        personal values: JSONL, CSV and the reports' timelines."""
+        batches = iter_audit_rows_opened(self.service, stop=self.integrity.stop, batch=EXPORT_BATCH,
+                                         **(filt or self.filter).query_args())
+        if filt is not None or self.progress is None:
+            return batches
+        return self._reporting(batches)
+
+    def _reporting(self, batches: Iterator[list[B]]) -> Iterator[list[B]]:
         # entries come in sequence order, so the last one read says how far through the log it is
         total = self.integrity.stop or self.integrity.verification.entries
         progress = self.progress

@@ -20,6 +20,7 @@ from ..signatures import display_names, manifestation
 from .entries import describe, jsonl_line
 from .evidence import as_bytes
 from .evidence import ExportDigest
+from .openings import opened_record
 from .stats import Stats
 
 if TYPE_CHECKING:
@@ -104,13 +105,16 @@ def _timelines(job: "ExportJob", wanted: list[str], lookup: "Lookup") -> tuple[l
     last: dict[str, float] = {}
     narrowed = replace(job.filter, workflow_ids=tuple(sorted(wanted)))
     names = display_names(job.service.list_users())
-    for batch in job.rows(narrowed):
-        for seq, body, h in batch:
-            evidence.append(json.loads(jsonl_line(seq, body, h)))
+    for batch in job.opened_rows(narrowed):
+        for seq, body, h, personal in batch:
+            evidence.append(json.loads(jsonl_line(seq, body, h, personal)))
             try:
                 rec = json.loads(as_bytes(body))
             except ValueError:
                 continue
+            if not isinstance(rec, dict):
+                continue
+            rec = opened_record(rec, personal)  # what a person reads: the value or `erased on DATE`
             wid = str(rec.get("workflow_id"))
             tl = by_id.get(wid) or by_id.setdefault(wid, _new_timeline(wid, rec))
             when = _seconds(rec.get("ts"))

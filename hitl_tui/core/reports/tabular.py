@@ -8,6 +8,10 @@ would take for a formula (starting with = + - @ tab or CR) prefixed with an apos
 that itself starts with an apostrophe gets one too, so the guard is exactly reversible and the
 verifier can recover the stored text.
 
+Sealed personal values (VERIFY.md 10): the JSONL entry carries their openings in a `personal`
+member, the CSV row in a `personal` cell; the readable cells (summary, details) show them opened,
+the value or `erased on DATE`, while the body cell keeps the hashed, sealed form.
+
 Characters a terminal interprets (ESC, BEL, C1, bidi overrides: text.neutralise) never appear
 raw, so `cat` or `grep` of the file is safe: readable cells show them as visible escapes (\\x1b),
 the JSON cells (details, body) as JSON \\u escapes, which decode to the exact stored text. The
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from ..signatures import display_names, manifestation
 from ..text import neutralise
 from .entries import describe, json_safe, jsonl_line
+from .openings import Openings, opened_record
 from .evidence import as_bytes
 from .evidence import ENTRY_TYPE, HEADER_TYPE, TRAILER_TYPE, ExportDigest, Integrity
 
@@ -33,7 +38,7 @@ if TYPE_CHECKING:
     from .export import ExportJob
 
 CSV_COLUMNS = ("record_type", "seq", "ts", "actor", "action", "workflow_id", "summary", "details",
-               "session_id", "os_login", "tty", "remote_addr", "prev_hash", "hash", "body", "signature")
+               "session_id", "os_login", "tty", "remote_addr", "prev_hash", "hash", "body", "personal", "signature")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
@@ -59,9 +64,9 @@ def write_jsonl(job: "ExportJob") -> dict[str, Any]:
     out: BinaryIO = job.out
     digest = ExportDigest()
     out.write(_json_line(job.header))
-    for batch in job.rows():
-        for seq, body, h in batch:
-            out.write(jsonl_line(seq, body, h))
+    for batch in job.opened_rows():
+        for seq, body, h, personal in batch:
+            out.write(jsonl_line(seq, body, h, personal))
             digest.add(seq, as_bytes(h))
     trailer = digest.trailer(job.integrity)
     out.write(_json_line(trailer))
@@ -97,8 +102,8 @@ def write_csv(job: "ExportJob") -> dict[str, Any]:
     sink.row(_meta_row(HEADER_TYPE, job.integrity.banner, job.header))
     digest = ExportDigest()
     names = display_names(job.service.list_users())  # the signature's printed name (21 CFR 11.50)
-    for batch in job.rows():
-        for seq, body, h in batch:
+    for batch in job.opened_rows():
+        for seq, body, h, personal in batch:
             body = as_bytes(body)
             text = json_safe(body.decode("utf-8", errors="replace"))
             try:
@@ -107,9 +112,10 @@ def write_csv(job: "ExportJob") -> dict[str, Any]:
                     raise ValueError
             except ValueError:
                 rec = {"seq": seq}
-            cells = csv_record_fields(rec)
-            signed = manifestation(rec, names=names, zone=timezone.utc) or ""
-            sink.row([ENTRY_TYPE, seq, *(cells[c] for c in CSV_COLUMNS[2:13]), as_bytes(h).hex(), text, signed])
+            cells = csv_record_fields(rec, personal)
+            signed = manifestation(opened_record(rec, personal), names=names, zone=timezone.utc) or ""
+            sink.row([ENTRY_TYPE, seq, *(cells[c] for c in CSV_COLUMNS[2:13]), as_bytes(h).hex(), text,
+                      csv_json(personal, sort_keys=True) if personal else "", signed])
             digest.add(seq, as_bytes(h))
     trailer = digest.trailer(job.integrity)
     sink.row(_meta_row(TRAILER_TYPE, f"{digest.count:,} entries exported", trailer))
@@ -117,11 +123,14 @@ def write_csv(job: "ExportJob") -> dict[str, Any]:
     return trailer
 
 
-def csv_record_fields(rec: dict[str, Any]) -> dict[str, str]:
-    """The readable CSV columns an entry's record determines, exactly as the writer spells them
-    (terminal controls escaped) and the verifier expects to read them back."""
+def csv_record_fields(rec: dict[str, Any], personal: Openings | None = None) -> dict[str, str]:
+    """The readable CSV columns an entry's record and its openings determine, exactly as the
+    writer spells them (terminal controls escaped; sealed values opened: the value or `erased on
+    DATE`) and the verifier expects to read them back."""
     def text(v: Any) -> str:
         return neutralise("" if v is None else str(v))
+
+    rec = opened_record(rec, personal)
 
     details = rec.get("details")
     return {"seq": text(rec.get("seq")), "ts": text(rec.get("ts")), "actor": text(rec.get("actor")),

@@ -5,6 +5,7 @@ its own content and previous hash; consecutive entries linked; the entry count a
 of the entries' hashes equal to the trailer's (a truncated or trimmed file fails). An unfiltered
 JSONL/CSV export holds the whole chain, so re-hashing it from entry 1 must end exactly at the
 signed head: such a file proves itself. HTML/Markdown reports embed only their timeline entries.
+Every entry's openings of its sealed personal values must be true (openings.py, VERIFY.md 10).
 
 The checks against the live database are in crosscheck.py.
 """
@@ -24,7 +25,8 @@ from ..checkpoints import (checkpoint_from_note, is_note, known_public_keys, not
                            parse_checkpoint_json, signature_valid)
 from ..errors import CheckpointError
 from ..models import Checkpoint
-from .entries import body_from_export, rehash
+from .entries import NOT_RECORD, body_from_export, rehash
+from .openings import OpeningCheck
 from .evidence import ENTRY_TYPE, EXPORT_FORMAT, HEADER_TYPE, TRAILER_TYPE, ExportDigest
 from .filters import ExportFilter
 from .render import EVIDENCE_ID, MD_EVIDENCE_MARK
@@ -67,19 +69,23 @@ class FileReport:
 class _Entries:
     """Re-hashes exported entries one by one and checks how they link."""
 
-    def __init__(self, stop: int | None) -> None:
+    def __init__(self, stop: int | None, whole: bool = False) -> None:
         self.stop, self.digest = stop, ExportDigest()
+        self.personal = OpeningCheck(whole)
         self.problems: list[str] = []
         self.bad = 0
         self.last_seq, self.last_hash = 0, GENESIS_HEX
         self.contiguous_from_one = True
 
-    def feed(self, obj: dict[str, Any], body: bytes | None = None, claimed: str | None = None) -> None:
+    def feed(self, obj: dict[str, Any], body: bytes | None = None, claimed: str | None = None,
+             personal: Any = None) -> None:
         if body is None:
             body, claimed = body_from_export(obj)
+            personal = obj.get("personal")
         seq = obj.get("seq")
         if not isinstance(seq, int):
             return self._fail(f"an entry has no sequence number ({str(obj)[:60]})")
+        self.personal.feed(seq, {k: v for k, v in obj.items() if k not in NOT_RECORD}, personal)
         if "unparseable_body_base64" in obj:
             self._fail(f"entry {seq} is not a well-formed audit record (it was overwritten in the database)")
         elif rehash(body, str(obj.get("prev_hash"))) != claimed:
@@ -110,6 +116,20 @@ class _Entries:
             rep.add(what, False, "; ".join(self.problems) + more)
         else:
             rep.add(what, True, f"{n:,} entr{'y' if n == 1 else 'ies'} re-hashed, each matches its hash and its links")
+        self._report_personal(rep)
+
+    def _report_personal(self, rep: FileReport) -> None:
+        check = self.personal
+        problems = check.finish()
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            rep.add("personal data", False, problems[0][1] + more)
+            return
+        left = [f"{n:,} {what}" for n, what in ((check.unopened, "not opened"),
+                                               (check.unsettled, "erased by entries not in this file")) if n]
+        rep.add("personal data", True, f"{check.opened:,} sealed values opened, each matching its digest; "
+                                       f"{check.erased:,} erased by the entry that lists their key"
+                                       + (f"; {', '.join(left)}" if left else ""))
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -236,7 +256,8 @@ def _inspect_jsonl(path: Path) -> FileReport:
     trailer = None
     # utf-8-sig: a byte order mark (an editor's re-save) is not part of the header line
     with open(path, encoding="utf-8-sig", newline="\n") as fh:
-        entries = _Entries(_check_header(rep, _loads(fh.readline())).get("stop_seq"))
+        header = _check_header(rep, _loads(fh.readline()))
+        entries = _Entries(header.get("stop_seq"), _unfiltered(header))
         for number, line in enumerate(fh, 2):
             obj = _loads(line)
             if not isinstance(obj, dict):
@@ -253,23 +274,30 @@ def _inspect_jsonl(path: Path) -> FileReport:
     return rep
 
 
+#: the columns of a CSV export written before personal values were sealed (it seals none)
+_BEFORE_SEALING = tuple(c for c in CSV_COLUMNS if c != "personal")
+
+
 def _inspect_csv(path: Path) -> FileReport:
     rep = FileReport(path, "csv")
     entries, trailer = None, None
+    columns: tuple[str, ...] = CSV_COLUMNS
     with open(path, encoding="utf-8-sig", newline="") as fh:
         for number, row in enumerate(csv.reader(fh), 1):
             row = [csv_uncell(c) for c in row]
             if number == 1:
-                if tuple(row) != CSV_COLUMNS:
+                if tuple(row) not in (CSV_COLUMNS, _BEFORE_SEALING):
                     raise CheckpointError(f"{path}: the CSV columns are not those of a hitl-tui export.")
+                columns = tuple(row)
                 continue
-            if len(row) != len(CSV_COLUMNS):
+            if len(row) != len(columns):
                 if entries is not None:
-                    entries._fail(f"row {number} has {len(row)} cells instead of {len(CSV_COLUMNS)}")
+                    entries._fail(f"row {number} has {len(row)} cells instead of {len(columns)}")
                 continue
-            cells = dict(zip(CSV_COLUMNS, row))
+            cells = {"personal": "", **dict(zip(columns, row))}
             if number == 2:
-                entries = _Entries(_check_header(rep, _loads(cells["details"])).get("stop_seq"))
+                header = _check_header(rep, _loads(cells["details"]))
+                entries = _Entries(header.get("stop_seq"), _unfiltered(header))
             elif cells["record_type"] == ENTRY_TYPE and entries is not None and trailer is None:
                 _feed_csv(entries, cells, number)
             elif cells["record_type"] == TRAILER_TYPE and trailer is None:
@@ -291,11 +319,21 @@ def _feed_csv(entries: _Entries, cells: dict[str, str], number: int) -> None:
         # the body cell is the stored record as JSON (terminal controls \u-escaped): re-hash it
         # as a JSONL entry is re-hashed, from the record it spells
         body = canonical_bytes(rec)
-        expected = csv_record_fields(rec)
+        personal = _loads(cells["personal"]) if cells["personal"] else None
+        expected = csv_record_fields(rec, personal if isinstance(personal, dict) else None)
         if {k: cells[k] for k in expected} != expected:
             entries._fail(f"row {number} (entry {rec.get('seq')}): its readable columns disagree with the hashed "
                           f"record: the spreadsheet was edited")
+        if cells["personal"] and personal is None:
+            personal = cells["personal"]  # not JSON: the opening check names it
+        entries.feed(rec, body, cells["hash"], personal)
+        return
     entries.feed(rec, body, cells["hash"])
+
+
+def _unfiltered(header: dict[str, Any]) -> bool:
+    """A JSONL/CSV export of the whole trail (then every sealed value must be opened)."""
+    return ExportFilter.from_json(header.get("filters")).empty
 
 
 def _loads(text: str) -> Any:

@@ -247,7 +247,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         erased_seq  INTEGER,
         erased_on   TEXT
     );
-    CREATE UNIQUE INDEX privacy_keys_owner ON privacy_keys(person, IFNULL(workflow_id, ''));
+    -- not unique: a service may seal under a new key while another is being created (issue 11)
+    CREATE INDEX privacy_keys_owner ON privacy_keys(person, IFNULL(workflow_id, ''));
     CREATE INDEX privacy_keys_request ON privacy_keys(workflow_id);
     CREATE TABLE sealed_values (
         digest TEXT PRIMARY KEY,

@@ -14,8 +14,8 @@ _CHUNK = 500
 
 def key_for(conn: Conn, person: str, workflow_id: str | None) -> tuple[str, bytes | None] | None:
     """(key_id, secret) of the person's data key for the request (None: their directory entry)."""
-    row = conn.execute("SELECT key_id, secret FROM privacy_keys WHERE person = ? AND IFNULL(workflow_id, '') = ?",
-                       (person, workflow_id or "")).fetchone()
+    row = conn.execute("SELECT key_id, secret FROM privacy_keys WHERE person = ? AND IFNULL(workflow_id, '') = ? "
+                       "ORDER BY secret IS NULL, created_at LIMIT 1", (person, workflow_id or "")).fetchone()
     return None if row is None else (row[0], None if row[1] is None else bytes(row[1]))
 
 
