@@ -8,7 +8,9 @@ key says why, in the engine's own words.
 The widgets own their state and their database work (the inbox its pages, the view bar its
 counts, the ChangeWatcher polling and verification, the chat its assistant); this screen sets
 what they show (attributes down) and acts on what they report (messages up). Its own workers load
-the selected request and write what a person confirmed in a dialog.
+the selected request. Its collaborators: DeskWrites (desk_writes.py) opens the dialogs and writes
+what a person confirmed in them; desk_keys.py says which keys the request allows, and
+desk_palette.py applies the user's keymap and lists the command palette.
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 from textual.worker import Worker, get_current_worker
 
-from ..core import rbac
 from ..core.decisions import TERMS, AuditAction
-from ..core.errors import HitlError, PermissionDenied, UnknownWorkflow
+from ..core.errors import PermissionDenied, UnknownWorkflow
 from ..core.models import Decision, InboxView, RequestSummary, User, WorkflowRequest
 from ..messages import (AuditProgress, AuditVerified, DecisionRecorded, ExternalChange, FlagsLoaded, PageLoaded,
-                        ProposalReady, RequestLoaded, RequestSaved, RequestVanished, forward_failure)
+                        RequestLoaded, RequestSaved, RequestVanished, forward_failure)
 from ..widgets.agent_chat import AgentChat
 from ..render.text import TickClock, plain
 from ..widgets.change_watcher import ChangeWatcher
@@ -37,7 +38,9 @@ from ..widgets.request_list import InboxQuery, RequestList
 from ..widgets.status_header import StatusHeader
 from ..widgets.view_bar import LABELS, ViewBar
 from ..widgets.desk_panes import LOWER, PANES, DeskPanes
-from .desk_keys import DESK_BINDINGS, REQUEST_KEYS, key_state, palette_entries, refusal
+from .desk_keys import DESK_BINDINGS, REQUEST_KEYS, key_state, refusal
+from . import desk_outputs, desk_palette
+from .desk_writes import DeskWrites
 
 if TYPE_CHECKING:
     from ..core.service import WorkflowService
@@ -98,6 +101,7 @@ class DeskScreen(Screen[None]):
                        chat_factory=app.assistant_factory, id="panes"):
             yield RequestList(self.policy, self.clock, self.service, self.user.username, id="inbox", classes="pane")
         yield ChangeWatcher(self.service, self.user, poll_interval=app.poll_interval)
+        yield DeskWrites(self.service, self.user, self.people)
         if getattr(app, "tour", None):
             yield app.tour()
         yield Footer(compact=True)
@@ -137,6 +141,10 @@ class DeskScreen(Screen[None]):
     @property
     def watcher(self) -> ChangeWatcher:
         return self.query_one(ChangeWatcher)
+
+    @property
+    def writes(self) -> DeskWrites:
+        return self.query_one(DeskWrites)
 
     @property
     def wide(self) -> bool:
@@ -398,20 +406,10 @@ class DeskScreen(Screen[None]):
         return refusal(action, self.policy, self.user, req)
 
     def on_key(self, event) -> None:
-        """A greyed-out key still answers: with the rule that stops it."""
-        if isinstance(self.focused, Input):
-            return
-        # the screen's own bindings with the user's keymap applied (active_bindings leaves out
-        # the ones check_action hides, which are exactly the ones that need explaining)
-        for key, binding in self._keys_in_force():
-            if key == event.key and binding.action in REQUEST_KEYS:
-                if not self.check_action(binding.action, ()):
-                    reason = self.why_not(binding.action)
-                    if reason:
-                        self.app.say(reason, "warning", timeout=6)
-                        self.app.bell()
+        if not isinstance(self.focused, Input):
+            desk_palette.explain_refused(self, event.key)  # a greyed-out key still answers, with its reason
 
-    # --- deciding ------------------------------------------------------------------------------
+    # --- deciding, filing, editing, withdrawing: DeskWrites opens the dialogs and writes ---------
 
     def action_approve(self) -> None:
         self.open_decision(Decision.APPROVE)
@@ -423,45 +421,10 @@ class DeskScreen(Screen[None]):
         self.open_decision(Decision.REQUEST_CHANGES)
 
     def open_decision(self, decision: Decision, request: WorkflowRequest | None = None, proposal=None) -> None:
-        from .decision_modal import DecisionModal
-
         req = request or self.current_request()
         if req is None:
             return
-        self.app.push_screen(DecisionModal(req, decision, self.policy, self.people, proposal=proposal),
-                             lambda result: self._sign_decision(req, result))
-
-    def _sign_decision(self, req: WorkflowRequest, result) -> None:
-        """Where the policy asks for re-authentication at signing (reauth_at), the signing key's
-        passphrase first, in its own modal (screens/passphrase_prompt.py); else straight on."""
-        from .passphrase_prompt import PassphrasePrompt
-
-        reauth = result is not None and self.service.policy.reauth_required(req.workflow_type, req.risk_level)
-        locked = result is not None and not reauth and self.service.signing_key_locked(self.user.username)
-        if not (reauth or locked):
-            self._record_decision(result)
-            return
-
-        def signed(passphrase: str | None) -> None:
-            if passphrase is None:
-                return  # cancelled: nothing is recorded
-            if reauth:
-                self._record_decision(result, passphrase)  # for this one signing only
-            else:
-                self.service.set_key_unlock(lambda _username: passphrase)  # unlocks the key for the session
-                self._record_decision(result)
-        verb = TERMS[result.decision].verb
-        self.app.push_screen(PassphrasePrompt(req.id, req.risk_level.value, self.user.username, verb,
-                                              reauth=reauth), signed)
-
-    @work(thread=True, group="write", exit_on_error=False, description="record decision")
-    def _record_decision(self, result, passphrase: str | None = None) -> None:
-        if result is None:
-            return  # the dialog was cancelled
-        req = self.service.decide(result.workflow_id, self.user.username, result.decision, result.comments,
-                                  proposal=result.proposal,
-                                  unlock=(lambda: passphrase) if passphrase is not None else None)
-        self.post_message(DecisionRecorded(req, result.decision))
+        self.writes.open_decision(decision, req, proposal=proposal)
 
     @on(DecisionRecorded)
     def _recorded(self, msg: DecisionRecorded) -> None:
@@ -482,78 +445,24 @@ class DeskScreen(Screen[None]):
 
     @on(AgentChat.ProposalMade)
     def _proposal_made(self, event: AgentChat.ProposalMade) -> None:
-        self._load_proposed(event.proposal)
-
-    @work(thread=True, group="proposal", exit_on_error=False, description="load proposed request")
-    def _load_proposed(self, proposal) -> None:
-        req = self.service.get_workflow_for(self.user.username, proposal.workflow_id)
-        self.post_message(ProposalReady(req, proposal))
-
-    @on(ProposalReady)
-    def _review_proposal(self, msg: ProposalReady) -> None:
-        req, proposal = msg.request, msg.proposal
-        decision = proposal.decision
-        try:
-            rbac.check_decide(self.policy, self.user, req, TERMS[decision].action)
-        except HitlError as exc:
-            self.app.say(f"{proposal.agent} proposed to {TERMS[decision].verb} {req.id}, but: {exc}",
-                         "warning", timeout=10)
-            return
-        self.open_decision(decision, request=req, proposal=proposal)
-
-    # --- filing, editing, withdrawing ----------------------------------------------------------
+        self.writes.review_proposal(event.proposal)
 
     def action_new_request(self, seed=None) -> None:
-        from .request_form import RequestForm
-
-        self.app.push_screen(RequestForm(self.policy, seed), self._save_form)
+        self.writes.new_request(seed)
 
     @on(AgentChat.Drafted)
     def _drafted(self, event: AgentChat.Drafted) -> None:
-        from .request_form import FormSeed
-
-        draft = event.draft
-        self.action_new_request(FormSeed(draft.workflow_type, draft.title, draft.description,
-                                         {k: str(v) for k, v in draft.data.items()},
-                                         drafted_by=draft.agent, missing=tuple(draft.missing)))
+        self.writes.new_draft(event.draft)
 
     def action_resubmit(self) -> None:
-        from .request_form import FormSeed, RequestForm
-
         req = self.current_request()
         if req is not None:
-            self.app.push_screen(RequestForm(self.policy, FormSeed.from_request(req)), self._save_form)
-
-    @work(thread=True, group="write", exit_on_error=False, description="save request")
-    def _save_form(self, result) -> None:
-        if result is None:
-            return  # the form was closed without filing
-        svc, me = self.service, self.user.username
-        if result.workflow_id is None:
-            wid = svc.create_workflow_request(result.workflow_type, result.title, result.description, me, result.data)
-            self.post_message(RequestSaved(wid, "filed"))
-        else:
-            svc.resubmit(result.workflow_id, me, title=result.title, description=result.description,
-                         data=result.data, comments=result.comments)
-            self.post_message(RequestSaved(result.workflow_id, "resubmitted"))
+            self.writes.resubmit(req)
 
     def action_withdraw(self) -> None:
-        from .confirm_modal import ConfirmModal
-
         req = self.current_request()
-        if req is None:
-            return
-        body = (f"“{req.title}” stops here: approvers no longer see it as waiting. "
-                f"This cannot be undone; you can file a new request later.")
-        self.app.push_screen(ConfirmModal(f"Withdraw {req.id}?", body, verb="withdraw"),
-                             lambda reason: self._withdraw(req.id, reason))
-
-    @work(thread=True, group="write", exit_on_error=False, description="withdraw")
-    def _withdraw(self, workflow_id: str, reason: str | None) -> None:
-        if reason is None:
-            return  # the person changed their mind
-        self.service.withdraw_workflow(workflow_id, self.user.username, reason)
-        self.post_message(RequestSaved(workflow_id, "withdrawn"))
+        if req is not None:
+            self.writes.withdraw(req)
 
     @on(RequestSaved)
     def _saved(self, msg: RequestSaved) -> None:
@@ -703,67 +612,27 @@ class DeskScreen(Screen[None]):
     def action_verify(self) -> None:
         self.verify_chain()
 
-    # --- copy, pager, export --------------------------------------------------------------------
-
-    def _selected(self) -> WorkflowRequest | RequestSummary | None:
-        return self.current_request() or self.highlighted
+    # --- copy, pager, export: desk_outputs hands the selected request out of the desk -----------
 
     def action_copy_id(self) -> None:
-        from ..clipboard import copy
-
-        req = self._selected()
-        self.app.say(copy(self.app, req.id) if req else "Select a request first.")
+        desk_outputs.copy_id(self)
 
     def action_copy_link(self) -> None:
-        from ..clipboard import copy, link_line
-
-        req = self._selected()
-        self.app.say(copy(self.app, link_line(req)) if req else "Select a request first.")
+        desk_outputs.copy_link(self)
 
     def action_page_description(self) -> None:
-        from ..pager import open_in_pager
-
-        req = self.current_request()
-        if req is None:
-            self.app.say(self.why_not("approve") or "Select a request first.")
-            return
-        note = open_in_pager(self.app, f"{req.id} {req.title}", req.description or "(no description)")
-        if note:
-            self.app.say(note)
+        desk_outputs.page_description(self)
 
     def action_page_detail(self) -> None:
-        from ..pager import open_in_pager
-
-        req = self.current_request()
-        if req is None or not self.panes.mounted_lower:
-            self.app.say("Select a request first.")
-            return
-        note = open_in_pager(self.app, req.id, self.detail.render_request(req, self.user, self.people).plain)
-        if note:
-            self.app.say(note)
+        desk_outputs.page_detail(self)
 
     def action_export(self) -> None:
-        from .export_dialog import ExportDialog
+        desk_outputs.export(self)
 
-        self.app.push_screen(ExportDialog(self.service, self.user.username, Path.cwd()),
-                             lambda done: done and self.app.say(f"Exported to {done.path}"))
-
-    # --- the command palette -------------------------------------------------------------------
+    # --- the command palette: desk_palette lists it, with the keys in force ---------------------
 
     def palette_commands(self) -> Iterable[SystemCommand]:
-        for title, action in palette_entries():
-            if self.check_action(action.split("(")[0], ()):
-                key = self._key_for(action)
-                yield SystemCommand(title, f"key: {key}" if key else "", self._runner(action))
-        settings = self.app.settings
-        for name, saved in (settings.ui.views.items() if settings is not None else ()):
-            shown = saved.filter + (f"  (sort {saved.sort})" if saved.sort else "")
-            yield SystemCommand(f"Saved view: {name}", shown or "everything", self._saved_view(saved))
-
-    def _saved_view(self, saved):
-        def run() -> None:
-            self.open_saved_view(saved.filter, saved.sort)
-        return run
+        return desk_palette.palette_commands(self)
 
     def open_saved_view(self, text: str, sort: str | None) -> None:
         """A named view from the config file: its filter (and sort) on the current view."""
@@ -774,24 +643,6 @@ class DeskScreen(Screen[None]):
             self.view_bar.sort = self.sort
         self.filter_bar.set_value(text)
         self._apply_filter(text, again=True)  # again: the same text with a new sort still asks anew
-
-    def _key_for(self, action: str) -> str:
-        """The key that runs `action` now: the user's keymap applied, as the footer shows it."""
-        return next((self.app.get_key_display(binding) for _key, binding in self._keys_in_force()
-                     if binding.action == action), "")
-
-    def _keys_in_force(self):
-        """This screen's (key, binding) pairs with the user's keymap applied, as Textual applies
-        it when a key is pressed (to a copy: the class's own bindings keep their defaults)."""
-        bindings = self._bindings.copy()
-        if self.app._keymap:
-            bindings.apply_keymap(self.app._keymap)
-        return bindings
-
-    def _runner(self, action: str):
-        async def run() -> None:
-            await self.run_action(action)
-        return run
 
     # --- failures ------------------------------------------------------------------------------
 

@@ -1,0 +1,154 @@
+"""What the desk writes: the dialogs a person confirms (a decision, the request form, a
+withdrawal, the signing key's passphrase) and the thread workers that record what they confirmed.
+
+It draws nothing, like the ChangeWatcher beside it: the desk hands it the request to act on
+(attributes down) and it reports each write as a message that bubbles up to the desk and the app
+(DecisionRecorded, RequestSaved; a failed write as WorkFailed, through forward_failure). An
+agent's proposal is read afresh and checked against the rules here before its dialog opens.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.widget import Widget
+from textual.worker import Worker
+
+from ..core import rbac
+from ..core.decisions import TERMS
+from ..core.errors import HitlError
+from ..core.models import Decision, User, WorkflowRequest
+from ..messages import DecisionRecorded, ProposalReady, RequestSaved, forward_failure
+
+if TYPE_CHECKING:
+    from ..core.service import WorkflowService
+
+# The modals are imported where they are first needed, not here: the form alone pulls in Select
+# and TextArea, tens of milliseconds the desk's first paint should not wait for.
+
+
+class DeskWrites(Widget):
+    DEFAULT_CSS = "DeskWrites { display: none; }"
+
+    def __init__(self, service: "WorkflowService", user: User, people: list[User]) -> None:
+        super().__init__()
+        self.service = service
+        self.policy = service.policy
+        self.user = user
+        self.people = people
+
+    # --- deciding ------------------------------------------------------------------------------
+
+    def open_decision(self, decision: Decision, req: WorkflowRequest, proposal=None) -> None:
+        from .decision_modal import DecisionModal
+
+        self.app.push_screen(DecisionModal(req, decision, self.policy, self.people, proposal=proposal),
+                             lambda result: self._sign_decision(req, result))
+
+    def _sign_decision(self, req: WorkflowRequest, result) -> None:
+        """Where the policy asks for re-authentication at signing (reauth_at), the signing key's
+        passphrase first, in its own modal (screens/passphrase_prompt.py); else straight on."""
+        from .passphrase_prompt import PassphrasePrompt
+
+        reauth = result is not None and self.service.policy.reauth_required(req.workflow_type, req.risk_level)
+        locked = result is not None and not reauth and self.service.signing_key_locked(self.user.username)
+        if not (reauth or locked):
+            self._record_decision(result)
+            return
+
+        def signed(passphrase: str | None) -> None:
+            if passphrase is None:
+                return  # cancelled: nothing is recorded
+            if reauth:
+                self._record_decision(result, passphrase)  # for this one signing only
+            else:
+                self.service.set_key_unlock(lambda _username: passphrase)  # unlocks the key for the session
+                self._record_decision(result)
+        verb = TERMS[result.decision].verb
+        self.app.push_screen(PassphrasePrompt(req.id, req.risk_level.value, self.user.username, verb,
+                                              reauth=reauth), signed)
+
+    @work(thread=True, group="write", exit_on_error=False, description="record decision")
+    def _record_decision(self, result, passphrase: str | None = None) -> None:
+        if result is None:
+            return  # the dialog was cancelled
+        req = self.service.decide(result.workflow_id, self.user.username, result.decision, result.comments,
+                                  proposal=result.proposal,
+                                  unlock=(lambda: passphrase) if passphrase is not None else None)
+        self.post_message(DecisionRecorded(req, result.decision))
+
+    # --- an agent's proposal -------------------------------------------------------------------
+
+    def review_proposal(self, proposal) -> None:
+        self._load_proposed(proposal)
+
+    @work(thread=True, group="proposal", exit_on_error=False, description="load proposed request")
+    def _load_proposed(self, proposal) -> None:
+        req = self.service.get_workflow_for(self.user.username, proposal.workflow_id)
+        self.post_message(ProposalReady(req, proposal))
+
+    @on(ProposalReady)
+    def _review_proposal(self, msg: ProposalReady) -> None:
+        req, proposal = msg.request, msg.proposal
+        decision = proposal.decision
+        try:
+            rbac.check_decide(self.policy, self.user, req, TERMS[decision].action)
+        except HitlError as exc:
+            self.app.say(f"{proposal.agent} proposed to {TERMS[decision].verb} {req.id}, but: {exc}",
+                         "warning", timeout=10)
+            return
+        self.open_decision(decision, req, proposal=proposal)
+
+    # --- filing, editing, withdrawing ----------------------------------------------------------
+
+    def new_request(self, seed=None) -> None:
+        from .request_form import RequestForm
+
+        self.app.push_screen(RequestForm(self.policy, seed), self._save_form)
+
+    def new_draft(self, draft) -> None:
+        """The request form, filled in with what an agent drafted."""
+        from .request_form import FormSeed
+
+        self.new_request(FormSeed(draft.workflow_type, draft.title, draft.description,
+                                  {k: str(v) for k, v in draft.data.items()},
+                                  drafted_by=draft.agent, missing=tuple(draft.missing)))
+
+    def resubmit(self, req: WorkflowRequest) -> None:
+        from .request_form import FormSeed, RequestForm
+
+        self.app.push_screen(RequestForm(self.policy, FormSeed.from_request(req)), self._save_form)
+
+    @work(thread=True, group="write", exit_on_error=False, description="save request")
+    def _save_form(self, result) -> None:
+        if result is None:
+            return  # the form was closed without filing
+        svc, me = self.service, self.user.username
+        if result.workflow_id is None:
+            wid = svc.create_workflow_request(result.workflow_type, result.title, result.description, me, result.data)
+            self.post_message(RequestSaved(wid, "filed"))
+        else:
+            svc.resubmit(result.workflow_id, me, title=result.title, description=result.description,
+                         data=result.data, comments=result.comments)
+            self.post_message(RequestSaved(result.workflow_id, "resubmitted"))
+
+    def withdraw(self, req: WorkflowRequest) -> None:
+        from .confirm_modal import ConfirmModal
+
+        body = (f"“{req.title}” stops here: approvers no longer see it as waiting. "
+                f"This cannot be undone; you can file a new request later.")
+        self.app.push_screen(ConfirmModal(f"Withdraw {req.id}?", body, verb="withdraw"),
+                             lambda reason: self._withdraw(req.id, reason))
+
+    @work(thread=True, group="write", exit_on_error=False, description="withdraw")
+    def _withdraw(self, workflow_id: str, reason: str | None) -> None:
+        if reason is None:
+            return  # the person changed their mind
+        self.service.withdraw_workflow(workflow_id, self.user.username, reason)
+        self.post_message(RequestSaved(workflow_id, "withdrawn"))
+
+    # --- failures ------------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        forward_failure(self, event)
