@@ -258,7 +258,7 @@ def _rewrite_user(conn: Conn, username: str) -> None:
         rec = json.loads(body)
         if not str(rec.get("action", "")).startswith("user_") or (rec.get("details") or {}).get("username") != username:
             continue
-        rec["details"] = opener.open(rec.get("details"))
+        rec["details"] = opener.open_entry(seq, rec.get("details"))
         user_step(users, rec, seq, (rec.get("details") or {}).get("replay") == 1)
     replayed = users.get(username)
     if replayed is None:
@@ -283,7 +283,7 @@ def pending_in(conn: Conn) -> dict[str, ErasureRequest]:
             continue
         target = str(d.get("target"))
         if action == AuditAction.ERASURE_REQUESTED:
-            reason = opener.open(d).get("reason", "")
+            reason = opener.open_entry(seq, d).get("reason", "")
             waiting[target] = ErasureRequest(seq, target, str(rec.get("actor")), str(rec.get("ts")), str(reason))
         elif target in waiting and d.get("request_seq") == waiting[target].seq:
             del waiting[target]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .audit import entry_from_row
 from .models import AuditEntry
-from .privacy import Opener, has_seals, sealed_in
+from .privacy import Opener, has_seals, sealed_in, seals_of
 from .store import audit_log
 from .store.connection import Conn, DbError, begin, commit, translate
 
@@ -25,7 +25,7 @@ def opened_entries(conn: Conn, rows: list[tuple[bytes, bytes]]) -> list[AuditEnt
     sealed = [i for i, (body, _) in enumerate(rows) if has_seals(body)]
     if sealed:
         opener = Opener(conn)
-        opener.prefetch([s for i in sealed for s in sealed_in(entries[i].details)])
+        opener.load((entries[i].seq, seals_of(entries[i].details)) for i in sealed)
         for i in sealed:
             entries[i] = entries[i].model_copy(update={"details": opener.open(entries[i].details)})
     return entries
@@ -69,9 +69,8 @@ def iter_audit_rows_opened(service: ReadsMixin, *, start: int = 1, stop: int | N
         begin(conn)
         for batch in audit_log.iter_rows_filtered(conn, start=start, stop=stop, **filters):
             seals = {seq: _seals_of(body) for seq, body, _h in batch}
-            opener.prefetch([s for found in seals.values() for s in found])
+            opener.load(seals.items())
             yield [(seq, body, h, opener.openings(seals[seq]) if seals[seq] else {}) for seq, body, h in batch]
-            opener.cache.clear()
         commit(conn)
     except DbError as exc:
         raise translate(exc, service.path) from None

@@ -38,7 +38,7 @@ _ERASURE_WORDS = frozenset({"erasure_requested", "erasure_cancelled"})
 #: the entries that destroy data keys, with the keys they list
 ERASING_ACTIONS = frozenset({"personal_data_erased", "personal_data_expired"})
 __all__ = ["ERASING_ACTIONS", "Opened", "Opener", "PREFIX", "Sealer", "digest_of", "has_seals", "is_placeholder",
-           "is_sealed", "personal_positions", "placeholder", "sealed_in"]
+           "is_sealed", "personal_positions", "placeholder", "sealed_in", "seals_of"]
 
 
 def is_sealed(value: Any) -> bool:
@@ -107,22 +107,23 @@ class Sealer:
     def __init__(self, conn: Conn, created_at: str) -> None:
         self.conn, self.created_at = conn, created_at
 
-    def seal(self, action: str, actor: str, workflow_id: str | None, details: dict[str, Any],
+    def seal(self, seq: int, action: str, actor: str, workflow_id: str | None, details: dict[str, Any],
              personal_fields: Iterable[str] = ()) -> dict[str, Any]:
+        """`details` with its personal values sealed, their boxes written for entry `seq`."""
         for path, person in personal_positions(action, actor, details, personal_fields):
             value = _get(details, path)
             if isinstance(value, str) and value and not is_sealed(value):
                 scope = None if action in _DIRECTORY or action in _ERASURE_WORDS else workflow_id
-                details = _set(details, path, self._seal_one(person, scope, value))
+                details = _set(details, path, self._seal_one(seq, person, scope, value))
         return details
 
-    def _seal_one(self, person: str, workflow_id: str | None, value: str) -> dict[str, str]:
+    def _seal_one(self, seq: int, person: str, workflow_id: str | None, value: str) -> dict[str, str]:
         key_id, secret = self._key(person, workflow_id)
         salt = secrets.token_bytes(16)
         digest = digest_of(salt, value)
         nonce = os.urandom(12)
         opened = canonical_bytes({"salt": salt.hex(), "value": value})
-        sql.insert_box(self.conn, digest, key_id, nonce + _aead(secret).encrypt(nonce, opened, digest.encode()))
+        sql.insert_box(self.conn, seq, digest, key_id, nonce + _aead(secret).encrypt(nonce, opened, digest.encode()))
         return {"key": key_id, "sealed": digest}
 
     def _key(self, person: str, workflow_id: str | None) -> tuple[str, bytes]:
@@ -161,7 +162,8 @@ class Opened:
 
 
 def sealed_in(node: Any) -> Iterator[dict[str, str]]:
-    """Every sealed value inside `node` (objects and lists, walked in full)."""
+    """Every sealed value inside `node` (objects and lists, walked in full): for checking what an
+    export holds. The engine reads sealed values where they are written (seals_of)."""
     if isinstance(node, dict):
         if is_sealed(node):
             yield node
@@ -173,56 +175,91 @@ def sealed_in(node: Any) -> Iterator[dict[str, str]]:
             yield from sealed_in(value)
 
 
-def _replace(node: Any, opened: Mapping[str, Opened], missing: str) -> Any:
-    if isinstance(node, dict):
-        if is_sealed(node):
-            got = opened.get(node["sealed"])
-            return missing if got is None or got.problem else got.shown
-        return {k: _replace(v, opened, missing) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_replace(v, opened, missing) for v in node]
-    return node
+#: the details members that hold an object of named values (the request's data, a directory
+#: change's before/after), whose members may be sealed; every other sealed value is a member of
+#: details itself (personal_positions: title, description, comments, reason, email, display_name)
+_NESTED = ("data", "before", "after")
+
+
+def seals_of(details: Any) -> list[dict[str, str]]:
+    """The sealed values of an entry's details, at the places personal values are written."""
+    if not isinstance(details, dict):
+        return []
+    found = [v for v in details.values() if is_sealed(v)]
+    for name in _NESTED:
+        inner = details.get(name)
+        if isinstance(inner, dict):
+            found += [v for v in inner.values() if is_sealed(v)]
+    return found
+
+
+def _replace(details: dict[str, Any], opened: Mapping[str, "Opened"]) -> dict[str, Any]:
+    def shown(seal: dict[str, str]) -> Any:
+        got = opened.get(seal["sealed"])
+        return UNREADABLE if got is None or got.problem else got.shown
+
+    out = {k: shown(v) if is_sealed(v) else v for k, v in details.items()}
+    for name in _NESTED:
+        inner = out.get(name)
+        if isinstance(inner, dict) and any(is_sealed(v) for v in inner.values()):
+            out[name] = {k: shown(v) if is_sealed(v) else v for k, v in inner.items()}
+    return out
 
 
 #: what a value reads as when the database cannot open it (its box or key was deleted behind the
 #: application's back: verify-audit names it)
 UNREADABLE = "(sealed value missing)"
 
+#: (seq, the sealed values it holds) of one entry, as Opener.load takes them
+Sealed = tuple[int, list[dict[str, str]]]
+
 
 @dataclass
 class Opener:
-    """Opens sealed values for one read snapshot. Batch with prefetch() before open(), so a
-    million entries cost a query per few hundred values, not one each."""
+    """Opens sealed values for one read snapshot, a batch of entries at a time: load() reads the
+    batch's encrypted values in one query (clustered by entry, so the pages are read in turn),
+    then open() and openings() answer from memory. Each load() replaces the last batch, so a
+    million entries never sit in memory."""
 
     conn: Conn
     cache: dict[str, Opened] = field(default_factory=dict)
-    _keys: dict[str, sql.KeyRow | None] = field(default_factory=dict)
 
-    def prefetch(self, seals: Iterable[Mapping[str, str]]) -> None:
-        todo = {s["sealed"]: s["key"] for s in seals if s["sealed"] not in self.cache}
-        if not todo:
+    def load(self, entries: Iterable[Sealed]) -> None:
+        entries = [(seq, seals) for seq, seals in entries if seals]
+        wanted = {s["sealed"]: s["key"] for _, seals in entries for s in seals}
+        if not wanted:
+            self.cache = {}
             return
-        need = {k for k in todo.values() if k not in self._keys}
-        if need:
-            rows = sql.keys(self.conn, need)
-            for kid in need:
-                self._keys[kid] = rows.get(kid)
-        boxes = sql.boxes(self.conn, [d for d, k in todo.items() if (row := self._keys[k]) and row[1] is not None])
-        for digest, kid in todo.items():
-            self.cache[digest] = self._open(digest, kid, self._keys[kid], boxes.get(digest))
+        boxes = sql.boxes_of(self.conn, [seq for seq, _ in entries])
+        keyless = {kid for digest, kid in wanted.items() if digest not in boxes}
+        keys = sql.keys(self.conn, keyless) if keyless else {}
+        aeads: dict[str, Any] = {}
+        self.cache = {digest: self._open(digest, kid, boxes.get(digest), keys.get(kid), aeads)
+                      for digest, kid in wanted.items()}
 
-    def _open(self, digest: str, kid: str, key: sql.KeyRow | None, box: tuple[str, bytes] | None) -> Opened:
-        if key is None:
-            return Opened(problem=f"its data key {kid} is not in the database, and no erasure in the trail destroyed it")
-        if key[1] is None:
-            return Opened(erased_on=key[3] or "", erased_seq=key[2])
-        if box is None or box[0] != kid:
+    def _open(self, digest: str, kid: str, box: sql.BoxRow | None, key: sql.KeyRow | None,
+              aeads: dict[str, Any]) -> Opened:
+        if box is None:
+            if key is None:
+                return Opened(problem=f"its data key {kid} is not in the database, and no erasure in the trail "
+                                      f"destroyed it")
+            if key[1] is None:
+                return Opened(erased_on=key[3] or "", erased_seq=key[2])
             return Opened(problem="its encrypted value was deleted from the database behind the application's back")
+        box_key, sealed_box, secret, erased_seq, erased_on, key_found = box
+        if box_key != kid:
+            return Opened(problem="its encrypted value was replaced by one sealed under another key")
+        if not key_found:
+            return Opened(problem=f"its data key {kid} is not in the database, and no erasure in the trail destroyed it")
+        if secret is None:
+            return Opened(erased_on=erased_on or "", erased_seq=erased_seq)
         from cryptography.exceptions import InvalidTag
 
+        aead = aeads.get(kid)
+        if aead is None:
+            aead = aeads[kid] = _aead(secret)
         try:
-            plain = _aead(key[1]).decrypt(box[1][:12], box[1][12:], digest.encode())
-            doc = json.loads(plain)
+            doc = json.loads(aead.decrypt(sealed_box[:12], sealed_box[12:], digest.encode()))
             salt, value = bytes.fromhex(doc["salt"]), doc["value"]
         except (InvalidTag, ValueError, KeyError, TypeError):
             return Opened(problem="its encrypted value does not open under its key: it was replaced")
@@ -231,31 +268,40 @@ class Opener:
         return Opened(value=value, salt=salt.hex())
 
     def open(self, details: Any) -> Any:
-        """`details` with every sealed value replaced by what it reads as now."""
-        seals = list(sealed_in(details))
-        if not seals:
+        """`details` (of an entry of the batch loaded last) as it reads now: each sealed value
+        replaced by its value, or `erased on DATE`."""
+        if not isinstance(details, dict) or not seals_of(details):
             return details
-        self.prefetch(seals)
-        return _replace(details, self.cache, UNREADABLE)
+        return _replace(details, self.cache)
 
-    def openings(self, details: Any) -> dict[str, dict[str, Any]]:
-        """digest -> opening (VERIFY.md 10.3) of each sealed value in `details`."""
-        seals = list(sealed_in(details))
-        self.prefetch(seals)
+    def open_entry(self, seq: int, details: Any) -> Any:
+        """open() for one entry on its own (loads it first)."""
+        self.load([(seq, seals_of(details))])
+        return self.open(details)
+
+    def openings(self, seals: Iterable[Mapping[str, str]]) -> dict[str, dict[str, Any]]:
+        """digest -> opening (VERIFY.md 10.3) of each of `seals` (of the batch loaded last)."""
         out: dict[str, dict[str, Any]] = {}
         for seal in seals:
-            opening = self.cache[seal["sealed"]].opening()
+            got = self.cache.get(seal["sealed"])
+            opening = None if got is None else got.opening()
             if opening is not None:
                 out[seal["sealed"]] = opening
         return out
 
-    def problems(self, details: Any) -> list[tuple[dict[str, str], Opened]]:
-        seals = list(sealed_in(details))
-        self.prefetch(seals)
-        return [(s, self.cache[s["sealed"]]) for s in seals
-                if self.cache[s["sealed"]].problem or self.cache[s["sealed"]].erased_on is not None]
+    def problems(self, seals: Iterable[Mapping[str, str]]) -> list[tuple[Mapping[str, str], Opened]]:
+        """The seals (of the batch loaded last) that cannot be read, or whose key was erased."""
+        found = []
+        for seal in seals:
+            got = self.cache.get(seal["sealed"], _NOT_LOADED)
+            if got.problem or got.erased_on is not None:
+                found.append((seal, got))
+        return found
 
 
 def has_seals(body: bytes) -> bool:
     """A cheap look at the hashed bytes: does this entry hold any sealed value?"""
     return b'"sealed":"' in body
+
+
+_NOT_LOADED = Opened(problem="it was not read with its entry")

@@ -224,7 +224,7 @@ class Replayer:
         loads, live, out = json.loads, self.live, self.out
         rows = list(rows)
         recs = [loads(row[1]) for row in rows]
-        self.unsealer.prefetch(rec for row, rec in zip(rows, recs) if has_seals(row[1]))
+        self.unsealer.load((row[0], rec) for row, rec in zip(rows, recs) if has_seals(row[1]))
         for row, rec in zip(rows, recs):
             if has_seals(row[1]):
                 self.unsealer.open(row[0], rec)
@@ -291,8 +291,9 @@ def replay_one(conn: Conn, wid: str) -> tuple[list[Any] | None, dict[tuple[int, 
     state: list[Any] | None = None
     approvals: dict[tuple[int, int], tuple[int, tuple[Any, ...]]] = {}
     unsealer = Unsealer(conn)
-    for seq, body, _ in audit_log.rows_for_workflow(conn, wid):
-        rec = json.loads(body)
+    rows = [(seq, body, json.loads(body)) for seq, body, _ in audit_log.rows_for_workflow(conn, wid)]
+    unsealer.load((seq, rec) for seq, body, rec in rows if has_seals(body))
+    for seq, body, rec in rows:
         if has_seals(body):
             unsealer.open(seq, rec)
         if rec.get("action") not in REQUEST_ACTIONS:

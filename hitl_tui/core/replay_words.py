@@ -163,7 +163,7 @@ def describe_approval(conn: Conn, wid: str, revision: int, stage: int, seq: int)
     body = sql.entry_body(conn, seq)
     rec = json.loads(body)
     if has_seals(body):
-        rec["details"] = Opener(conn).open(rec.get("details"))
+        rec["details"] = Opener(conn).open_entry(seq, rec.get("details"))
     approval = step(new_request(seq), rec, is_marked(rec))
     row = sql.approval_row(conn, wid, revision, stage)
     where = _stage(wid, revision, stage)

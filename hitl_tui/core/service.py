@@ -225,10 +225,10 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         if action in REPLAYED:
             details = {**details, **REPLAY_MARK}  # carries all a replay needs (TRAIL10 B)
         now = ts or utc_now()
-        details = privacy.Sealer(conn, iso(now)).seal(action, actor, workflow_id, details, personal_fields)
         self._keys.prepare(conn, actor, action, details)  # a legacy user's first key, in an entry of its own
         size, head = audit_log.checked_head(conn)
         seq = size + 1
+        details = privacy.Sealer(conn, iso(now)).seal(seq, action, actor, workflow_id, details, personal_fields)
         record = build_record(seq, head, now, actor, action, workflow_id, details, self.ctx)
         if action in SIGNED_ACTIONS and (sig := self._keys.sign(conn, record)) is not None:
             record["sig"] = sig  # the actor's signature, inside the hashed bytes (signatures.py)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .privacy import ERASING_ACTIONS, Opener, placeholder, sealed_in
+from .privacy import ERASING_ACTIONS, Opener, placeholder, seals_of
 from .store import privacy as sql
 from .store.connection import Conn
 
@@ -30,12 +30,13 @@ class Unsealer:
         #: seq of a waiting erasure_requested -> (target, administrator who asked)
         self.asked: dict[int, tuple[Any, Any]] = {}
 
-    def prefetch(self, recs: Iterable[dict[str, Any]]) -> None:
-        self.opener.prefetch([s for rec in recs for s in sealed_in(rec.get("details"))])
+    def load(self, entries: Iterable[tuple[int, dict[str, Any]]]) -> None:
+        """Read the sealed values of a batch of (seq, record) before open() is called for them."""
+        self.opener.load((seq, seals_of(rec.get("details"))) for seq, rec in entries)
 
     def open(self, seq: int, rec: dict[str, Any]) -> None:
         details = rec.get("details")
-        for seal, got in self.opener.problems(details):
+        for seal, got in self.opener.problems(seals_of(details)):
             if got.problem:
                 self._fail(seq, f"entry {seq} holds a sealed personal value that cannot be read: {got.problem}")
             elif seal["key"] not in self.claimed:

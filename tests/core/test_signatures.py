@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timezone
+from datetime import timedelta, timezone
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -92,6 +92,14 @@ def test_every_signed_action_carries_its_actors_signature(service):
     service.apply_policy(default_policy_text().replace('"Amount"', '"Total"', 1), actor=admin)
     service.register_user_key("nina.new", service.personal_keys.add("nina.new").public_key, "rotation", actor=admin)
     service.revoke_user_key("nina.new", "left", actor=admin)
+    service.add_user("ola.admin", "it_admin", admin=True, actor=admin)  # the erasure's second administrator
+    service.erasure.request(other, "asked", actor=admin)
+    service.erasure.cancel(other, "not yet", actor="ola.admin")
+    service.erasure.request(other, "asked again", actor=admin)
+    service.erasure.confirm(other, actor="ola.admin")
+    service.apply_policy(service.policy_in_force().text.replace(
+        "[types.expense_approval]\n", '[types.expense_approval]\nretain_personal = "PT1S"\n', 1), actor=admin)
+    service.erasure.apply_retention(actor=admin, now=utc_now() + timedelta(seconds=5))
     keys = service.user_key_ids()
     seen = set()
     history = KeyHistory()

@@ -65,7 +65,7 @@ def _copy_before_erasure(cli: Cli, wid: str) -> dict:
     conn = raw_connection(cli.db, cli.key)
     try:
         key = conn.execute("SELECT * FROM privacy_keys WHERE workflow_id = ?", (wid,)).fetchone()
-        boxes = conn.execute("SELECT digest, key_id, box FROM sealed_values WHERE key_id = ?", (key[0],)).fetchall()
+        boxes = conn.execute("SELECT seq, digest, key_id, box FROM sealed_values WHERE key_id = ?", (key[0],)).fetchall()
         texts = conn.execute("SELECT title, description FROM requests WHERE id = ?", (wid,)).fetchone()
         return {"key": key, "boxes": boxes, "texts": texts}
     finally:
@@ -240,7 +240,7 @@ def test_an_erasure_undone_from_a_copy_kept_before_it(case, kept):
     key_id = kept["key"][0]
     conn.execute("DELETE FROM privacy_keys WHERE key_id = ?", (key_id,))
     conn.execute(f"INSERT INTO privacy_keys VALUES ({', '.join('?' * len(kept['key']))})", kept["key"])
-    conn.executemany("INSERT INTO sealed_values (digest, key_id, box) VALUES (?, ?, ?)", kept["boxes"])
+    conn.executemany("INSERT INTO sealed_values (seq, digest, key_id, box) VALUES (?, ?, ?, ?)", kept["boxes"])
     conn.execute("UPDATE requests SET title = ?, description = ? WHERE id = ?", (*kept["texts"], ids["gone"]))
     assert broken(cli).endswith(f"entry {erased.seq} erased key {key_id}, but the database still holds it: the "
                                 f"erasure was undone behind the application's back")

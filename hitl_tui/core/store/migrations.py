@@ -246,15 +246,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         created_at  TEXT NOT NULL,
         erased_seq  INTEGER,
         erased_on   TEXT
-    );
+    ) WITHOUT ROWID;
     -- not unique: a service may seal under a new key while another is being created (issue 11)
     CREATE INDEX privacy_keys_owner ON privacy_keys(person, IFNULL(workflow_id, ''));
     CREATE INDEX privacy_keys_request ON privacy_keys(workflow_id);
+    -- clustered by the entry that sealed the value: verify-audit and exports read them in turn
     CREATE TABLE sealed_values (
-        digest TEXT PRIMARY KEY,
+        seq    INTEGER NOT NULL,
+        digest TEXT NOT NULL,
         key_id TEXT NOT NULL,
-        box    BLOB NOT NULL
-    );
+        box    BLOB NOT NULL,
+        PRIMARY KEY (seq, digest)
+    ) WITHOUT ROWID;
     CREATE INDEX sealed_values_key ON sealed_values(key_id);
     """),
 ]

@@ -9,6 +9,8 @@ from .connection import Conn
 
 #: (key_id, secret or None when erased, erased_seq, erased_on)
 KeyRow = tuple[str, bytes | None, int | None, str | None]
+#: a sealed value's box with its key: (key_id, box, secret or None, erased_seq, erased_on, key row exists)
+BoxRow = tuple[str, bytes, bytes | None, int | None, str | None, bool]
 _CHUNK = 500
 
 
@@ -24,8 +26,8 @@ def insert_key(conn: Conn, key_id: str, person: str, workflow_id: str | None, se
                  (key_id, person, workflow_id, secret, created_at))
 
 
-def insert_box(conn: Conn, digest: str, key_id: str, box: bytes) -> None:
-    conn.execute("INSERT INTO sealed_values (digest, key_id, box) VALUES (?, ?, ?)", (digest, key_id, box))
+def insert_box(conn: Conn, seq: int, digest: str, key_id: str, box: bytes) -> None:
+    conn.execute("INSERT INTO sealed_values (seq, digest, key_id, box) VALUES (?, ?, ?, ?)", (seq, digest, key_id, box))
 
 
 def keys(conn: Conn, key_ids: Iterable[str]) -> dict[str, KeyRow]:
@@ -40,16 +42,23 @@ def keys(conn: Conn, key_ids: Iterable[str]) -> dict[str, KeyRow]:
     return found
 
 
-def boxes(conn: Conn, digests: Iterable[str]) -> dict[str, tuple[str, bytes]]:
-    """digest -> (key_id, box) for the digests that still have a box."""
-    wanted = sorted(set(digests))
-    found: dict[str, tuple[str, bytes]] = {}
-    for i in range(0, len(wanted), _CHUNK):
-        part = wanted[i:i + _CHUNK]
-        for digest, kid, box in conn.execute(
-                f"SELECT digest, key_id, box FROM sealed_values WHERE digest IN ({','.join('?' * len(part))})", part):
-            found[digest] = (kid, bytes(box))
-    return found
+def boxes_of(conn: Conn, seqs: Iterable[int]) -> dict[str, BoxRow]:
+    """digest -> (key_id, box, the key's secret, erased_seq, erased_on, whether the key row
+    exists) of every value sealed by the entries `seqs`. One range read when the entries are
+    close together (a verification's or an export's batch), else one lookup per entry."""
+    wanted = sorted(set(seqs))
+    if not wanted:
+        return {}
+    cols = ("SELECT v.digest, v.key_id, v.box, k.secret, k.erased_seq, k.erased_on, k.key_id IS NOT NULL "
+            "FROM sealed_values v LEFT JOIN privacy_keys k ON k.key_id = v.key_id ")
+    if wanted[-1] - wanted[0] < 4 * len(wanted):
+        rows = conn.execute(cols + "WHERE v.seq BETWEEN ? AND ?", (wanted[0], wanted[-1])).fetchall()
+    else:
+        rows = []
+        for i in range(0, len(wanted), _CHUNK):
+            part = wanted[i:i + _CHUNK]
+            rows += conn.execute(cols + f"WHERE v.seq IN ({','.join('?' * len(part))})", part).fetchall()
+    return {d: (k, bytes(b), None if s is None else bytes(s), es, eo, bool(found)) for d, k, b, s, es, eo, found in rows}
 
 
 def live_keys_of_person(conn: Conn, person: str) -> list[tuple[str, str | None]]:
