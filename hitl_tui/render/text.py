@@ -15,6 +15,7 @@ from typing import Callable
 
 from rich.text import Text
 
+from ..core.erased import is_placeholder
 from ..core.models import RiskLevel, Role, WorkflowStatus
 
 # C0 controls except \n and \t, DEL, and C1 controls (0x80-0x9f: some terminals treat 0x9b
@@ -75,7 +76,11 @@ def _escape(ch: str) -> str:
 
 
 def plain(value: object, style: str = "", *, single_line: bool = True) -> Text:
-    """User text as a Text that is never interpreted as markup."""
+    """User text as a Text that is never interpreted as markup. An erased personal value
+    (`erased on DATE`, core/erased.py) is shown dim and italic, so nobody takes it for text
+    someone wrote."""
+    if is_placeholder(value):
+        style = f"{style} dim italic".strip()
     return Text(clean(value, single_line=single_line), style=style, no_wrap=single_line, end="")
 
 

@@ -329,3 +329,11 @@ def test_a_pager_that_is_not_found_falls_back_to_less_and_says_so(world):
 def test_clean_is_what_the_pieces_use():
     """The expected strings above are clean()'s, not a copy of it."""
     assert clean(HOSTILE_TITLE, single_line=True) == SHOWN_TITLE
+
+
+def test_an_erased_value_is_shown_dim_and_italic_never_as_if_someone_wrote_it():
+    from hitl_tui.render.text import plain
+
+    erased = plain("erased on 2026-12-02", "bold")
+    assert erased.plain == "erased on 2026-12-02" and {"bold", "dim", "italic"} <= set(str(erased.style).split())
+    assert str(plain("erased on my birthday", "bold").style) == "bold"  # only the exact placeholder
