@@ -17,6 +17,7 @@ import asyncio
 import itertools
 import os
 import random
+import secrets
 import shutil
 import sys
 import tempfile
@@ -76,7 +77,7 @@ def frozen_demo(directory: Path):
     """The demo's data with the same ids and times on every run: while it is built, the engine's
     clock ticks one second per call from two hours before NOW and request ids come from a seeded
     generator."""
-    import hitl_tui.core.directory as directory_mod
+    import hitl_tui.core.draws as draws_mod
     import hitl_tui.core.service as service_mod
     from hitl_tui.demo import open_demo
 
@@ -85,10 +86,10 @@ def frozen_demo(directory: Path):
     with ExitStack() as frozen:
         tick = lambda: start + timedelta(seconds=next(ticks))  # noqa: E731 - one clock for the engine
         frozen.enter_context(mock.patch.object(service_mod, "utc_now", tick))
-        frozen.enter_context(mock.patch.object(directory_mod, "utc_now", tick))
-        frozen.enter_context(mock.patch.object(service_mod, "time", SimpleNamespace(time=lambda: 1_795_600_000)))
-        frozen.enter_context(mock.patch.object(service_mod, "secrets",
-                                               SimpleNamespace(randbelow=rng.randrange, choice=rng.choice)))
+        frozen.enter_context(mock.patch.object(draws_mod, "utc_now", tick))  # every time a write records
+        frozen.enter_context(mock.patch.object(draws_mod, "time", SimpleNamespace(time=lambda: 1_795_600_000)))
+        frozen.enter_context(mock.patch.object(draws_mod, "secrets", SimpleNamespace(
+            randbelow=rng.randrange, choice=rng.choice, token_bytes=secrets.token_bytes, token_hex=secrets.token_hex)))
         session = open_demo(directory)
     try:
         yield session

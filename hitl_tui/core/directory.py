@@ -11,8 +11,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import rbac
-from .audit import iso, utc_now
+from . import draws, rbac
+from .audit import iso
 from .errors import PermissionDenied, UnknownUser, UserExists, ValidationFailed
 from .models import Role, User
 from .store import user_keys
@@ -56,7 +56,7 @@ class DirectoryMixin:
             rbac.check_admin(actor_user, user_sql.has_admin(conn))
             if user_sql.get(conn, username):
                 raise UserExists(f"{username} is already in the user directory; use `users set-role` to change them.")
-            now = utc_now()
+            now = draws.now()
             user = User(username=username, role=role, email=email, display_name=display_name, admin=admin,
                         created_at=now)
             user_sql.insert(conn, user, iso(now))
@@ -90,7 +90,7 @@ class DirectoryMixin:
             if changes.get("active") is False or changes.get("admin") is False:
                 if actor_name == username and before.admin:
                     raise PermissionDenied("You cannot remove your own administrator rights or deactivate yourself; ask another administrator.")
-            when = utc_now()  # the row's updated_at is the entry's time (replay.py)
+            when = draws.now()  # the row's updated_at is the entry's time (replay.py)
             user_sql.update(conn, username, iso(when), **changes)
             after = user_sql.get(conn, username)
             self._audit(conn, actor_name, action, None, {

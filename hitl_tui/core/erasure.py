@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
 
-from . import rbac
+from . import draws, rbac
 from .audit import iso, utc_now
 from .decisions import AuditAction
 from .errors import PermissionDenied, UnknownUser, UnknownWorkflow, ValidationFailed
@@ -92,7 +92,7 @@ class Erasure:
                 raise PermissionDenied(f"{target} has no personal data left to erase." if sql.ever_sealed(conn, target)
                                        else f"{target} has no sealed personal data: what was recorded before sealing "
                                             f"existed stays in the trail as written and cannot be erased.")
-            when = utc_now()
+            when = draws.now()
             seq = self.service._audit(conn, actor_name, AuditAction.ERASURE_REQUESTED, None,
                                       {"target": target, "reason": reason}, ts=when)
         return ErasureRequest(seq, target, actor_name, iso(when), reason)
@@ -122,7 +122,7 @@ class Erasure:
             waiting = self._waiting(conn, target)
             rbac.check_second_person(actor_name, waiting.requested_by)
             keys = self._live_keys(conn, target)
-            when = utc_now()
+            when = draws.now()
             values = sql.count_boxes(conn, [k for k, _ in keys])
             seq = svc._audit(conn, actor_name, AuditAction.PERSONAL_DATA_ERASED, None, {
                 "target": target, "keys": sorted(k for k, _ in keys), "request_seq": waiting.seq,
@@ -146,14 +146,14 @@ class Erasure:
         svc = self.service
         done: list[Erased] = []
         with self._as_administrator(actor) as (conn, actor_name):
-            due = self._due(conn, now or utc_now())
+            due = self._due(conn, now or draws.now())
             by_type: dict[str, list[DueForRetention]] = {}
             for item in due:
                 by_type.setdefault(item.workflow_type, []).append(item)
             for wtype, items in sorted(by_type.items()):
                 ids = [i.workflow_id for i in items]
                 keys = sql.live_keys_of_requests(conn, ids)
-                when = utc_now()
+                when = draws.now()
                 values = sql.count_boxes(conn, [k for k, _ in keys])
                 seq = svc._audit(conn, actor_name, AuditAction.PERSONAL_DATA_EXPIRED, None, {
                     "keys": sorted(k for k, _ in keys), "workflow_ids": ids,

@@ -5,12 +5,15 @@ a key in this account's store (personal_keys.py). A person whose registered key 
 account signs there; here they are refused, in one line saying how to register the key they hold.
 Held by the service as `_keys`; the service's `_audit` calls `prepare` and `sign` for every
 signed action (signatures.SIGNED_ACTIONS), inside the action's write transaction.
+Team mode (two_phase.py) sets OUTSIDE_SIGNER: the person signs on their own account instead, and
+nothing here enrols or makes a key for anyone.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import rbac
 from .errors import PermissionDenied, ReauthRequired, SigningRefused, UnknownUser, ValidationFailed
@@ -28,6 +31,23 @@ if TYPE_CHECKING:
     from .service import WorkflowService
 
 REASON_MAX = 500
+
+
+class OutsideSigner(Protocol):
+    """Signs for people whose keys are on their own OS accounts (team mode: two_phase.py)."""
+
+    def sign(self, record: dict[str, Any], registered: user_keys.KeyRow) -> dict[str, str]:
+        """The "sig" member for `record`, whose actor signs with `registered`."""
+        ...
+
+    def reauth_asked(self) -> None:
+        """The policy asks for re-authentication at this signing (the person's own account asks)."""
+        ...
+
+
+#: who signs the entries written in this context (thread, task) instead of this account's key
+#: store; None: the store (embedded mode). Such a signer never enrols a key on first use.
+OUTSIDE_SIGNER: ContextVar[OutsideSigner | None] = ContextVar("hitl_tui_outside_signer", default=None)
 
 
 def _register_hint(username: str) -> str:
@@ -67,6 +87,8 @@ class KeyDirectory:
             return  # the first person adding themselves signs with the key the entry registers
         if user_sql.get(conn, actor) is None or user_keys.ever_had(conn, actor):
             return  # bootstrap by someone outside the directory, or refused by sign()
+        if OUTSIDE_SIGNER.get() is not None:  # their key is theirs to make, on their own account
+            raise SigningRefused(f"{actor} has no registered signing key; {_register_hint(actor)}.")
         key = self.store.ensure(actor)
         details = {"username": actor, "public_key": key.public_key, "key_id": key.key_id, "replaces": None,
                    "reason": "first use", "first_use": True}
@@ -93,6 +115,8 @@ class KeyDirectory:
                 raise SigningRefused(f"{actor}'s signing key was revoked, so {actor} cannot sign; an administrator "
                                      f"registers a new one: {_register_hint(actor)}.")
             raise SigningRefused(f"{actor} has no registered signing key; {_register_hint(actor)}.")
+        if (outside := OUTSIDE_SIGNER.get()) is not None:
+            return outside.sign(record, valid)
         armed = self._take_armed(actor)
         if armed is not None:
             private = armed
@@ -146,6 +170,8 @@ class KeyDirectory:
         """Before a decision's transaction: the key unlocked by its passphrase when the policy asks
         for re-authentication at this signing, else None. Asks `unlock` (a prompt) only then."""
         self._armed = None
+        if OUTSIDE_SIGNER.get() is not None:
+            return None  # the person re-authenticates on their own account, when arm() says so
         policy = self.service.policy
         if not policy.asks_reauth:  # no rule at all: no extra read on the common path
             return None
@@ -165,6 +191,10 @@ class KeyDirectory:
         """Inside the transaction, right before the decision's entry: the request as read there
         may need re-authentication although it did not a moment ago (a new policy, a resubmission)."""
         if fresh is None and self.service._policies.cached.policy.reauth_required(req.workflow_type, req.risk_level):
+            if (outside := OUTSIDE_SIGNER.get()) is not None:
+                outside.reauth_asked()  # their own account asks for the passphrase before signing
+                self._armed = None
+                return
             raise ReauthRequired(f"{req.id} now needs your signing key's passphrase (it changed meanwhile); "
                                  f"nothing was written, decide again.")
         self._armed = (username, fresh) if fresh is not None else None
@@ -185,6 +215,9 @@ class KeyDirectory:
         """(public key text, key id) for a person being added: the key they gave, or a new one
         made in this account's store (embedded mode)."""
         if public_key is None:
+            if OUTSIDE_SIGNER.get() is not None:  # this account holds no one's key in team mode
+                raise ValidationFailed(f"{username}'s signing key is made on their own OS account: run `hitl-tui key "
+                                       f"show` there, then add them with the key it prints (--key).", "public_key")
             key = self.store.ensure(username)
             return key.public_key, key.key_id
         text, kid = _checked_key(public_key)

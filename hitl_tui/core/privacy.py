@@ -16,10 +16,10 @@ import hashlib
 import json
 import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
+from . import draws
 from .audit import canonical_bytes
 from .erased import is_placeholder, placeholder
 from .store import privacy as sql
@@ -119,9 +119,9 @@ class Sealer:
 
     def _seal_one(self, seq: int, person: str, workflow_id: str | None, value: str) -> dict[str, str]:
         key_id, secret = self._key(person, workflow_id)
-        salt = secrets.token_bytes(16)
+        salt = draws.token_bytes(16)
         digest = digest_of(salt, value)
-        nonce = os.urandom(12)
+        nonce = os.urandom(12)  # never signed, and fresh for every encryption: not a draw
         opened = canonical_bytes({"salt": salt.hex(), "value": value})
         sql.insert_box(self.conn, seq, digest, key_id, nonce + _aead(secret).encrypt(nonce, opened, digest.encode()))
         return {"key": key_id, "sealed": digest}
@@ -134,7 +134,7 @@ class Sealer:
             from .errors import PermissionDenied
             raise PermissionDenied(f"The personal data of {person} was erased; nothing more can be recorded about "
                                    f"them{' in ' + workflow_id if workflow_id else ''}.")
-        key_id, secret = secrets.token_hex(16), secrets.token_bytes(32)
+        key_id, secret = draws.token_hex(16), draws.token_bytes(32)
         sql.insert_key(self.conn, key_id, person, workflow_id, secret, self.created_at)
         return key_id, secret
 

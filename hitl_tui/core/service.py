@@ -9,16 +9,15 @@ directly, and `WorkflowSystem` (system.py) wraps it in the seed's async API. Key
 
 from __future__ import annotations
 
-import secrets
 import threading
-import time
 import uuid
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
-from . import privacy, rbac
+from . import draws, privacy, rbac
 from .audit import AuditContext, build_record, canonical_bytes, chain_hash, iso, utc_now
 from .checkpoints import Signer
 from .crashpoints import crash_point
@@ -50,6 +49,23 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 COMMENT_MAX = 5000
+
+
+class WriteSeam(Protocol):
+    """How a write transaction ends in team mode's two phases (two_phase.py); embedded mode has none."""
+
+    @property
+    def dry_run(self) -> bool:
+        """Roll back instead of committing: the run only shows what the write would sign."""
+        ...
+
+    def before_commit(self) -> None:
+        """Right before the commit (never in a dry run): raise to refuse it, nothing is then written."""
+        ...
+
+
+#: the seam of the write transactions made in this context (thread, task); None: commit as usual
+WRITE_SEAM: ContextVar[WriteSeam | None] = ContextVar("hitl_tui_write_seam", default=None)
 
 
 def _rollback(conn: Conn) -> None:
@@ -205,6 +221,12 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
                 raise translate(exc, self.path) from None
             try:
                 yield conn
+                seam = WRITE_SEAM.get()
+                if seam is not None:
+                    if seam.dry_run:
+                        _rollback(conn)  # what it would have written is gone, crash points and all
+                        return
+                    seam.before_commit()
                 crash_point("write.before_commit")
                 commit(conn)
                 crash_point("write.after_commit")
@@ -224,7 +246,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         policy marks personal."""
         if action in REPLAYED:
             details = {**details, **REPLAY_MARK}  # carries all a replay needs (TRAIL10 B)
-        now = ts or utc_now()
+        now = ts or draws.now()
         self._keys.prepare(conn, actor, action, details)  # a legacy user's first key, in an entry of its own
         size, head = audit_log.checked_head(conn)
         seq = size + 1
@@ -253,7 +275,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
             if policy.policy is not assessed_by:  # another process applied a new version meanwhile
                 assessment = policy.policy.assess(workflow_type, data)
             wid = self._new_id(conn)
-            when = utc_now()
+            when = draws.now()
             now = iso(when)
             req_sql.insert(conn, {
                 "id": wid, "workflow_type": assessment.workflow_type, "title": title, "description": description,
@@ -278,16 +300,16 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
     def _new_id(self, conn: Conn) -> str:
         """WF-<unix>-<4 digits>, the seed's shape, unique: random digits, checked inside the
         write transaction; a full second moves on to the next one."""
-        second = int(time.time())
+        second = draws.seconds()
         while True:
             for _ in range(40):
-                wid = f"WF-{second}-{secrets.randbelow(10_000):04d}"
+                wid = f"WF-{second}-{draws.randbelow(10_000):04d}"
                 if not req_sql.exists(conn, wid):
                     return wid
             taken = req_sql.ids_starting(conn, f"WF-{second}-")
             free = [f"WF-{second}-{n:04d}" for n in range(10_000) if f"WF-{second}-{n:04d}" not in taken]
             if free:
-                return secrets.choice(free)
+                return draws.choice(free)
             second += 1
 
     def approve_workflow(self, workflow_id: str, approver: str, comments: str = "",
@@ -324,7 +346,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
             stage_role = req.current_role
             assert stage_role is not None
             outcome = transition(action, req.status, req.current_stage, len(req.required_approvers), req.id)
-            when = utc_now()
+            when = draws.now()
             now = iso(when)
             changed = req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "status": outcome.status.value, "current_stage": outcome.stage, "updated_at": now,
@@ -363,7 +385,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
             req = self._load(conn, workflow_id)
             rbac.check_requester_action(user, req, Action.WITHDRAW)
             outcome = transition(Action.WITHDRAW, req.status, req.current_stage, len(req.required_approvers), req.id)
-            when = utc_now()
+            when = draws.now()
             req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "status": outcome.status.value, "current_role": None, "updated_at": iso(when),
             })
@@ -391,7 +413,7 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
             policy = self._policies.current(conn)
             assessment = policy.policy.assess(req.workflow_type, merged)
             outcome = transition(Action.RESUBMIT, req.status, req.current_stage, len(assessment.chain), req.id)
-            when = utc_now()
+            when = draws.now()
             req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "title": new_title, "description": new_desc, "data": data_to_json(assessment.data),
                 "risk_level": assessment.risk_level.value, "risk_rank": assessment.risk_level.rank,
@@ -427,8 +449,9 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         with self._write() as conn:
             actor_name, actor_user = self._actor(conn, actor)
             rbac.check_admin(actor_user, user_sql.has_admin(conn))
-            stored, summary = self._policies.apply(conn, text, source, actor_name, self._audit, iso(utc_now()))
-        self._policies.adopt(stored)
+            stored, summary = self._policies.apply(conn, text, source, actor_name, self._audit, iso(draws.now()))
+        if not _dry_run():  # a version that was rolled back must not govern reads here
+            self._policies.adopt(stored)
         return stored, summary
 
     # --- keys and checkpoints (rotation.py, sealing.py) ---------------------------------------
@@ -495,6 +518,11 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
         if user is None:
             raise UnknownUser(str(username))
         return user
+
+
+def _dry_run() -> bool:
+    seam = WRITE_SEAM.get()
+    return seam is not None and seam.dry_run
 
 
 def _assessed_under(policy: StoredPolicy) -> dict[str, Any]:

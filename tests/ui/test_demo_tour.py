@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import termios
+import secrets
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -350,7 +351,7 @@ def frozen_demo(monkeypatch):
     """The demo dataset with the same ids and times on every run: the engine's clock ticks one
     second per call from two hours before the fixed UI clock, and request ids come from a seeded
     generator. Only this test's engine modules are patched, and only while the data is built."""
-    import hitl_tui.core.directory as directory_mod
+    import hitl_tui.core.draws as draws_mod
     import hitl_tui.core.service as service_mod
 
     monkeypatch.setenv("TZ", "UTC")
@@ -361,9 +362,11 @@ def frozen_demo(monkeypatch):
     with monkeypatch.context() as frozen:
         tick = lambda: start + timedelta(seconds=next(ticks))  # noqa: E731 - one clock for the engine
         frozen.setattr(service_mod, "utc_now", tick)
-        frozen.setattr(directory_mod, "utc_now", tick)
-        frozen.setattr(service_mod, "time", SimpleNamespace(time=lambda: 1_795_600_000))
-        frozen.setattr(service_mod, "secrets", SimpleNamespace(randbelow=rng.randrange, choice=rng.choice))
+        frozen.setattr(draws_mod, "utc_now", tick)  # every time a write records (core/draws.py)
+        frozen.setattr(draws_mod, "time", SimpleNamespace(time=lambda: 1_795_600_000))
+        frozen.setattr(draws_mod, "secrets", SimpleNamespace(randbelow=rng.randrange, choice=rng.choice,
+                                                             token_bytes=secrets.token_bytes,
+                                                             token_hex=secrets.token_hex))
         session = open_demo()
     yield session
     session.close()
