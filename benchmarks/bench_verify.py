@@ -62,7 +62,7 @@ from hitl_tui.core.store import audit_log  # noqa: E402
 from hitl_tui.core.store.connection import begin, commit  # noqa: E402
 
 #: bump whenever the generated history changes, so that no run reuses an older cached database
-BUILD_VERSION = "3"  # 3: personal values sealed, clustered by entry (issue 10 section 5)
+BUILD_VERSION = "4"  # 4: personal values sealed, stored in entry order (issue 10 section 5)
 BATCH = 20_000  # actions per write transaction
 SEED = 10
 ADMIN = "bench.admin"

@@ -17,6 +17,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping
 
 from . import draws
@@ -42,13 +43,27 @@ __all__ = ["ERASING_ACTIONS", "Opened", "Opener", "PREFIX", "Sealer", "digest_of
 
 
 def is_sealed(value: Any) -> bool:
-    return (isinstance(value, dict) and len(value) == 2 and isinstance(value.get("key"), str)
+    # the first test turns away every other value at once (verification asks this of every member)
+    return (type(value) is dict and len(value) == 2 and "sealed" in value and isinstance(value.get("key"), str)
             and isinstance(value.get("sealed"), str) and bool(_HEX32.match(value["key"]))
             and bool(_HEX64.match(value["sealed"])))
 
 
 def digest_of(salt: bytes, value: Any) -> str:
-    return hashlib.sha256(PREFIX + salt + canonical_bytes(value)).hexdigest()
+    return hashlib.sha256(PREFIX + box_plaintext(salt, value)).hexdigest()
+
+
+def box_plaintext(salt: bytes, value: Any) -> bytes:
+    """What a box encrypts: the 16-byte salt, then the value's canonical bytes: exactly what the
+    digest is taken over after its prefix, so opening needs no re-encoding."""
+    return salt + canonical_bytes(value)
+
+
+def box_contents(plain: bytes) -> tuple[bytes, Any]:
+    """(salt, value) of an opened box; ValueError when it is not one."""
+    if len(plain) < 17:
+        raise ValueError("too short for a salt and a value")
+    return plain[:16], json.loads(plain[16:])
 
 
 Path = tuple[str, ...]
@@ -120,9 +135,9 @@ class Sealer:
     def _seal_one(self, seq: int, person: str, workflow_id: str | None, value: str) -> dict[str, str]:
         key_id, secret = self._key(person, workflow_id)
         salt = draws.token_bytes(16)
-        digest = digest_of(salt, value)
+        opened = box_plaintext(salt, value)
+        digest = hashlib.sha256(PREFIX + opened).hexdigest()
         nonce = os.urandom(12)  # never signed, and fresh for every encryption: not a draw
-        opened = canonical_bytes({"salt": salt.hex(), "value": value})
         sql.insert_box(self.conn, seq, digest, key_id, nonce + _aead(secret).encrypt(nonce, opened, digest.encode()))
         return {"key": key_id, "sealed": digest}
 
@@ -134,7 +149,11 @@ class Sealer:
             from .errors import PermissionDenied
             raise PermissionDenied(f"The personal data of {person} was erased; nothing more can be recorded about "
                                    f"them{' in ' + workflow_id if workflow_id else ''}.")
-        key_id, secret = draws.token_hex(16), draws.token_bytes(32)
+        # the id starts with the time of the entry that made the key (microseconds), so keys are
+        # stored in the order they are first needed and a verification reads them in turn; the
+        # rest is random. Not the entry's number: a statement never depends on it (two_phase.py)
+        micros = int(datetime.fromisoformat(self.created_at).timestamp() * 1_000_000)
+        key_id, secret = f"{micros:016x}{draws.token_hex(8)}", draws.token_bytes(32)
         sql.insert_key(self.conn, key_id, person, workflow_id, secret, self.created_at)
         return key_id, secret
 
@@ -259,18 +278,21 @@ class Opener:
         if aead is None:
             aead = aeads[kid] = _aead(secret)
         try:
-            doc = json.loads(aead.decrypt(sealed_box[:12], sealed_box[12:], digest.encode()))
-            salt, value = bytes.fromhex(doc["salt"]), doc["value"]
-        except (InvalidTag, ValueError, KeyError, TypeError):
+            plain = aead.decrypt(sealed_box[:12], sealed_box[12:], digest.encode())
+        except (InvalidTag, ValueError):
             return Opened(problem="its encrypted value does not open under its key: it was replaced")
-        if digest_of(salt, value) != digest:
+        try:
+            if hashlib.sha256(PREFIX + plain).hexdigest() != digest:
+                raise ValueError("not the value the entry sealed")
+            salt, value = box_contents(plain)
+        except ValueError:
             return Opened(problem="its stored value is not the value the entry sealed: it was replaced")
         return Opened(value=value, salt=salt.hex())
 
-    def open(self, details: Any) -> Any:
+    def open(self, details: Any, seals: list[dict[str, str]] | None = None) -> Any:
         """`details` (of an entry of the batch loaded last) as it reads now: each sealed value
-        replaced by its value, or `erased on DATE`."""
-        if not isinstance(details, dict) or not seals_of(details):
+        replaced by its value, or `erased on DATE`. `seals`: seals_of(details), when known."""
+        if not isinstance(details, dict) or not (seals_of(details) if seals is None else seals):
             return details
         return _replace(details, self.cache)
 

@@ -36,12 +36,13 @@ class Unsealer:
 
     def open(self, seq: int, rec: dict[str, Any]) -> None:
         details = rec.get("details")
-        for seal, got in self.opener.problems(seals_of(details)):
+        seals = seals_of(details)
+        for seal, got in self.opener.problems(seals):
             if got.problem:
                 self._fail(seq, f"entry {seq} holds a sealed personal value that cannot be read: {got.problem}")
             elif seal["key"] not in self.claimed:
                 self.claimed[seal["key"]] = (seq, got.erased_seq, got.erased_on or "")
-        rec["details"] = self.opener.open(details)
+        rec["details"] = self.opener.open(details, seals)
 
     def erasure(self, seq: int, rec: dict[str, Any]) -> None:
         action, d = rec.get("action"), rec.get("details") or {}

@@ -19,8 +19,7 @@ import shutil
 
 import pytest
 
-from hitl_tui.core.audit import canonical_bytes
-from hitl_tui.core.privacy import digest_of, is_sealed, placeholder
+from hitl_tui.core.privacy import box_contents, box_plaintext, digest_of, is_sealed, placeholder
 from tests.attacker import raw_connection
 from tests.cli.conftest import CAST, ME, Cli
 from tests.keyring_session import isolated_home
@@ -123,14 +122,14 @@ def box_for(secret: bytes, digest: str, value: str, salt: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     nonce = os.urandom(12)
-    return nonce + AESGCM(secret).encrypt(nonce, canonical_bytes({"salt": salt.hex(), "value": value}),
-                                          digest.encode())
+    return nonce + AESGCM(secret).encrypt(nonce, box_plaintext(salt, value), digest.encode())
 
 
 def opened(secret: bytes, box: bytes, digest: str) -> dict:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    return json.loads(AESGCM(secret).decrypt(box[:12], box[12:], digest.encode()))
+    salt, value = box_contents(AESGCM(secret).decrypt(box[:12], box[12:], digest.encode()))
+    return {"salt": salt.hex(), "value": value}
 
 
 def test_untouched_database_verifies(case):
