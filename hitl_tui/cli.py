@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "key": "hitl_tui.commands.keys:key",
     "erase": "hitl_tui.commands.erase:erase",
     "retention": "hitl_tui.commands.erase:retention",
+    "serve": "hitl_tui.commands.serve:serve",
 }
 
 
@@ -72,15 +73,19 @@ def _available(name: str) -> bool:
 # with every other setting by core/settings.py, which then knows where each value came from
 @click.option("--db", "db_path", type=click.Path(readable=False),
               help="Database file (default: hitl.db in the data directory; `hitl-tui locate` prints it).")
+@click.option("--server", "server", type=click.Path(readable=False), default=None, metavar="SOCKET",
+              help="Team mode: use the `hitl-tui serve` service at SOCKET instead of opening a database "
+                   "(or HITL_SERVER, or server = ... in the config file).")
 @click.option("--demo", is_flag=True, help="Open the guided demo on a throwaway database.")
 @click.option("--accessible", is_flag=True,
               help="The desk as plain lines for screen readers: no redraws; commands typed a line at a time.")
 @click.version_option(package_name="hitl-tui", prog_name="hitl-tui")
 @click.pass_context
-def main_group(ctx: click.Context, db_path: str | None, demo: bool, accessible: bool) -> None:
+def main_group(ctx: click.Context, db_path: str | None, server: str | None, demo: bool, accessible: bool) -> None:
     """hitl-tui: the approval desk. With no command, opens the full-screen inbox."""
     ctx.ensure_object(dict)
     ctx.obj["db_path"] = db_path
+    ctx.obj["server"] = server
     from .core.settings import Settings
 
     # built once for the whole invocation (a bad value: one line, exit 1) and passed to what it
@@ -91,6 +96,9 @@ def main_group(ctx: click.Context, db_path: str | None, demo: bool, accessible: 
         warn_ignored_environment()
     if accessible and (demo or ctx.invoked_subcommand is not None):
         raise click.UsageError("--accessible opens the line-by-line desk; it takes neither --demo nor a command.")
+    if not demo:  # the demo is always its own throwaway database
+        from .commands.common import refuse_outside_team_mode
+        refuse_outside_team_mode(ctx)
     if ctx.invoked_subcommand is not None:
         return
     if not (accessible or demo):  # or the setting: accessible = true under [ui], HITL_UI_ACCESSIBLE=1

@@ -34,6 +34,7 @@ INSTALL_HINT = (
 REMOVED_VARS = (
     "HITL_DB_KEY", "HITL_DB_KEY_FILE", "HITL_DB_PASSPHRASE", "HITL_DB_PATH",
     "HITL_CONFIG",  # names a config file: a developer's own must never reach a test
+    "HITL_SERVER",  # names a service: a developer's own must never receive a test's requests
     "DBUS_SESSION_BUS_ADDRESS",
     # a terminal's size: readline sets COLUMNS=80 LINES=24 in pytest's own process, which
     # pytest-xdist's workers inherit; commands must see what a pipe gives them, as in CI

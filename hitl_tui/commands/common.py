@@ -197,10 +197,90 @@ def passphrase_prompt(path: Path) -> Callable[[], str] | None:
     return lambda: click.prompt(f"Passphrase for {path}", hide_input=True, err=True)
 
 
+# --- team mode: a `hitl-tui serve` service instead of the database -------------------------
+
+#: the commands that work against a service so far (`hitl-tui <these words>`); every other one
+#: says in one line that it is not available in team mode yet
+TEAM_COMMANDS = frozenset({"users list", "request create", "request list", "request show", "request types",
+                           "approve", "reject", "request-changes", "withdraw", "verify-audit"})
+#: top-level commands that open the database themselves, never through open_service
+_OPEN_THEIR_OWN = ("init", "rekey")
+
+
+def team_server(ctx: click.Context) -> tuple[Path, str] | None:
+    """(the service's socket, what chose it) in team mode, None in embedded mode: --server, else
+    the server setting (HITL_SERVER, the config file), else the system service's socket when it
+    exists and no database was named (--db, HITL_DB_PATH, db_path in the config file)."""
+    root = ctx.find_root()
+    given = (root.obj or {}).get("server")
+    if given:
+        return Path(given).expanduser(), "--server"
+    settings = settings_of(ctx)
+    if settings.server is not None:
+        return settings.server, settings.where("server")
+    if (root.obj or {}).get("db_path") or settings.origin("db_path").kind != "default":
+        return None
+    import stat
+
+    from ..remote.protocol import SYSTEM_SOCKET
+
+    try:
+        if stat.S_ISSOCK(os.stat(SYSTEM_SOCKET).st_mode):
+            return Path(SYSTEM_SOCKET), "the system service's socket"
+    except OSError:
+        pass
+    return None
+
+
+def _leave_team_mode(chosen_by: str) -> str:
+    """How to stop using the service, for the one line that says it cannot help."""
+    if chosen_by == "--server":
+        return "leave out --server"
+    if chosen_by == "HITL_SERVER":
+        return "unset HITL_SERVER"
+    if chosen_by.startswith("server in "):
+        return f"remove {chosen_by}"
+    return "name a database with --db"
+
+
+def _not_in_team_mode(command: str | None, socket: Path, chosen_by: str) -> Failure:
+    what = f"`hitl-tui {command}`" if command else "The desk"
+    return Failure(f"{what} is not available in team mode yet (the service at {safe(socket)}, from "
+                   f"{safe(chosen_by)}); run it on the service's account, or {_leave_team_mode(chosen_by)}.")
+
+
+def refuse_outside_team_mode(ctx: click.Context) -> None:
+    """In team mode, refuse at once what never goes through open_service: the desk, init, rekey."""
+    invoked = ctx.invoked_subcommand
+    if invoked is not None and invoked not in _OPEN_THEIR_OWN:
+        return
+    team = team_server(ctx)
+    if team is not None:
+        raise _not_in_team_mode(invoked, *team)
+
+
+@contextmanager
+def _remote_service(ctx: click.Context, socket: Path, chosen_by: str) -> Iterator[Any]:
+    command = _command_name()
+    if command not in TEAM_COMMANDS:
+        raise _not_in_team_mode(command, socket, chosen_by)
+    from ..remote.client import RemoteService
+    from .keys import unlock_prompt
+
+    service = RemoteService.connect(socket, settings=settings_of(ctx), unset_hint=_leave_team_mode(chosen_by))
+    service.set_key_unlock(unlock_prompt())  # a passphrase-protected signing key is asked for here
+    try:
+        yield service
+    finally:
+        service.close()
+
+
 @contextmanager
 def open_service(ctx: click.Context, *, writes: bool = False) -> Iterator[Any]:
-    """The engine on the chosen database. `writes=True` seals the session with a signed
-    checkpoint once the command's work is done; read-only commands never sign.
+    """The engine on the chosen database, or in team mode (team_server) the service that holds
+    it (remote/client.py: the same methods, as this OS account). `writes=True` seals the session
+    with a signed checkpoint once the command's work is done; read-only commands never sign (in
+    team mode the service seals its own sessions).
 
     The command's own work and the seal are reported apart, because what committed stays
     committed: a seal that fails never turns a done action into "nothing was done". Its line
@@ -210,6 +290,11 @@ def open_service(ctx: click.Context, *, writes: bool = False) -> Iterator[Any]:
     - the seal could not be made (no usable signing key, a full disk): one warning line saying
       what was committed and why it was not sealed; the exit status stays the command's own.
     """
+    team = team_server(ctx)
+    if team is not None:
+        with _remote_service(ctx, *team) as remote:
+            yield remote
+        return
     from ..core.service import WorkflowService
 
     path = db_path(ctx)

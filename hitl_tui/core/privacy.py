@@ -204,11 +204,12 @@ def seals_of(details: Any) -> list[dict[str, str]]:
     """The sealed values of an entry's details, at the places personal values are written."""
     if not isinstance(details, dict):
         return []
-    found = [v for v in details.values() if is_sealed(v)]
+    # `type(v) is dict` first: most members are strings and numbers, and this runs for every entry
+    found = [v for v in details.values() if type(v) is dict and is_sealed(v)]
     for name in _NESTED:
         inner = details.get(name)
         if isinstance(inner, dict):
-            found += [v for v in inner.values() if is_sealed(v)]
+            found += [v for v in inner.values() if type(v) is dict and is_sealed(v)]
     return found
 
 

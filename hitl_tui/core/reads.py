@@ -220,6 +220,11 @@ class ReadsMixin:
     def audit_size(self) -> int:
         return self._read(lambda c: meta.audit_head(c)[0])
 
+    def audit_head(self) -> tuple[int, str]:
+        """(size, hex head hash) of the chain as the database records it beside the entries."""
+        size, digest = self._read(meta.audit_head)
+        return size, digest.hex()
+
     def _reader(self) -> Conn:
         """A second connection for long reads, so verification never blocks the writer."""
         conn: Conn = open_connection(self.path, self._key)

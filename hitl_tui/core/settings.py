@@ -28,6 +28,9 @@ Not settings, and so never read from the config file (each stays where it is rea
                                    the seed's policy variables: part of the policy an administrator
                                    applies (commands/policy.py), or warned about as ignored; the
                                    policy lives in the database, never in one process's settings
+  RUNTIME_DIRECTORY, CREDENTIALS_DIRECTORY, XDG_RUNTIME_DIR
+                                   facts systemd and the login give `hitl-tui serve` (commands/
+                                   serve.py): where its socket goes and where its key credential is
   TERM, TERM_PROGRAM, TMUX, PAGER   facts about the terminal the desk runs in and the person's own
                                    pager (alerts.py, clipboard.py, pager.py), shared with every
                                    other program: not hitl-tui's to redefine
@@ -225,6 +228,11 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = Field(None, **_allowed("a file path"))
     """The Ed25519 key that signs audit checkpoints. Default: one file per database in the data
     directory's signing-keys/."""
+    server: Path | None = Field(None, **_allowed("a file path (the service's socket)"))
+    """Team mode: the socket of the `hitl-tui serve` service that holds the database; commands
+    talk to it instead of opening a database here. `--server` overrides it. Unset: the database is
+    opened here (embedded mode), or the system service's socket /run/hitl-tui/hitl.sock is used
+    when it exists and no database was named."""
     personal_keys: Literal["file", "keyring"] = Field("file", **_allowed('"file" or "keyring"'))
     """Where each person's signing key (Ed25519, `hitl-tui key show`) is kept: "file", a 0600 file
     per database and person in the data directory's personal-keys/; "keyring", the OS keyring."""
@@ -248,7 +256,7 @@ class Settings(BaseSettings):
     _config_named_by: str = PrivateAttr(default="default")
     _origins: dict[str, "Origin"] = PrivateAttr(default_factory=dict)
 
-    @field_validator("db_path", "db_key_file", "signing_key_file", mode="after")
+    @field_validator("db_path", "db_key_file", "signing_key_file", "server", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser()

@@ -22,6 +22,7 @@ class Unsealer:
 
     def __init__(self, conn: Conn) -> None:
         self.opener = Opener(conn)
+        self._seals: dict[int, list[dict[str, str]]] = {}
         self.problem: tuple[int, str] | None = None
         #: key id -> (seq of the entry that destroyed it, its date), from the erasure entries seen
         self.destroyed: dict[str, tuple[int, str]] = {}
@@ -32,11 +33,14 @@ class Unsealer:
 
     def load(self, entries: Iterable[tuple[int, dict[str, Any]]]) -> None:
         """Read the sealed values of a batch of (seq, record) before open() is called for them."""
-        self.opener.load((seq, seals_of(rec.get("details"))) for seq, rec in entries)
+        self._seals = {seq: seals_of(rec.get("details")) for seq, rec in entries}
+        self.opener.load(self._seals.items())
 
     def open(self, seq: int, rec: dict[str, Any]) -> None:
         details = rec.get("details")
-        seals = seals_of(details)
+        seals = self._seals.get(seq)
+        if seals is None:
+            seals = seals_of(details)
         for seal, got in self.opener.problems(seals):
             if got.problem:
                 self._fail(seq, f"entry {seq} holds a sealed personal value that cannot be read: {got.problem}")

@@ -107,7 +107,7 @@ def test_empty_variables_are_unset_and_unrelated_hitl_variables_are_ignored(cfg)
 
 def test_every_field_is_documented_with_what_it_allows():
     keys = [key for key, _info, _default in fields()]
-    assert {"db_path", "db_key_file", "signing_key_file", "personal_keys", "busy_timeout", "timezone", "debug", "agent_log_level",
+    assert {"db_path", "db_key_file", "signing_key_file", "personal_keys", "busy_timeout", "timezone", "debug", "agent_log_level", "server",
             "llm.base_url", "llm.model", "llm.stream", "llm.timeout", "ui.theme", "ui.keymap", "ui.views",
             "ui.notify", "ui.accessible"} == set(keys)
     docs = field_docs()
@@ -404,6 +404,7 @@ ENV_ONLY_READERS = {
     "hitl_tui/core/audit.py": "SSH_CONNECTION, SSH_CLIENT",
     "hitl_tui/commands/policy.py": "the seed's policy variables",
     "hitl_tui/commands/init.py": "the seed's policy variables",
+    "hitl_tui/commands/serve.py": "RUNTIME_DIRECTORY, CREDENTIALS_DIRECTORY, XDG_RUNTIME_DIR (systemd and the session)",
     "hitl_tui/commands/locate.py": "the seed's policy variables (ignored, listed)",
     "hitl_tui/app.py": "the seed's policy variables (warned about)",
     "hitl_tui/alerts.py": "TERM and friends", "hitl_tui/clipboard.py": "TERM, TMUX",

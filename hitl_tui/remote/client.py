@@ -1,0 +1,468 @@
+"""RemoteService: the engine's methods, answered by a `hitl-tui serve` service over its socket.
+
+The CLI calls the same methods with the same signatures as on WorkflowService, so a command
+works unchanged in either mode. Arguments that name a person (requester, approver, viewer) are
+NOT sent: the service acts as the OS account the kernel says this process runs as. A caller that
+names someone else is refused here, before anything is sent, rather than quietly acting as
+this account.
+
+Signed writes (filing, deciding, withdrawing) take two round trips: the service prepares the
+write and answers the statements to sign; this account signs each with its own personal key
+(core/personal_keys.py, never sent anywhere) and the service commits with the signatures.
+
+A reader thread dispatches the answers by id and hands each "changed" notification to the
+callbacks registered with on_change (called on that thread: keep them short).
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import socket
+import threading
+from concurrent.futures import Future
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..core.errors import HitlError, PermissionDenied, ReauthRequired, SigningRefused
+from ..core.models import (AgentProposal, AuditEntry, Checkpoint, Decision, InboxView, RequestSummary, RiskLevel,
+                           User, VerifyResult, WorkflowRequest)
+from . import protocol
+from .protocol import ProtocolError, ServiceUnavailable
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ..core.filter_query import Filter
+    from ..core.personal_keys import KeyStore, PersonalKey
+    from ..core.policy import Policy
+    from ..core.policy_store import StoredPolicy
+    from ..core.settings import Settings
+
+
+class NotInTeamMode(HitlError, AttributeError):
+    """What the engine can do but a service does not offer (yet). An AttributeError too, so that
+    hasattr() on a RemoteService stays a plain question."""
+
+    code = "not_in_team_mode"
+
+
+def _group_of(path: Path) -> str | None:
+    """The group that may connect: the socket's, or its directory's when the socket is out of sight."""
+    import grp
+
+    for candidate in (path, path.parent):
+        try:
+            return grp.getgrgid(os.stat(candidate).st_gid).gr_name
+        except (OSError, KeyError):
+            continue
+    return None
+
+
+def _refused_connection(path: Path, exc: OSError, unset_hint: str) -> ServiceUnavailable:
+    if isinstance(exc, PermissionError):
+        group = _group_of(path)
+        who = f"members of group {group}" if group else "the members of its group"
+        return ServiceUnavailable(f"Your account may not connect to the hitl-tui service at {path} (permission denied): "
+                                  f"only {who} may; ask an administrator to add you, then log in again.")
+    if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
+        return ServiceUnavailable(f"The hitl-tui service is not running at {path} (connection refused); "
+                                  f"start it with `hitl-tui serve` or {unset_hint}.")
+    return ServiceUnavailable(f"Cannot reach the hitl-tui service at {path} ({exc.strerror or exc}); "
+                              f"start it with `hitl-tui serve` or {unset_hint}.")
+
+
+class RemoteService:
+    """One connection to the service, as this OS account."""
+
+    def __init__(self, sock: socket.socket, socket_path: Path, settings: "Settings | None" = None) -> None:
+        from ..core.settings import given_or_loaded
+
+        self._sock = sock
+        self.socket_path = Path(socket_path)
+        #: this account's settings (its key store, its time zone for the compliance flags)
+        self.settings = given_or_loaded(settings)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._pending: dict[int, Future[Any]] = {}
+        self._lost: HitlError | None = None
+        self._last_error: HitlError | None = None
+        self._callbacks: list[Callable[[dict[str, Any]], None]] = []
+        self._subscribed = False
+        self._closed = False
+        self._stored_policy: StoredPolicy | None = None
+        self._store: KeyStore | None = None
+        self._unlock: Callable[[str], str] | None = None
+        self._unlocked: dict[str, Ed25519PrivateKey] = {}
+        self._reader = threading.Thread(target=self._read_loop, name="hitl-remote-reader", daemon=True)
+        self._reader.start()
+        hello = self.call("hello")
+        self.hello: dict[str, Any] = hello
+        self.database_id: str = hello["database_id"]
+        #: who the service says this account is (the kernel's word, not this process's)
+        self.username: str = hello["username"]
+        self.role: str | None = hello.get("role")
+        self.service_version: str = hello.get("version", "")
+        #: the service's database file (for messages: this account cannot open it)
+        self.path = Path(hello.get("database") or self.socket_path)
+        # the service seals its own sessions; nothing here is left unsealed
+        self.seal_refused_reason: str | None = None
+        self.seal_error: str | None = None
+
+    @classmethod
+    def connect(cls, path: Path | str, *, settings: "Settings | None" = None,
+                unset_hint: str = "unset HITL_SERVER") -> "RemoteService":
+        """Connect and say hello; ServiceUnavailable (one line) when the service cannot be reached."""
+        path = Path(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(path))
+        except OSError as exc:
+            sock.close()
+            raise _refused_connection(path, exc, unset_hint) from None
+        try:
+            return cls(sock, path, settings)
+        except BaseException:
+            sock.close()
+            raise
+
+    # --- the wire ----------------------------------------------------------------------------
+
+    def call(self, method: str, **params: Any) -> Any:
+        """One request; its result, or the service's refusal raised as the engine's HitlError."""
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._lost is not None:
+                raise self._lost
+            msg_id = next(self._ids)
+            self._pending[msg_id] = future
+        try:
+            line = protocol.encode(protocol.request(msg_id, method, params))
+            with self._send_lock:
+                self._sock.sendall(line)
+        except (OSError, ProtocolError) as exc:
+            with self._lock:
+                self._pending.pop(msg_id, None)
+            if isinstance(exc, ProtocolError):
+                raise
+            self._reader.join(timeout=2)  # the service may have said why it closed (too many, stopping)
+            raise self._lost or ServiceUnavailable(f"The connection to the hitl-tui service at {self.socket_path} "
+                                                   f"was lost ({exc.strerror or exc}); try again.") from None
+        return future.result()
+
+    def _read_loop(self) -> None:
+        stream = self._sock.makefile("rb")
+        lost: HitlError | None = None
+        try:
+            while True:
+                line = stream.readline(protocol.MAX_MESSAGE + 1)
+                if not line:
+                    break
+                if not line.endswith(b"\n"):
+                    lost = ProtocolError("The hitl-tui service sent a message over the limit; the connection was closed.")
+                    break
+                try:
+                    self._dispatch(protocol.decode(line))
+                except ProtocolError:
+                    continue  # not ours to answer: a service never sends this
+        except (OSError, ValueError):
+            pass
+        finally:
+            if lost is None:
+                lost = self._last_error or ServiceUnavailable(
+                    f"The hitl-tui service at {self.socket_path} closed the connection"
+                    f"{'' if self._closed else '; try again, or start it with `hitl-tui serve`'}.")
+            with self._lock:
+                self._lost = lost
+                pending, self._pending = self._pending, {}
+            for future in pending.values():
+                future.set_exception(lost)
+
+    def _dispatch(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            return
+        msg_id = message.get("id")
+        if "error" in message and msg_id is None:  # about the connection itself (too many, stopping)
+            self._last_error = protocol.exception_from(message["error"])
+            return
+        if msg_id is not None:
+            with self._lock:
+                future = self._pending.pop(msg_id, None)
+            if future is None:
+                return
+            if "error" in message:
+                future.set_exception(protocol.exception_from(message["error"]))
+            else:
+                future.set_result(message.get("result"))
+            return
+        if message.get("method") == protocol.CHANGED and isinstance(message.get("params"), dict):
+            for callback in list(self._callbacks):
+                try:
+                    callback(message["params"])
+                except Exception:  # noqa: BLE001 - a listener's bug must not stop the answers
+                    pass
+
+    def on_change(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call callback(params) after every change the service commits, from now on (params:
+        audit_size, audit_head, workflow_ids). Subscribes on the first registration."""
+        self._callbacks.append(callback)
+        if not self._subscribed:
+            self.call(protocol.SUBSCRIBE)
+            self._subscribed = True
+
+    def close(self, *, checkpoint: bool = False) -> None:  # noqa: ARG002 - the service seals, not the client
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        self._reader.join(timeout=2)
+
+    def __enter__(self) -> "RemoteService":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise NotInTeamMode(f"{name.replace('_', ' ')} is not available in team mode yet; run it on the "
+                            f"service's account, where the database is.")
+
+    # --- who acts ------------------------------------------------------------------------------
+
+    def _as_me(self, name: Any, what: str) -> None:
+        if name is not None and name != self.username:
+            raise PermissionDenied(f"In team mode you act as {self.username}, the OS account connected to the "
+                                   f"service; you cannot {what} as {name}. Nothing was done.")
+
+    # --- the directory and the policy ---------------------------------------------------------
+
+    def list_users(self, include_inactive: bool = True) -> list[User]:
+        return [User.model_validate(u) for u in self.call("users.list", include_inactive=include_inactive)]
+
+    def get_user(self, username: str) -> User:
+        return User.model_validate(self.call("users.get", username=username))
+
+    def find_user(self, username: str) -> User | None:
+        found = self.call("users.find", username=username)
+        return None if found is None else User.model_validate(found)
+
+    def user_key_ids(self) -> dict[str, str]:
+        return dict(self.call("users.key_ids"))
+
+    def policy_in_force(self) -> "StoredPolicy":
+        if self._stored_policy is None:
+            from ..core.policy_store import StoredPolicy, parse_text
+
+            got = self.call("policy.show")
+            name = (f"database, version {got['version']} (sha256 {got['sha256'][:12]})" if got["version"]
+                    else "built-in default (no policy applied yet)")
+            policy = replace(parse_text(got["text"], name), source=name)
+            self._stored_policy = StoredPolicy(got["version"], got["sha256"], got["text"], policy,
+                                               got.get("applied_by"), got.get("applied_at"), got.get("source") or "")
+        return self._stored_policy
+
+    @property
+    def policy(self) -> "Policy":
+        return self.policy_in_force().policy
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def _request(self, raw: Any) -> WorkflowRequest:
+        """A request as the engine returns it: money fields as Decimal, as the policy types them."""
+        from ..core.hydrate import data_from_json
+
+        req = WorkflowRequest.model_validate(raw)
+        return req.model_copy(update={"data": data_from_json(self.policy, req.workflow_type, json.dumps(req.data))})
+
+    def create_workflow_request(self, workflow_type: str, title: str, description: str, requester: str,
+                                data: dict[str, Any] | None = None) -> str:
+        self._as_me(requester, "file a request")
+        plain = None if data is None else {k: str(v) if isinstance(v, Decimal) else v for k, v in data.items()}
+        done = self._signed("request.create", None, workflow_type=workflow_type, title=title,
+                            description=description or "", data=plain)
+        return str(done["workflow_id"])
+
+    def get_workflow(self, workflow_id: str) -> WorkflowRequest:
+        return self._request(self.call("request.get", workflow_id=workflow_id))
+
+    def get_workflow_for(self, viewer: str, workflow_id: str) -> WorkflowRequest:
+        self._as_me(viewer, "look at requests")
+        return self.get_workflow(workflow_id)
+
+    def get_audit_trail(self, workflow_id: str) -> list[AuditEntry]:
+        return [AuditEntry.model_validate(e) for e in self.call("request.trail", workflow_id=workflow_id)]
+
+    def get_audit_trail_for(self, viewer: str, workflow_id: str) -> list[AuditEntry]:
+        self._as_me(viewer, "look at requests")
+        return self.get_audit_trail(workflow_id)
+
+    def list_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *,
+                      search: "str | Filter | None" = None, sort: Any = "oldest", limit: int = 100,
+                      offset: int = 0) -> list[RequestSummary]:
+        self._as_me(viewer, "list requests")
+        rows = self.call("request.list", view=str(view), search=_search_text(search), sort=_sort_text(sort),
+                         limit=int(limit), offset=int(offset))
+        return [RequestSummary.model_validate(r) for r in rows]
+
+    def count_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *,
+                       search: "str | Filter | None" = None) -> int:
+        self._as_me(viewer, "count requests")
+        return int(self.call("request.count", view=str(view), search=_search_text(search)))
+
+    # --- decisions ----------------------------------------------------------------------------
+
+    def decide(self, workflow_id: str, username: str, decision: Decision | str, comments: str = "",
+               proposal: AgentProposal | None = None, *,
+               unlock: Callable[[], str] | None = None) -> WorkflowRequest:
+        self._as_me(username, "decide")
+        value = decision.value if isinstance(decision, Decision) else str(decision)
+        done = self._signed("decide", unlock, workflow_id=workflow_id, decision=value, comments=comments or "",
+                            proposal=proposal.model_dump(mode="json") if proposal else None)
+        return self._request(done)
+
+    def approve_workflow(self, workflow_id: str, approver: str, comments: str = "",
+                         proposal: AgentProposal | None = None) -> WorkflowRequest:
+        return self.decide(workflow_id, approver, Decision.APPROVE, comments, proposal)
+
+    def reject_workflow(self, workflow_id: str, rejector: str, reason: str,
+                        proposal: AgentProposal | None = None) -> WorkflowRequest:
+        return self.decide(workflow_id, rejector, Decision.REJECT, reason, proposal)
+
+    def request_changes(self, workflow_id: str, approver: str, comments: str,
+                        proposal: AgentProposal | None = None) -> WorkflowRequest:
+        return self.decide(workflow_id, approver, Decision.REQUEST_CHANGES, comments, proposal)
+
+    def withdraw_workflow(self, workflow_id: str, requester: str, reason: str = "") -> WorkflowRequest:
+        self._as_me(requester, "withdraw requests")
+        return self._request(self._signed("withdraw", None, workflow_id=workflow_id, reason=reason or ""))
+
+    # --- the audit trail ----------------------------------------------------------------------
+
+    def verify_audit(self, checkpoints: list[Checkpoint] | None = None, progress: Any = None) -> VerifyResult:
+        if checkpoints:
+            raise NotInTeamMode("Checking checkpoint files against the database is not available in team mode yet; "
+                                "run it on the service's account.")
+        got = dict(self.call("verify"))
+        got.pop("summary", None)
+        return VerifyResult.model_validate(got)
+
+    def audit_size(self) -> int:
+        return int(self.call("audit.size")["audit_size"])
+
+    def audit_head(self) -> tuple[int, str]:
+        got = self.call("audit.size")
+        return int(got["audit_size"]), str(got["audit_head"])
+
+    # --- signing on this account --------------------------------------------------------------
+
+    @property
+    def personal_keys(self) -> "KeyStore":
+        """This OS account's store of personal signing keys for the service's database."""
+        if self._store is None:
+            from ..core.personal_keys import KeyStore
+
+            self._store = KeyStore(self.database_id, self.settings)
+        return self._store
+
+    def set_key_unlock(self, unlock: Callable[[str], str] | None) -> None:
+        """How a passphrase-protected signing key's passphrase is asked for: unlock(username)."""
+        self._unlock = unlock
+
+    def _signed(self, name: str, reauth: Callable[[], str] | None, **params: Any) -> Any:
+        prepared = self.call(f"{name}.prepare", **params)
+        signatures = self._sign(prepared, reauth)
+        return self.call(f"{name}.commit", ticket=prepared["ticket"], signatures=signatures)
+
+    def _sign(self, prepared: dict[str, Any], reauth: Callable[[], str] | None) -> list[str]:
+        statements = [base64.b64decode(s, validate=True) for s in prepared.get("statements") or []]
+        if not statements:
+            return []
+        for statement in statements:
+            self._check_statement(statement)
+        me, kid = self.username, prepared.get("key_id")
+        key = self.personal_keys.find(me, kid) if isinstance(kid, str) else None
+        if key is None:
+            raise SigningRefused(f"{me}'s registered signing key {kid} is not in this OS account's key store, so "
+                                 f"{me} cannot sign here; on this account run `hitl-tui key show`, then an "
+                                 f"administrator registers the key it prints; nothing was written.")
+        private = self._reauthenticated(key, reauth) if prepared.get("reauth") else self._private(key)
+        return [private.sign(statement).hex() for statement in statements]
+
+    def _check_statement(self, statement: bytes) -> None:
+        """Sign only this account's own statements about this database (never a blank cheque)."""
+        from ..core.signatures import STATEMENT_PREFIX
+
+        try:
+            body = json.loads(statement[len(STATEMENT_PREFIX):]) if statement.startswith(STATEMENT_PREFIX) else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or body.get("actor") != self.username \
+                or body.get("database_id") != self.database_id:
+            raise SigningRefused(f"The service asked {self.username} to sign a statement that is not their own about "
+                                 f"this database; nothing was signed.")
+
+    def _private(self, key: "PersonalKey") -> "Ed25519PrivateKey":
+        cached = self._unlocked.get(key.key_id)
+        if cached is not None:
+            return cached
+        passphrase = None
+        if key.protected:
+            if self._unlock is None:
+                raise SigningRefused(f"{key.username}'s signing key is protected by a passphrase and nothing here can "
+                                     f"ask for it; run the command on a terminal.")
+            passphrase = self._unlock(key.username)
+        private = key.unlock(passphrase)
+        self._unlocked[key.key_id] = private
+        return private
+
+    def _reauthenticated(self, key: "PersonalKey", reauth: Callable[[], str] | None) -> "Ed25519PrivateKey":
+        what = "The policy asks for your signing key's passphrase at this signing"
+        if not key.protected:
+            raise ReauthRequired(f"{what}, and {key.username}'s key has none; set one with `hitl-tui key passphrase` "
+                                 f"(on a terminal), then decide again.")
+        if reauth is None:
+            raise ReauthRequired(f"{what}; run the command on a terminal, where it asks for it.")
+        return key.unlock(reauth())
+
+
+# --- what a search is on the wire ------------------------------------------------------------------
+
+def _sort_text(sort: Any) -> str:
+    return str(getattr(sort, "spec", sort))
+
+
+def _search_text(search: "str | Filter | None") -> str | None:
+    """The filter language for a search: text as typed, or a Filter written back as text (the
+    service parses every filter itself; it never takes a parsed one from a client)."""
+    if search is None or isinstance(search, str):
+        return search
+    pieces = []
+    for term in search.terms:
+        word = term[:-1] if term.endswith("*") else term
+        inner = word[1:-1].replace('""', '"')
+        pieces.append(inner if term.endswith("*") else f'"{inner}"')
+    for c in search.conditions:
+        op = "" if c.op == "=" else c.op
+        if c.key in ("requester", "id"):
+            pieces.append(f"{c.key}:{'=' if c.exact else ''}{c.values[0]}")
+        elif c.key == "risk":
+            names = [next(level.value for level in RiskLevel if level.rank == rank) for rank in c.values]
+            pieces.append(f"risk:{op}{','.join(names)}")
+        elif c.key == "amount":
+            pieces.append(f"amount:{op}{c.values[0]}")
+        elif c.key == "age":
+            pieces.append(f"age:{op}{c.values[0]}s")
+        else:  # type, status, stage: lists of words
+            pieces.append(f"{c.key}:{','.join(map(str, c.values))}")
+    return " ".join(pieces) or None

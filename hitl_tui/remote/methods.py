@@ -1,0 +1,264 @@
+"""The service's method table: each JSON-RPC method a client may call, the parameters it takes,
+and how it calls the engine as the CONNECTION's user.
+
+Who acts is never a parameter: every method runs as the OS account on the other end of the
+socket (server.py reads it from the kernel), so there is no "approver", "actor", "viewer" or
+"requester" to forge. A parameter a method does not take is refused (INVALID_PARAMS), and so is
+a value of the wrong type, before the engine is touched.
+
+Signed writes come in two methods, "<name>.prepare" and "<name>.commit" (core/two_phase.py):
+prepare answers the statements the person signs on their own account, with a ticket; commit
+takes the ticket and one signature per statement. A ticket commits only on the connection that
+prepared it, for the method that prepared it.
+
+Every handler runs on the service's one engine thread (server.py); results are plain JSON
+(pydantic models as model_dump(mode="json")).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from .. import __version__
+from ..core.errors import SigningRefused
+from ..core.models import AgentProposal
+from . import protocol
+
+if TYPE_CHECKING:
+    from ..core.service import WorkflowService
+    from ..core.two_phase import TwoPhase
+
+
+class InvalidParams(Exception):
+    """The parameters do not fit the method (answered as INVALID_PARAMS, one line)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: the JSON types it accepts, and its default when it is optional."""
+
+    kinds: tuple[type, ...]
+    required: bool = False
+    default: Any = None
+
+
+def _p(*kinds: type, required: bool = False, default: Any = None) -> Param:
+    return Param(tuple(kinds), required, default)
+
+
+@dataclass
+class Call:
+    """One request, as a handler sees it: the engine, the connection's user and its tickets."""
+
+    service: "WorkflowService"
+    username: str
+    uid: int
+    params: dict[str, Any]
+    two_phase: "TwoPhase | None"
+    #: tickets prepared on this connection: ticket -> the method that prepared it
+    tickets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    run: Callable[[Call], Any]
+    params: dict[str, Param] = field(default_factory=dict)
+    #: needs the caller in the user directory (hello and whoami answer anyone who may connect)
+    members_only: bool = True
+    #: commits a change: the service tells its subscribers ("changed") afterwards
+    writes: bool = False
+
+    def bind(self, given: Any) -> dict[str, Any]:
+        """The parameters with defaults filled in; InvalidParams for anything that does not fit."""
+        if given is None:
+            given = {}
+        if not isinstance(given, dict):
+            raise InvalidParams(f"{self.name} takes its parameters by name (a JSON object).")
+        unknown = sorted(set(given) - set(self.params))
+        if unknown:
+            takes = ", ".join(self.params) or "no parameters"
+            raise InvalidParams(f"{self.name} does not take {', '.join(map(repr, unknown))} (it takes {takes}); "
+                                f"who acts is the OS account connected, never a parameter.")
+        bound: dict[str, Any] = {}
+        for name, spec in self.params.items():
+            if name not in given or given[name] is None:
+                if spec.required:
+                    raise InvalidParams(f"{self.name} needs {name!r}.")
+                bound[name] = spec.default
+                continue
+            value = given[name]
+            # bool is an int in Python, never in JSON: true is not a limit of 1
+            if not isinstance(value, spec.kinds) or (isinstance(value, bool) and bool not in spec.kinds):
+                wanted = " or ".join(_JSON_NAMES[k] for k in spec.kinds)
+                raise InvalidParams(f"{self.name}: {name!r} must be {wanted}.")
+            bound[name] = value
+        return bound
+
+
+_JSON_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "an object", list: "an array"}
+
+
+def dump(value: Any) -> Any:
+    """A result as JSON: models as model_dump(mode="json"), lists of them element by element."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [dump(v) for v in value]
+    return value
+
+
+def head(service: "WorkflowService") -> dict[str, Any]:
+    """The audit chain's size and head hash as the service recorded them (for headers)."""
+    size, digest = service.audit_head()
+    return {"audit_size": size, "audit_head": digest}
+
+
+# --- identity ------------------------------------------------------------------------------------
+
+def _identity(call: Call) -> dict[str, Any]:
+    user = call.service.find_user(call.username)
+    return {"username": call.username, "uid": call.uid, "in_directory": user is not None,
+            "role": user.role.value if user else None, "admin": bool(user and user.admin),
+            "active": bool(user and user.active), "display_name": user.display_name if user else None}
+
+
+def _hello(call: Call) -> dict[str, Any]:
+    return {"service": "hitl-tui", "version": __version__, "protocol": protocol.VERSION,
+            "database_id": call.service.database_id, "database": str(call.service.path),
+            "max_message": protocol.MAX_MESSAGE, **_identity(call), **head(call.service)}
+
+
+# --- reads -----------------------------------------------------------------------------------------
+
+def _policy(call: Call) -> dict[str, Any]:
+    stored = call.service.policy_in_force()
+    return {"version": stored.version, "sha256": stored.sha256, "text": stored.text,
+            "applied_by": stored.applied_by, "applied_at": stored.applied_at, "source": stored.source}
+
+
+def _show(call: Call) -> dict[str, Any]:
+    req = call.service.get_workflow_for(call.username, call.params["workflow_id"])
+    trail = call.service.get_audit_trail(req.id)
+    return {"request": dump(req), "audit_trail": dump(trail)}
+
+
+def _verify(call: Call) -> dict[str, Any]:
+    result = call.service.verify_audit()
+    return {**dump(result), "summary": result.summary()}
+
+
+# --- signed writes in two phases -----------------------------------------------------------------
+
+def _two_phase(call: Call) -> "TwoPhase":
+    if call.two_phase is None:  # pragma: no cover - the server always makes one
+        raise SigningRefused("This service cannot take signed writes; nothing was written.")
+    return call.two_phase
+
+
+def _prepare(name: str, write: Callable[[Call], Callable[[], Any]]) -> Callable[[Call], Any]:
+    def run(call: Call) -> dict[str, Any]:
+        prepared = _two_phase(call).prepare(call.username, write(call))
+        call.tickets[prepared.ticket] = name
+        return {"ticket": prepared.ticket, "signer": prepared.signer, "key_id": prepared.key_id,
+                "statements": [base64.b64encode(s).decode("ascii") for s in prepared.statements],
+                "reauth": prepared.reauth, "expires_in": max(0.0, prepared.expires - _two_phase(call).clock())}
+    return run
+
+
+def _commit(name: str, result: Callable[[Any], Any]) -> Callable[[Call], Any]:
+    def run(call: Call) -> Any:
+        ticket = call.params["ticket"]
+        if call.tickets.pop(ticket, None) != name:
+            raise SigningRefused(f"That signing ticket was not prepared by {name}.prepare on this connection; "
+                                 f"nothing was written: prepare the action again.")
+        signatures = call.params["signatures"]
+        return result(_two_phase(call).commit(ticket, signatures, call.username))
+    return run
+
+
+def _create(call: Call) -> Callable[[], Any]:
+    p, service, me = call.params, call.service, call.username
+    return lambda: service.create_workflow_request(p["workflow_type"], p["title"], p["description"], me, p["data"])
+
+
+def _decision(call: Call) -> Callable[[], Any]:
+    p, service, me = call.params, call.service, call.username
+    try:
+        proposal = AgentProposal.model_validate(p["proposal"]) if p["proposal"] is not None else None
+    except ValueError:  # pydantic's ValidationError
+        raise InvalidParams("decide: 'proposal' must be {agent, decision, rationale}.") from None
+    return lambda: service.decide(p["workflow_id"], me, p["decision"], p["comments"], proposal)
+
+
+def _withdrawal(call: Call) -> Callable[[], Any]:
+    p, service, me = call.params, call.service, call.username
+    return lambda: service.withdraw_workflow(p["workflow_id"], me, p["reason"])
+
+
+_TICKET = {"ticket": _p(str, required=True), "signatures": _p(list, required=True)}
+_CREATE = {"workflow_type": _p(str, required=True), "title": _p(str, required=True),
+           "description": _p(str, default=""), "data": _p(dict)}
+_DECIDE = {"workflow_id": _p(str, required=True), "decision": _p(str, required=True),
+           "comments": _p(str, default=""), "proposal": _p(dict)}
+_WITHDRAW = {"workflow_id": _p(str, required=True), "reason": _p(str, default="")}
+_VIEW = {"view": _p(str, default="awaiting_me"), "search": _p(str)}
+
+
+def _table() -> dict[str, Method]:
+    methods = [
+        Method("hello", _hello, members_only=False),
+        Method("whoami", _identity, members_only=False),
+        Method(protocol.SUBSCRIBE, lambda call: {"subscribed": True, **head(call.service)}),
+        Method("users.list", lambda c: dump(c.service.list_users(c.params["include_inactive"])),
+               {"include_inactive": _p(bool, default=True)}),
+        Method("users.get", lambda c: dump(c.service.get_user(c.params["username"])),
+               {"username": _p(str, required=True)}),
+        Method("users.find", lambda c: dump(c.service.find_user(c.params["username"])),
+               {"username": _p(str, required=True)}),
+        Method("users.key_ids", lambda c: c.service.user_key_ids()),
+        Method("policy.show", _policy),
+        Method("request.get", lambda c: dump(c.service.get_workflow_for(c.username, c.params["workflow_id"])),
+               {"workflow_id": _p(str, required=True)}),
+        Method("request.trail", lambda c: dump(c.service.get_audit_trail_for(c.username, c.params["workflow_id"])),
+               {"workflow_id": _p(str, required=True)}),
+        Method("request.show", _show, {"workflow_id": _p(str, required=True)}),
+        Method("request.list", lambda c: dump(c.service.list_requests(
+            c.username, c.params["view"], search=c.params["search"], sort=c.params["sort"],
+            limit=c.params["limit"], offset=c.params["offset"])),
+            {**_VIEW, "sort": _p(str, default="oldest"), "limit": _p(int, default=100), "offset": _p(int, default=0)}),
+        Method("request.count", lambda c: c.service.count_requests(c.username, c.params["view"],
+                                                                  search=c.params["search"]), _VIEW),
+        Method("request.create.prepare", _prepare("request.create", _create), _CREATE),
+        Method("request.create.commit", _commit("request.create", lambda wid: {"workflow_id": wid}), _TICKET,
+               writes=True),
+        Method("decide.prepare", _prepare("decide", _decision), _DECIDE),
+        Method("decide.commit", _commit("decide", dump), _TICKET, writes=True),
+        Method("withdraw.prepare", _prepare("withdraw", _withdrawal), _WITHDRAW),
+        Method("withdraw.commit", _commit("withdraw", dump), _TICKET, writes=True),
+        Method("verify", _verify),
+        Method("audit.size", lambda c: head(c.service)),
+    ]
+    return {m.name: m for m in methods}
+
+
+METHODS: dict[str, Method] = _table()
+
+
+def changed_ids(result: Any) -> list[str]:
+    """The requests a write's result names (for the "changed" notification)."""
+    if isinstance(result, dict):
+        wid = result.get("workflow_id") or result.get("id")
+        return [wid] if isinstance(wid, str) else []
+    return []
+
+
+def run(method: Method, call: Call) -> Any:
+    """Run `method` for `call` (on the engine thread): the caller must be in the directory for
+    every method but hello and whoami; the engine's refusals are raised as HitlError."""
+    if method.members_only:
+        call.service.get_user(call.username)  # UnknownUser: the same line as the embedded mode
+    return method.run(call)
+
