@@ -201,7 +201,7 @@ def passphrase_prompt(path: Path) -> Callable[[], str] | None:
 
 #: the commands that work against a service so far (`hitl-tui <these words>`); every other one
 #: says in one line that it is not available in team mode yet
-TEAM_COMMANDS = frozenset({"users list", "request create", "request list", "request show", "request types",
+TEAM_COMMANDS = frozenset({"key show", "users list", "request create", "request list", "request show", "request types",
                            "approve", "reject", "request-changes", "withdraw", "verify-audit"})
 #: top-level commands that open the database themselves, never through open_service
 _OPEN_THEIR_OWN = ("init", "rekey")

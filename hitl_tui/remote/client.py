@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..core.errors import HitlError, PermissionDenied, ReauthRequired, SigningRefused
+from ..core.errors import HitlError, PermissionDenied, ReauthRequired, SigningRefused, UnknownUser
 from ..core.models import (AgentProposal, AuditEntry, Checkpoint, Decision, InboxView, RequestSummary, RiskLevel,
                            User, VerifyResult, WorkflowRequest)
 from . import protocol
@@ -258,7 +258,13 @@ class RemoteService:
         return None if found is None else User.model_validate(found)
 
     def user_key_ids(self) -> dict[str, str]:
-        return dict(self.call("users.key_ids"))
+        """username -> registered key id; for someone not in the directory yet, only their own
+        (none), so `hitl-tui key show` works before an administrator adds them."""
+        try:
+            return dict(self.call("users.key_ids"))
+        except UnknownUser:
+            mine = self.call("key.mine").get("key_id")
+            return {self.username: str(mine)} if mine else {}
 
     def policy_in_force(self) -> "StoredPolicy":
         if self._stored_policy is None:

@@ -219,6 +219,8 @@ def _table() -> dict[str, Method]:
         Method("users.find", lambda c: dump(c.service.find_user(c.params["username"])),
                {"username": _p(str, required=True)}),
         Method("users.key_ids", lambda c: c.service.user_key_ids()),
+        # open to anyone who may connect: someone not yet in the directory makes their key first
+        Method("key.mine", lambda c: {"key_id": c.service.user_key_ids().get(c.username)}, members_only=False),
         Method("policy.show", _policy),
         Method("request.get", lambda c: dump(c.service.get_workflow_for(c.username, c.params["workflow_id"])),
                {"workflow_id": _p(str, required=True)}),

@@ -93,3 +93,15 @@ def test_segregation_of_duties_holds_across_accounts(team: Team, service):
     shown = bob.json("request", "show", wid, "--json")
     assert shown["request"]["status"] == "approved" and shown["request"]["data"]["amount"] == "400.00"
     assert "audit chain verified" in bob.ok("verify-audit").stdout
+
+
+def test_someone_not_in_the_directory_yet_makes_their_key_through_the_service(team: Team, service):
+    """Onboarding: the person cannot open the database, so `key show` asks the service which
+    database it is and whether they have a key registered; the key is made on their account."""
+    stranger = team["stranger"]
+    out = stranger.ok("key", "show").stdout
+    public = next(w for w in out.split() if w.startswith("ed25519:"))
+    assert f"{stranger.name}'s signing key for database " in out
+    assert "It is not registered (no key is registered for you yet)" in out
+    assert f"hitl-tui users key register {stranger.name} {public} --reason" in out
+    assert stranger.ok("key", "show").stdout == out  # made once, on their own account
