@@ -9,11 +9,13 @@ drift apart. The audit trail's action names are `AuditAction`: an entry's `actio
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Callable
 
 from .errors import ValidationFailed
-from .models import Decision
+from .models import AgentProposal, Decision, WorkflowRequest
 from .workflow import Action
 
 
@@ -131,5 +133,27 @@ def parse_decision(text: object) -> Decision:
     return found
 
 
-__all__ = ["AuditAction", "BY_ACTION", "BY_AUDIT_ACTION", "DECISION_ACTIONS", "DecisionTerms", "FINAL_ACTIONS",
+class Decides(ABC):
+    """The decision verbs of the client interface, each one decide() call: the embedded engine
+    (service.WorkflowService) and the service's client (remote/client.RemoteService) share them."""
+
+    @abstractmethod
+    def decide(self, workflow_id: str, username: str, decision: Decision | str, comments: str = "",
+               proposal: AgentProposal | None = None, *,
+               unlock: Callable[[], str] | None = None) -> WorkflowRequest: ...
+
+    def approve_workflow(self, workflow_id: str, approver: str, comments: str = "",
+                         proposal: AgentProposal | None = None) -> WorkflowRequest:
+        return self.decide(workflow_id, approver, Decision.APPROVE, comments, proposal)
+
+    def reject_workflow(self, workflow_id: str, rejector: str, reason: str,
+                        proposal: AgentProposal | None = None) -> WorkflowRequest:
+        return self.decide(workflow_id, rejector, Decision.REJECT, reason, proposal)
+
+    def request_changes(self, workflow_id: str, approver: str, comments: str,
+                        proposal: AgentProposal | None = None) -> WorkflowRequest:
+        return self.decide(workflow_id, approver, Decision.REQUEST_CHANGES, comments, proposal)
+
+
+__all__ = ["Decides", "AuditAction", "BY_ACTION", "BY_AUDIT_ACTION", "DECISION_ACTIONS", "DecisionTerms", "FINAL_ACTIONS",
            "REQUEST_ACTIONS", "TERMS", "parse_decision", "terms"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import rbac
 from .errors import PermissionDenied, ReauthRequired, SigningRefused, UnknownUser, ValidationFailed
-from .personal_keys import KeyStore, PersonalKey
+from .personal_keys import KeyStore, PersonalKey, unlocked
 from .signatures import SIGNED_ACTIONS, key_id, parse_public_key, public_key_text, sign
 from .store import user_keys
 from .store import users as user_sql
@@ -134,18 +134,7 @@ class KeyDirectory:
         return sign(private, record, self.service.database_id)
 
     def _private(self, key: PersonalKey) -> Ed25519PrivateKey:
-        cached = self._unlocked.get((key.username, key.key_id))
-        if cached is not None:
-            return cached
-        passphrase = None
-        if key.protected:
-            if self.unlock is None:
-                raise SigningRefused(f"{key.username}'s signing key is protected by a passphrase and nothing here can "
-                                     f"ask for it; run the command on a terminal.")
-            passphrase = self.unlock(key.username)
-        private = key.unlock(passphrase)
-        self._unlocked[(key.username, key.key_id)] = private
-        return private
+        return unlocked(key, self._unlocked, self.unlock)
 
     def locked(self, username: str) -> bool:
         """Is `username`'s registered key here protected by a passphrase not yet given in this

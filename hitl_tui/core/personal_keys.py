@@ -232,3 +232,26 @@ class KeyStore:
             raise PersonalKeyError(f"personal_keys = \"keyring\", but there is no usable OS keyring ({description}); "
                                    f"set personal_keys = \"file\" or run inside a desktop session.")
         return value
+
+
+#: the keys a session has unlocked, by (username, key id): a protected key is asked for once
+UnlockedKeys = dict[tuple[str, str], "Ed25519PrivateKey"]
+
+
+def unlocked(key: PersonalKey, cache: UnlockedKeys, ask: "Callable[[str], str] | None") -> "Ed25519PrivateKey":
+    """`key`'s private half, from `cache` when this session unlocked it already; a protected key
+    asks its passphrase with ask(username), and is refused in one line when nothing can ask."""
+    from .errors import SigningRefused
+
+    cached = cache.get((key.username, key.key_id))
+    if cached is not None:
+        return cached
+    passphrase = None
+    if key.protected:
+        if ask is None:
+            raise SigningRefused(f"{key.username}'s signing key is protected by a passphrase and nothing here can "
+                                 f"ask for it; run the command on a terminal.")
+        passphrase = ask(key.username)
+    private = key.unlock(passphrase)
+    cache[(key.username, key.key_id)] = private
+    return private

@@ -22,7 +22,7 @@ from .audit import AuditContext, build_record, canonical_bytes, chain_hash, iso,
 from .checkpoints import Signer
 from .crashpoints import crash_point
 from .replay import MARKED as REPLAY_MARK, REPLAYED
-from .decisions import TERMS, parse_decision
+from .decisions import TERMS, Decides, parse_decision
 from .directory import DirectoryMixin
 from .errors import ConcurrentChange, StoreError, UnknownUser, WrongKey
 from .hydrate import data_to_json
@@ -79,7 +79,7 @@ def _rollback(conn: Conn) -> None:
             pass  # the connection is unusable; the caller reports the error that got us here
 
 
-class WorkflowService(DirectoryMixin, ReadsMixin):
+class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
     def __init__(self, conn: Conn, path: Path, key: bytes, policies: PolicyStore, *,
                  key_source: ResolvedKey | None = None, operator: str | None = None,
                  settings: "Settings | None" = None) -> None:
@@ -311,18 +311,6 @@ class WorkflowService(DirectoryMixin, ReadsMixin):
             if free:
                 return draws.choice(free)
             second += 1
-
-    def approve_workflow(self, workflow_id: str, approver: str, comments: str = "",
-                         proposal: AgentProposal | None = None) -> WorkflowRequest:
-        return self.decide(workflow_id, approver, Decision.APPROVE, comments, proposal)
-
-    def reject_workflow(self, workflow_id: str, rejector: str, reason: str,
-                        proposal: AgentProposal | None = None) -> WorkflowRequest:
-        return self.decide(workflow_id, rejector, Decision.REJECT, reason, proposal)
-
-    def request_changes(self, workflow_id: str, approver: str, comments: str,
-                        proposal: AgentProposal | None = None) -> WorkflowRequest:
-        return self.decide(workflow_id, approver, Decision.REQUEST_CHANGES, comments, proposal)
 
     def decide(self, workflow_id: str, username: str, decision: Decision | str, comments: str = "",
                proposal: AgentProposal | None = None, *,

@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..core.decisions import Decides
 from ..core.errors import HitlError, PermissionDenied, ReauthRequired, SigningRefused, UnknownUser
 from ..core.models import (AgentProposal, AuditEntry, Checkpoint, Decision, InboxView, RequestSummary, RiskLevel,
                            User, VerifyResult, WorkflowRequest)
@@ -76,7 +77,7 @@ def _refused_connection(path: Path, exc: OSError, unset_hint: str) -> ServiceUna
                               f"start it with `hitl-tui serve` or {unset_hint}.")
 
 
-class RemoteService:
+class RemoteService(Decides):
     """One connection to the service, as this OS account."""
 
     def __init__(self, sock: socket.socket, socket_path: Path, settings: "Settings | None" = None) -> None:
@@ -98,7 +99,7 @@ class RemoteService:
         self._stored_policy: StoredPolicy | None = None
         self._store: KeyStore | None = None
         self._unlock: Callable[[str], str] | None = None
-        self._unlocked: dict[str, Ed25519PrivateKey] = {}
+        self._unlocked: dict[tuple[str, str], Ed25519PrivateKey] = {}
         self._reader = threading.Thread(target=self._read_loop, name="hitl-remote-reader", daemon=True)
         self._reader.start()
         hello = self.call("hello")
@@ -337,18 +338,6 @@ class RemoteService:
                             proposal=proposal.model_dump(mode="json") if proposal else None)
         return self._request(done)
 
-    def approve_workflow(self, workflow_id: str, approver: str, comments: str = "",
-                         proposal: AgentProposal | None = None) -> WorkflowRequest:
-        return self.decide(workflow_id, approver, Decision.APPROVE, comments, proposal)
-
-    def reject_workflow(self, workflow_id: str, rejector: str, reason: str,
-                        proposal: AgentProposal | None = None) -> WorkflowRequest:
-        return self.decide(workflow_id, rejector, Decision.REJECT, reason, proposal)
-
-    def request_changes(self, workflow_id: str, approver: str, comments: str,
-                        proposal: AgentProposal | None = None) -> WorkflowRequest:
-        return self.decide(workflow_id, approver, Decision.REQUEST_CHANGES, comments, proposal)
-
     def withdraw_workflow(self, workflow_id: str, requester: str, reason: str = "") -> WorkflowRequest:
         self._as_me(requester, "withdraw requests")
         return self._request(self._signed("withdraw", None, workflow_id=workflow_id, reason=reason or ""))
@@ -419,18 +408,9 @@ class RemoteService:
                                  f"this database; nothing was signed.")
 
     def _private(self, key: "PersonalKey") -> "Ed25519PrivateKey":
-        cached = self._unlocked.get(key.key_id)
-        if cached is not None:
-            return cached
-        passphrase = None
-        if key.protected:
-            if self._unlock is None:
-                raise SigningRefused(f"{key.username}'s signing key is protected by a passphrase and nothing here can "
-                                     f"ask for it; run the command on a terminal.")
-            passphrase = self._unlock(key.username)
-        private = key.unlock(passphrase)
-        self._unlocked[key.key_id] = private
-        return private
+        from ..core.personal_keys import unlocked
+
+        return unlocked(key, self._unlocked, self._unlock)
 
     def _reauthenticated(self, key: "PersonalKey", reauth: Callable[[], str] | None) -> "Ed25519PrivateKey":
         what = "The policy asks for your signing key's passphrase at this signing"
