@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "erase": "hitl_tui.commands.erase:erase",
     "retention": "hitl_tui.commands.erase:retention",
     "serve": "hitl_tui.commands.serve:serve",
+    "doctor": "hitl_tui.commands.doctor:doctor",
 }
 
 

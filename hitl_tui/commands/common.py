@@ -202,7 +202,11 @@ def passphrase_prompt(path: Path) -> Callable[[], str] | None:
 #: the commands that work against a service so far (`hitl-tui <these words>`); every other one
 #: says in one line that it is not available in team mode yet
 TEAM_COMMANDS = frozenset({"key show", "users list", "request create", "request list", "request show", "request types",
-                           "approve", "reject", "request-changes", "withdraw", "verify-audit"})
+                           "approve", "reject", "request-changes", "withdraw", "verify-audit", "request resubmit",
+                           # the administrators' (the service refuses anyone else with the engine's line)
+                           "users add", "users set-role", "users deactivate", "users reactivate", "users set-admin",
+                           "users key register", "users key revoke", "policy show", "policy diff", "policy apply",
+                           "erase", "retention", "checkpoint"})
 #: top-level commands that open the database themselves, never through open_service
 _OPEN_THEIR_OWN = ("init", "rekey")
 

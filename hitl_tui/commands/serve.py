@@ -38,7 +38,7 @@ def default_socket() -> Path:
     return Path(user_runtime) / "hitl-tui" / "hitl.sock"
 
 
-def _with_credential(settings: "Settings") -> "Settings":
+def with_credential(settings: "Settings") -> "Settings":
     """The settings, with systemd's credential as the key file when it is there and no key file
     was named (a key file named on purpose wins)."""
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
@@ -85,7 +85,7 @@ def serve(ctx: click.Context, db_file: str | None, socket_path: Path | None, gro
 
     path = Path(db_file).expanduser() if db_file else db_path(ctx)
     where = socket_path or default_socket()
-    settings = _with_credential(settings_of(ctx))
+    settings = with_credential(settings_of(ctx))
     service = WorkflowService.open(path, passphrase_prompt=passphrase_prompt(path), create=False,
                                    operator=me(), settings=settings)
     try:

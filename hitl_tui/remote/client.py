@@ -6,7 +6,8 @@ NOT sent: the service acts as the OS account the kernel says this process runs a
 names someone else is refused here, before anything is sent, rather than quietly acting as
 this account.
 
-Signed writes (filing, deciding, withdrawing) take two round trips: the service prepares the
+Signed writes (filing, deciding, withdrawing, resubmitting; the administrators' changes to the
+directory, the keys and the policy; erasures) take two round trips: the service prepares the
 write and answers the statements to sign; this account signs each with its own personal key
 (core/personal_keys.py, never sent anywhere) and the service commits with the signatures.
 
@@ -31,13 +32,16 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..core.decisions import Decides
 from ..core.errors import HitlError, PermissionDenied, ReauthRequired, SigningRefused, UnknownUser
 from ..core.models import (AgentProposal, AuditEntry, Checkpoint, Decision, InboxView, RequestSummary, RiskLevel,
-                           User, VerifyResult, WorkflowRequest)
+                           Role, User, VerifyResult, WorkflowRequest)
 from . import protocol
 from .protocol import ProtocolError, ServiceUnavailable
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from ..core.erasure import DueForRetention, Erased, ErasureRequest
     from ..core.filter_query import Filter
     from ..core.personal_keys import KeyStore, PersonalKey
     from ..core.policy import Policy
@@ -269,19 +273,58 @@ class RemoteService(Decides):
 
     def policy_in_force(self) -> "StoredPolicy":
         if self._stored_policy is None:
-            from ..core.policy_store import StoredPolicy, parse_text
-
-            got = self.call("policy.show")
-            name = (f"database, version {got['version']} (sha256 {got['sha256'][:12]})" if got["version"]
-                    else "built-in default (no policy applied yet)")
-            policy = replace(parse_text(got["text"], name), source=name)
-            self._stored_policy = StoredPolicy(got["version"], got["sha256"], got["text"], policy,
-                                               got.get("applied_by"), got.get("applied_at"), got.get("source") or "")
+            self._stored_policy = _stored_policy(self.call("policy.show"))
         return self._stored_policy
 
     @property
     def policy(self) -> "Policy":
         return self.policy_in_force().policy
+
+    # --- the administrators' changes (the service refuses anyone else, in the engine's line) -----
+
+    def add_user(self, username: str, role: "Role | str", email: str | None = None, *,
+                 display_name: str | None = None, admin: bool = False, actor: str | None = None,
+                 public_key: str | None = None) -> User:
+        """Add a person with the key `public_key` made on their own account (`hitl-tui key show`
+        there); without one the service refuses in one line: it never makes anyone's key."""
+        self._as_me(actor, "change the user directory")
+        return User.model_validate(self._signed("users.add", None, username=username, role=_role_text(role),
+                                                email=email, display_name=display_name, admin=bool(admin),
+                                                public_key=public_key))
+
+    def set_user_role(self, username: str, role: "Role | str", *, actor: str | None = None) -> User:
+        self._as_me(actor, "change the user directory")
+        return User.model_validate(self._signed("users.set_role", None, username=username, role=_role_text(role)))
+
+    def set_user_active(self, username: str, active: bool, *, actor: str | None = None) -> User:
+        self._as_me(actor, "change the user directory")
+        return User.model_validate(self._signed("users.set_active", None, username=username, active=bool(active)))
+
+    def set_user_admin(self, username: str, admin: bool, *, actor: str | None = None) -> User:
+        self._as_me(actor, "change the user directory")
+        return User.model_validate(self._signed("users.set_admin", None, username=username, admin=bool(admin)))
+
+    def register_user_key(self, username: str, public_key: str, reason: str, *, actor: str | None = None) -> str:
+        self._as_me(actor, "register keys")
+        return str(self._signed("users.key.register", None, username=username, public_key=public_key,
+                                reason=reason or "")["key_id"])
+
+    def revoke_user_key(self, username: str, reason: str, *, actor: str | None = None) -> str:
+        self._as_me(actor, "revoke keys")
+        return str(self._signed("users.key.revoke", None, username=username, reason=reason or "")["key_id"])
+
+    def apply_policy(self, text: str, *, source: str = "Direct API",
+                     actor: str | None = None) -> "tuple[StoredPolicy, str | None]":
+        """Store the policy `text` (composed here, from this account's file) as the next version."""
+        self._as_me(actor, "apply a policy")
+        got = self._signed("policy.apply", None, text=text, source=source)
+        self._stored_policy = None  # read the version in force again when next asked
+        return _stored_policy(got), got.get("summary")
+
+    @property
+    def erasure(self) -> "RemoteErasure":
+        """Erasure and retention (core/erasure.py's methods), through the service."""
+        return RemoteErasure(self)
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -295,9 +338,8 @@ class RemoteService(Decides):
     def create_workflow_request(self, workflow_type: str, title: str, description: str, requester: str,
                                 data: dict[str, Any] | None = None) -> str:
         self._as_me(requester, "file a request")
-        plain = None if data is None else {k: str(v) if isinstance(v, Decimal) else v for k, v in data.items()}
         done = self._signed("request.create", None, workflow_type=workflow_type, title=title,
-                            description=description or "", data=plain)
+                            description=description or "", data=_plain_data(data))
         return str(done["workflow_id"])
 
     def get_workflow(self, workflow_id: str) -> WorkflowRequest:
@@ -342,6 +384,13 @@ class RemoteService(Decides):
         self._as_me(requester, "withdraw requests")
         return self._request(self._signed("withdraw", None, workflow_id=workflow_id, reason=reason or ""))
 
+    def resubmit(self, workflow_id: str, requester: str, *, title: str | None = None,
+                 description: str | None = None, data: dict[str, Any] | None = None,
+                 comments: str = "") -> WorkflowRequest:
+        self._as_me(requester, "resubmit requests")
+        return self._request(self._signed("request.resubmit", None, workflow_id=workflow_id, title=title,
+                                          description=description, data=_plain_data(data), comments=comments or ""))
+
     # --- the audit trail ----------------------------------------------------------------------
 
     def verify_audit(self, checkpoints: list[Checkpoint] | None = None, progress: Any = None) -> VerifyResult:
@@ -351,6 +400,12 @@ class RemoteService(Decides):
         got = dict(self.call("verify"))
         got.pop("summary", None)
         return VerifyResult.model_validate(got)
+
+    def checkpoint(self, *, only_if_grown: bool = False) -> Checkpoint | None:
+        """A checkpoint the SERVICE signs now with its checkpoint key (and stores), after checking
+        the chain itself; this account keeps the copy it is given (`checkpoint -o FILE`)."""
+        got = self.call("checkpoint", only_if_grown=bool(only_if_grown))
+        return None if got is None else Checkpoint.model_validate(got)
 
     def audit_size(self) -> int:
         return int(self.call("audit.size")["audit_size"])
@@ -420,6 +475,78 @@ class RemoteService(Decides):
         if reauth is None:
             raise ReauthRequired(f"{what}; run the command on a terminal, where it asks for it.")
         return key.unlock(reauth())
+
+
+class RemoteErasure:
+    """service.erasure in team mode: core/erasure.Erasure's methods, same signatures; the
+    service's clock decides what is due, and the connection's user acts."""
+
+    def __init__(self, remote: RemoteService) -> None:
+        self._remote = remote
+
+    def request(self, target: str, reason: str, *, actor: str | None = None) -> "ErasureRequest":
+        from ..core.erasure import ErasureRequest
+
+        self._remote._as_me(actor, "ask for an erasure")
+        return ErasureRequest(**self._remote._signed("erase.request", None, target=target, reason=reason or ""))
+
+    def cancel(self, target: str, reason: str, *, actor: str | None = None) -> "ErasureRequest":
+        from ..core.erasure import ErasureRequest
+
+        self._remote._as_me(actor, "cancel an erasure")
+        return ErasureRequest(**self._remote._signed("erase.cancel", None, target=target, reason=reason or ""))
+
+    def confirm(self, target: str, *, actor: str | None = None) -> "Erased":
+        self._remote._as_me(actor, "confirm an erasure")
+        return _erased(self._remote._signed("erase.confirm", None, target=target))
+
+    def pending(self) -> "list[ErasureRequest]":
+        from ..core.erasure import ErasureRequest
+
+        return [ErasureRequest(**w) for w in self._remote.call("erase.pending")]
+
+    def due(self, now: "datetime | None" = None) -> "list[DueForRetention]":
+        from ..core.erasure import DueForRetention
+
+        _service_clock(now)
+        return [DueForRetention(**d) for d in self._remote.call("retention.due")]
+
+    def apply_retention(self, *, actor: str | None = None, now: "datetime | None" = None) -> "list[Erased]":
+        self._remote._as_me(actor, "apply retention")
+        _service_clock(now)
+        return [_erased(d) for d in self._remote._signed("retention.apply", None)]
+
+
+def _service_clock(now: "datetime | None") -> None:
+    if now is not None:
+        raise NotInTeamMode("In team mode the service's clock says what is due; a client cannot name the time. "
+                            "Nothing was done.")
+
+
+def _erased(got: dict[str, Any]) -> "Erased":
+    from ..core.erasure import Erased
+
+    return Erased(**{**got, "requests": tuple(got["requests"])})
+
+
+def _stored_policy(got: dict[str, Any]) -> "StoredPolicy":
+    """A policy version as the service sent it, parsed here as the engine would name it."""
+    from ..core.policy_store import StoredPolicy, parse_text
+
+    name = (f"database, version {got['version']} (sha256 {got['sha256'][:12]})" if got["version"]
+            else "built-in default (no policy applied yet)")
+    policy = replace(parse_text(got["text"], name), source=name)
+    return StoredPolicy(got["version"], got["sha256"], got["text"], policy, got.get("applied_by"),
+                        got.get("applied_at"), got.get("source") or "")
+
+
+def _role_text(role: "Role | str") -> str:
+    return role.value if isinstance(role, Role) else str(role)
+
+
+def _plain_data(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Field values as JSON carries them: money as its digits (the service parses each again)."""
+    return None if data is None else {k: str(v) if isinstance(v, Decimal) else v for k, v in data.items()}
 
 
 # --- what a search is on the wire ------------------------------------------------------------------

@@ -18,7 +18,7 @@ Every handler runs on the service's one engine thread (server.py); results are p
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import __version__
@@ -27,6 +27,7 @@ from ..core.models import AgentProposal
 from . import protocol
 
 if TYPE_CHECKING:
+    from ..core.policy_store import StoredPolicy
     from ..core.service import WorkflowService
     from ..core.two_phase import TwoPhase
 
@@ -102,9 +103,12 @@ _JSON_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: 
 
 
 def dump(value: Any) -> Any:
-    """A result as JSON: models as model_dump(mode="json"), lists of them element by element."""
+    """A result as JSON: models as model_dump(mode="json"), the erasure's dataclasses as their
+    fields, lists of them element by element."""
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(value).items()}
     if isinstance(value, list):
         return [dump(v) for v in value]
     return value
@@ -133,10 +137,13 @@ def _hello(call: Call) -> dict[str, Any]:
 
 # --- reads -----------------------------------------------------------------------------------------
 
-def _policy(call: Call) -> dict[str, Any]:
-    stored = call.service.policy_in_force()
+def _stored(stored: "StoredPolicy") -> dict[str, Any]:
     return {"version": stored.version, "sha256": stored.sha256, "text": stored.text,
             "applied_by": stored.applied_by, "applied_at": stored.applied_at, "source": stored.source}
+
+
+def _policy(call: Call) -> dict[str, Any]:
+    return _stored(call.service.policy_in_force())
 
 
 def _show(call: Call) -> dict[str, Any]:
@@ -198,6 +205,79 @@ def _withdrawal(call: Call) -> Callable[[], Any]:
     return lambda: service.withdraw_workflow(p["workflow_id"], me, p["reason"])
 
 
+def _resubmission(call: Call) -> Callable[[], Any]:
+    p, service, me = call.params, call.service, call.username
+    return lambda: service.resubmit(p["workflow_id"], me, title=p["title"], description=p["description"],
+                                    data=p["data"], comments=p["comments"])
+
+
+# --- the administrators' writes: each names the connection's user as its actor, never the default
+# (the service's own account, WorkflowService.operator) ---------------------------------------------
+
+def _user_added(call: Call) -> Callable[[], Any]:
+    # no public_key: the engine refuses in one line (the person's key is made on their account)
+    p, service, me = call.params, call.service, call.username
+    return lambda: service.add_user(p["username"], p["role"], p["email"], display_name=p["display_name"],
+                                    admin=p["admin"], actor=me, public_key=p["public_key"])
+
+
+def _user_changed(change: str) -> Callable[[Call], Callable[[], Any]]:
+    def write(call: Call) -> Callable[[], Any]:
+        p, service, me = call.params, call.service, call.username
+        if change == "role":
+            return lambda: service.set_user_role(p["username"], p["role"], actor=me)
+        if change == "active":
+            return lambda: service.set_user_active(p["username"], p["active"], actor=me)
+        return lambda: service.set_user_admin(p["username"], p["admin"], actor=me)
+    return write
+
+
+def _key_registered(call: Call) -> Callable[[], Any]:
+    p, service, me = call.params, call.service, call.username
+    return lambda: {"key_id": service.register_user_key(p["username"], p["public_key"], p["reason"], actor=me)}
+
+
+def _key_revoked(call: Call) -> Callable[[], Any]:
+    p, service, me = call.params, call.service, call.username
+    return lambda: {"key_id": service.revoke_user_key(p["username"], p["reason"], actor=me)}
+
+
+def _policy_applied(call: Call) -> Callable[[], Any]:
+    # the text only: the client read and composed its file; the service reads no client's path
+    p, service, me = call.params, call.service, call.username
+    return lambda: service.apply_policy(p["text"], source=p["source"], actor=me)
+
+
+def _erasure(step: str) -> Callable[[Call], Callable[[], Any]]:
+    def write(call: Call) -> Callable[[], Any]:
+        p, erasure, me = call.params, call.service.erasure, call.username
+        if step == "request":
+            return lambda: erasure.request(p["target"], p["reason"], actor=me)
+        if step == "cancel":
+            return lambda: erasure.cancel(p["target"], p["reason"], actor=me)
+        if step == "confirm":
+            return lambda: erasure.confirm(p["target"], actor=me)
+        return lambda: erasure.apply_retention(actor=me)  # the service's clock says what is due
+    return write
+
+
+def _applied(result: Any) -> dict[str, Any]:
+    stored, summary = result
+    return {**_stored(stored), "summary": summary}
+
+
+def _checkpoint(call: Call) -> Any:
+    """The service signs with ITS checkpoint key (the one its sessions are sealed with)."""
+    return dump(call.service.checkpoint(only_if_grown=call.params["only_if_grown"]))
+
+
+def _signed_method(name: str, write: Callable[[Call], Callable[[], Any]], params: dict[str, Param],
+                   result: Callable[[Any], Any] = dump) -> list[Method]:
+    """The two methods of one signed write: <name>.prepare and <name>.commit."""
+    return [Method(f"{name}.prepare", _prepare(name, write), params),
+            Method(f"{name}.commit", _commit(name, result), _TICKET, writes=True)]
+
+
 _TICKET = {"ticket": _p(str, required=True), "signatures": _p(list, required=True)}
 _CREATE = {"workflow_type": _p(str, required=True), "title": _p(str, required=True),
            "description": _p(str, default=""), "data": _p(dict)}
@@ -205,6 +285,13 @@ _DECIDE = {"workflow_id": _p(str, required=True), "decision": _p(str, required=T
            "comments": _p(str, default=""), "proposal": _p(dict)}
 _WITHDRAW = {"workflow_id": _p(str, required=True), "reason": _p(str, default="")}
 _VIEW = {"view": _p(str, default="awaiting_me"), "search": _p(str)}
+_RESUBMIT = {"workflow_id": _p(str, required=True), "title": _p(str), "description": _p(str), "data": _p(dict),
+             "comments": _p(str, default="")}
+_NAMED = {"username": _p(str, required=True)}
+_ADD_USER = {**_NAMED, "role": _p(str, required=True), "email": _p(str), "display_name": _p(str),
+             "admin": _p(bool, default=False), "public_key": _p(str)}
+_REASON = {"reason": _p(str, default="")}
+_TARGET = {"target": _p(str, required=True)}
 
 
 def _table() -> dict[str, Method]:
@@ -242,6 +329,24 @@ def _table() -> dict[str, Method]:
         Method("withdraw.commit", _commit("withdraw", dump), _TICKET, writes=True),
         Method("verify", _verify),
         Method("audit.size", lambda c: head(c.service)),
+        *_signed_method("request.resubmit", _resubmission, _RESUBMIT),
+        # the administrators' (the engine refuses anyone else, in its own one line)
+        *_signed_method("users.add", _user_added, _ADD_USER),
+        *_signed_method("users.set_role", _user_changed("role"), {**_NAMED, "role": _p(str, required=True)}),
+        *_signed_method("users.set_active", _user_changed("active"), {**_NAMED, "active": _p(bool, required=True)}),
+        *_signed_method("users.set_admin", _user_changed("admin"), {**_NAMED, "admin": _p(bool, required=True)}),
+        *_signed_method("users.key.register", _key_registered,
+                        {**_NAMED, "public_key": _p(str, required=True), **_REASON}),
+        *_signed_method("users.key.revoke", _key_revoked, {**_NAMED, **_REASON}),
+        *_signed_method("policy.apply", _policy_applied,
+                        {"text": _p(str, required=True), "source": _p(str, default="a team-mode client")}, _applied),
+        *_signed_method("erase.request", _erasure("request"), {**_TARGET, **_REASON}),
+        *_signed_method("erase.cancel", _erasure("cancel"), {**_TARGET, **_REASON}),
+        *_signed_method("erase.confirm", _erasure("confirm"), _TARGET),
+        Method("erase.pending", lambda c: dump(c.service.erasure.pending())),
+        Method("retention.due", lambda c: dump(c.service.erasure.due())),
+        *_signed_method("retention.apply", _erasure("retention"), {}),
+        Method("checkpoint", _checkpoint, {"only_if_grown": _p(bool, default=False)}),
     ]
     return {m.name: m for m in methods}
 
@@ -250,9 +355,15 @@ METHODS: dict[str, Method] = _table()
 
 
 def changed_ids(result: Any) -> list[str]:
-    """The requests a write's result names (for the "changed" notification)."""
+    """The requests a write's result names (for the "changed" notification): its own, or those
+    an erasure or a retention run rewrote."""
+    if isinstance(result, list):
+        return sorted({wid for item in result for wid in changed_ids(item)})
     if isinstance(result, dict):
         wid = result.get("workflow_id") or result.get("id")
+        rewritten = result.get("requests")
+        if isinstance(rewritten, list):
+            return [w for w in rewritten if isinstance(w, str)]
         return [wid] if isinstance(wid, str) else []
     return []
 

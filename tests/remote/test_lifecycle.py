@@ -100,8 +100,8 @@ def test_without_the_service_and_outside_the_slice_each_command_says_so_in_one_l
         f"hitl-tui: `hitl-tui export-audit` is not available in team mode yet (the service at {team.socket}, from "
         f"HITL_SERVER); run it on the service's account, or unset HITL_SERVER.")
     assert alice.refused().startswith("hitl-tui: The desk is not available in team mode yet")
-    alice.refused("--server", str(team.socket), "users", "add", "x", "--role", "manager",
-                  match="`hitl-tui users add` is not available in team mode yet")
+    alice.refused("--server", str(team.socket), "key", "new",
+                  match="`hitl-tui key new` is not available in team mode yet")
     assert service.stop() == 0
     assert alice.refused("request", "list") == (
         f"hitl-tui: The hitl-tui service is not running at {team.socket} (connection refused); start it with "
