@@ -62,10 +62,13 @@ def with_credential(settings: "Settings") -> "Settings":
               help="Connections open at once; more are refused.")
 @click.option("--idle-timeout", type=click.FloatRange(0.1, 86_400), default=300.0, show_default=True,
               metavar="SECONDS", help="Close a connection that sends no complete request for this long.")
+@click.option("--rate", type=click.FloatRange(0.1, 100_000), default=20.0, show_default=True, metavar="PER_SECOND",
+              help="Requests a second one connection may make (bursts of twice that); more are refused. "
+                   "A decision is two requests.")
 @click.pass_context
 @guarded
 def serve(ctx: click.Context, db_file: str | None, socket_path: Path | None, group: str | None,
-          max_connections: int, idle_timeout: float) -> None:
+          max_connections: int, idle_timeout: float, rate: float) -> None:
     """Serve the database to the people on this host: run in the foreground (for systemd or a
     terminal) as a dedicated service account, the only one that can read the database and its
     key. Clients connect with `--server SOCKET` (or HITL_SERVER, or `server = ...` in their
@@ -90,7 +93,8 @@ def serve(ctx: click.Context, db_file: str | None, socket_path: Path | None, gro
                                    operator=me(), settings=settings)
     try:
         code = run(service, where, group=group, limits=Limits(max_connections=max_connections,
-                                                              idle_timeout=idle_timeout))
+                                                              idle_timeout=idle_timeout, rate=rate,
+                                                              burst=max(1, int(rate * 2))))
     finally:
         service.close(checkpoint=False)  # a second close does nothing; this one is for a failed start
     ctx.exit(code)

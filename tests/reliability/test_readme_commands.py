@@ -59,7 +59,7 @@ def test_the_test_command_sets_itself_up_in_a_fresh_clone(clone, tmp_path):
     assert "hitl-tui setup: creating the virtual environment .venv" in out.stderr, out.stderr
     assert "hitl-tui setup: installing hitl-tui (editable) and its dependencies" in out.stderr
     assert re.search(r"hitl-tui setup: installed into \.venv \(\d+ s\)", out.stderr), out.stderr
-    assert "Contracts: 1 kept, 0 broken" in out.stdout
+    assert "Contracts: 2 kept, 0 broken" in out.stdout
     assert re.search(r"\d+ passed", out.stdout)
 
 
