@@ -321,3 +321,27 @@ def parse_sort(text: "str | SortOrder | None") -> SortOrder:
         raise FilterError(f"Unknown sort {shown!r}; use oldest, newest, or one of {', '.join(SORT_KEYS)} "
                           f"('-' before it reverses, e.g. -created, -value).", shown, field="sort")
     return SortOrder(key, spec.startswith("-"))
+
+
+def filter_text(search: Filter) -> str | None:
+    """A parsed Filter written back in the filter language, so that parse_filter gives it again
+    (team mode sends searches as text: the service parses every filter itself)."""
+    pieces = []
+    for term in search.terms:
+        word = term[:-1] if term.endswith("*") else term
+        inner = word[1:-1].replace('""', '"')
+        pieces.append(inner if term.endswith("*") else f'"{inner}"')
+    for c in search.conditions:
+        op = "" if c.op == "=" else c.op
+        if c.key in ("requester", "id"):
+            pieces.append(f"{c.key}:{'=' if c.exact else ''}{c.values[0]}")
+        elif c.key == "risk":
+            names = [next(level.value for level in RiskLevel if level.rank == rank) for rank in c.values]
+            pieces.append(f"risk:{op}{','.join(names)}")
+        elif c.key == "amount":
+            pieces.append(f"amount:{op}{c.values[0]}")
+        elif c.key == "age":
+            pieces.append(f"age:{op}{c.values[0]}s")
+        else:  # type, status, stage: lists of words
+            pieces.append(f"{c.key}:{','.join(map(str, c.values))}")
+    return " ".join(pieces) or None

@@ -31,22 +31,20 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.decisions import Decides
 from ..core.errors import HitlError, PermissionDenied, ReauthRequired, SigningRefused, UnknownUser
-from ..core.models import (AgentProposal, AuditEntry, Checkpoint, Decision, InboxView, RequestSummary, RiskLevel,
-                           Role, User, VerifyResult, WorkflowRequest)
+from ..core.models import (AgentProposal, AuditEntry, Checkpoint, Decision, InboxView, RequestSummary, Role, User,
+                           VerifyResult, WorkflowRequest)
 from . import protocol
 from .protocol import ProtocolError, ServiceUnavailable
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from ..core.erasure import DueForRetention, Erased, ErasureRequest
     from ..core.filter_query import Filter
     from ..core.personal_keys import KeyStore, PersonalKey
     from ..core.policy import Policy
     from ..core.policy_store import StoredPolicy
     from ..core.settings import Settings
+    from .erasure_client import RemoteErasure
 
 
 class NotInTeamMode(HitlError, AttributeError):
@@ -323,6 +321,8 @@ class RemoteService(Decides):
 
     @property
     def erasure(self) -> "RemoteErasure":
+        from .erasure_client import RemoteErasure
+
         """Erasure and retention (core/erasure.py's methods), through the service."""
         return RemoteErasure(self)
 
@@ -477,58 +477,6 @@ class RemoteService(Decides):
         return key.unlock(reauth())
 
 
-class RemoteErasure:
-    """service.erasure in team mode: core/erasure.Erasure's methods, same signatures; the
-    service's clock decides what is due, and the connection's user acts."""
-
-    def __init__(self, remote: RemoteService) -> None:
-        self._remote = remote
-
-    def request(self, target: str, reason: str, *, actor: str | None = None) -> "ErasureRequest":
-        from ..core.erasure import ErasureRequest
-
-        self._remote._as_me(actor, "ask for an erasure")
-        return ErasureRequest(**self._remote._signed("erase.request", None, target=target, reason=reason or ""))
-
-    def cancel(self, target: str, reason: str, *, actor: str | None = None) -> "ErasureRequest":
-        from ..core.erasure import ErasureRequest
-
-        self._remote._as_me(actor, "cancel an erasure")
-        return ErasureRequest(**self._remote._signed("erase.cancel", None, target=target, reason=reason or ""))
-
-    def confirm(self, target: str, *, actor: str | None = None) -> "Erased":
-        self._remote._as_me(actor, "confirm an erasure")
-        return _erased(self._remote._signed("erase.confirm", None, target=target))
-
-    def pending(self) -> "list[ErasureRequest]":
-        from ..core.erasure import ErasureRequest
-
-        return [ErasureRequest(**w) for w in self._remote.call("erase.pending")]
-
-    def due(self, now: "datetime | None" = None) -> "list[DueForRetention]":
-        from ..core.erasure import DueForRetention
-
-        _service_clock(now)
-        return [DueForRetention(**d) for d in self._remote.call("retention.due")]
-
-    def apply_retention(self, *, actor: str | None = None, now: "datetime | None" = None) -> "list[Erased]":
-        self._remote._as_me(actor, "apply retention")
-        _service_clock(now)
-        return [_erased(d) for d in self._remote._signed("retention.apply", None)]
-
-
-def _service_clock(now: "datetime | None") -> None:
-    if now is not None:
-        raise NotInTeamMode("In team mode the service's clock says what is due; a client cannot name the time. "
-                            "Nothing was done.")
-
-
-def _erased(got: dict[str, Any]) -> "Erased":
-    from ..core.erasure import Erased
-
-    return Erased(**{**got, "requests": tuple(got["requests"])})
-
-
 def _stored_policy(got: dict[str, Any]) -> "StoredPolicy":
     """A policy version as the service sent it, parsed here as the engine would name it."""
     from ..core.policy_store import StoredPolicy, parse_text
@@ -558,24 +506,6 @@ def _sort_text(sort: Any) -> str:
 def _search_text(search: "str | Filter | None") -> str | None:
     """The filter language for a search: text as typed, or a Filter written back as text (the
     service parses every filter itself; it never takes a parsed one from a client)."""
-    if search is None or isinstance(search, str):
-        return search
-    pieces = []
-    for term in search.terms:
-        word = term[:-1] if term.endswith("*") else term
-        inner = word[1:-1].replace('""', '"')
-        pieces.append(inner if term.endswith("*") else f'"{inner}"')
-    for c in search.conditions:
-        op = "" if c.op == "=" else c.op
-        if c.key in ("requester", "id"):
-            pieces.append(f"{c.key}:{'=' if c.exact else ''}{c.values[0]}")
-        elif c.key == "risk":
-            names = [next(level.value for level in RiskLevel if level.rank == rank) for rank in c.values]
-            pieces.append(f"risk:{op}{','.join(names)}")
-        elif c.key == "amount":
-            pieces.append(f"amount:{op}{c.values[0]}")
-        elif c.key == "age":
-            pieces.append(f"age:{op}{c.values[0]}s")
-        else:  # type, status, stage: lists of words
-            pieces.append(f"{c.key}:{','.join(map(str, c.values))}")
-    return " ".join(pieces) or None
+    from ..core.filter_query import filter_text
+
+    return search if search is None or isinstance(search, str) else filter_text(search)
