@@ -325,7 +325,8 @@ def team() -> Iterator[Team]:
     if missing:
         pytest.skip(f"the team-mode tests need {', '.join(missing)}")
     suffix = f"{os.getpid() % 100000}"
-    group, other = f"hitlt{suffix}", f"hitlx{suffix}"
+    # prefixes no other test uses for an account or a group (useradd makes a group of the name)
+    group, other = f"hitlrg{suffix}", f"hitlrx{suffix}"
     base = Path(tempfile.mkdtemp(prefix="hitl-remote-", dir="/tmp"))
     base.chmod(0o755)
     made_groups: list[str] = []
