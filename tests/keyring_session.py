@@ -77,15 +77,14 @@ def _home_env(root: Path) -> dict[str, str]:
 @contextmanager
 def isolated_home(root: Path) -> Iterator[dict[str, str]]:
     """For a module-scoped fixture (the autouse one below is per test): HOME and XDG under
-    `root` (the variables are given), the project's variables removed, no keyring; undone on
-    leaving."""
-    home = _home_env(root)
+    `root` and no keyring (those variables are given), the project's variables removed; undone
+    on leaving."""
+    home = {**_home_env(root), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     with pytest.MonkeyPatch.context() as mp:
         for name, value in home.items():
             mp.setenv(name, value)
         for name in REMOVED_VARS:
             mp.delenv(name, raising=False)
-        mp.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
         yield home
 
 

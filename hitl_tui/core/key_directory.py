@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import rbac
 from .errors import PermissionDenied, ReauthRequired, SigningRefused, UnknownUser, ValidationFailed
-from .personal_keys import KeyStore, PersonalKey, unlocked
+from .personal_keys import KeyStore, PersonalKey, reauthenticated, unlocked
 from .signatures import SIGNED_ACTIONS, key_id, parse_public_key, public_key_text, sign
 from .store import user_keys
 from .store import users as user_sql
@@ -168,13 +168,8 @@ class KeyDirectory:
         if not policy.reauth_required(req.workflow_type, req.risk_level):
             return None
         what = f"{req.id} is {req.risk_level.value}: the policy asks for your signing key's passphrase at this signing"
-        key = self._registered_here(username)
-        if not key.protected:
-            raise ReauthRequired(f"{what}, and {username}'s key has none; set one with `hitl-tui key passphrase` "
-                                 f"(on a terminal), then decide again.")
-        if unlock is None:
-            raise ReauthRequired(f"{what}; run the command on a terminal, where it asks for it, or decide at the desk.")
-        return key.unlock(unlock())
+        return reauthenticated(self._registered_here(username), unlock, what,
+                               "run the command on a terminal, where it asks for it, or decide at the desk")
 
     def arm(self, req: "WorkflowRequest", username: str, fresh: Ed25519PrivateKey | None) -> None:
         """Inside the transaction, right before the decision's entry: the request as read there

@@ -255,3 +255,17 @@ def unlocked(key: PersonalKey, cache: UnlockedKeys, ask: "Callable[[str], str] |
     private = key.unlock(passphrase)
     cache[(key.username, key.key_id)] = private
     return private
+
+
+def reauthenticated(key: PersonalKey, ask: "Callable[[], str] | None", what: str,
+                    no_prompt: str = "run the command on a terminal, where it asks for it") -> "Ed25519PrivateKey":
+    """`key` unlocked with a passphrase typed for this one signing (21 CFR 11.200, reauth_at):
+    `what` says why it is asked; a key with no passphrase, or nothing that can ask, is refused."""
+    from .errors import ReauthRequired
+
+    if not key.protected:
+        raise ReauthRequired(f"{what}, and {key.username}'s key has none; set one with `hitl-tui key passphrase` "
+                             f"(on a terminal), then decide again.")
+    if ask is None:
+        raise ReauthRequired(f"{what}; {no_prompt}.")
+    return key.unlock(ask())

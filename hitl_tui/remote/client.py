@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.decisions import Decides
-from ..core.errors import HitlError, PermissionDenied, ReauthRequired, SigningRefused, UnknownUser
+from ..core.errors import HitlError, PermissionDenied, SigningRefused, UnknownUser
 from ..core.models import (AgentProposal, AuditEntry, Checkpoint, Decision, InboxView, RequestSummary, Role, User,
                            VerifyResult, WorkflowRequest)
 from . import protocol
@@ -468,13 +468,9 @@ class RemoteService(Decides):
         return unlocked(key, self._unlocked, self._unlock)
 
     def _reauthenticated(self, key: "PersonalKey", reauth: Callable[[], str] | None) -> "Ed25519PrivateKey":
-        what = "The policy asks for your signing key's passphrase at this signing"
-        if not key.protected:
-            raise ReauthRequired(f"{what}, and {key.username}'s key has none; set one with `hitl-tui key passphrase` "
-                                 f"(on a terminal), then decide again.")
-        if reauth is None:
-            raise ReauthRequired(f"{what}; run the command on a terminal, where it asks for it.")
-        return key.unlock(reauth())
+        from ..core.personal_keys import reauthenticated
+
+        return reauthenticated(key, reauth, "The policy asks for your signing key's passphrase at this signing")
 
 
 def _stored_policy(got: dict[str, Any]) -> "StoredPolicy":

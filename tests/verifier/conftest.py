@@ -15,7 +15,7 @@ import pytest
 
 from tests.cast import SEED_CAST
 from tests.cli.conftest import ME, Cli
-from tests.keyring_session import REMOVED_VARS, _home_env
+from tests.keyring_session import isolated_home
 
 REPO = Path(__file__).resolve().parents[2]
 VERIFIER = REPO / "verifier" / "hitl_verify.py"
@@ -89,12 +89,7 @@ def _populate(cli: Cli) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def trail(tmp_path_factory) -> Trail:
     root = tmp_path_factory.mktemp("trail")
-    env = {**_home_env(root / "home"), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    with pytest.MonkeyPatch.context() as mp:  # the autouse isolation is per test; this is per module
-        for name, value in env.items():
-            mp.setenv(name, value)
-        for name in REMOVED_VARS:
-            mp.delenv(name, raising=False)
+    with isolated_home(root / "home") as env:  # the autouse isolation is per test; this is per module
         cli = Cli(root)
         cli.ok("init", "--email", "me@example.com")
         requests = _populate(cli)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import ME, Cli
-from tests.keyring_session import REMOVED_VARS, _home_env
+from tests.keyring_session import isolated_home
 
 from .conftest import _populate, verify
 
@@ -136,12 +136,7 @@ class Erased:
 @pytest.fixture(scope="module")
 def erased(tmp_path_factory) -> Erased:
     root = tmp_path_factory.mktemp("erased")
-    env = {**_home_env(root / "home"), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        for name in REMOVED_VARS:
-            mp.delenv(name, raising=False)
+    with isolated_home(root / "home") as env:  # the autouse isolation is per test; this is per module
         cli = Cli(root)
         cli.ok("init", "--email", "me@example.com")
         requests = _populate(cli)
