@@ -55,7 +55,8 @@ def verify_audit(ctx: click.Context, files: tuple[Path, ...], offline: bool, sin
       hitl-tui verify-audit --offline --checkpoint audit-q1.html
       hitl-tui verify-audit --since /secure/hitl-2025-03-31.checkpoint
     """
-    from ..core.reports import check_against_database, inspect_file
+    from ..core.reports import inspect_file
+    from ..remote.export_client import exports_of
 
     if offline and not files:
         raise Failure("--offline checks files: give at least one --checkpoint FILE.", 2)
@@ -63,15 +64,16 @@ def verify_audit(ctx: click.Context, files: tuple[Path, ...], offline: bool, sin
         if files or offline:
             raise Failure("--since verifies the database after one checkpoint: give it without --checkpoint or --offline.", 2)
         return _verify_since(ctx, since, as_json)
-    reports = [inspect_file(f) for f in files]
+    reports = [inspect_file(f) for f in files] if offline else []
     result = None
     if not offline:
         with open_service(ctx) as service:
             progress = None if as_json else progress_printer("verifying")
-            if not reports:
+            if not files:
                 result = service.verify_audit(progress=progress)
-            for rep in reports:
-                result = check_against_database(service, rep, progress)
+            for f in files:  # by itself, then against the database (in team mode, by the service)
+                rep, result = exports_of(service).check_file(f, progress)
+                reports.append(rep)
             where = str(service.path)
     ok = (result is None or result.ok) and all(r.ok for r in reports)
     if as_json:
@@ -91,9 +93,12 @@ def verify_audit(ctx: click.Context, files: tuple[Path, ...], offline: bool, sin
 
 def _verify_since(ctx: click.Context, path: Path, as_json: bool) -> None:
     from ..core.checkpoints import read_checkpoint_file
+    from ..remote.export_client import exports_of
 
     with open_service(ctx) as service:
-        cp = read_checkpoint_file(path)
+        # a note is checked against the key of the account that signs this database's
+        # checkpoints (this one; in team mode the service's)
+        cp = read_checkpoint_file(path, exports_of(service).checkpoint_keys())
         result = service.verify_audit_since(cp, progress=None if as_json else progress_printer("verifying"))
         where = str(service.path)
     if as_json:

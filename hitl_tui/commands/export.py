@@ -53,7 +53,8 @@ def export_audit(ctx: click.Context, fmt: str | None, output: Path | None, since
       hitl-tui export-audit --format csv --type expense_approval --user sarah.manager -o sarah.csv
       hitl-tui export-audit --format md --workflow WF-1704462345-7892
     """
-    from ..core.reports import ExportFilter, export_audit as run_export
+    from ..core.reports import ExportFilter
+    from ..remote.export_client import exports_of
 
     if bundle is not None:
         given = [name for name, value in (("--format", fmt), ("-o", output), ("--since", since), ("--until", until),
@@ -66,12 +67,13 @@ def export_audit(ctx: click.Context, fmt: str | None, output: Path | None, since
     with open_service(ctx) as service:
         filt = ExportFilter.build(service.policy, since=since, until=until, workflow_ids=workflows,
                                   workflow_types=types, actors=users)
+        exports = exports_of(service)  # core's on the database, or the service's in team mode
         if output is None:
-            result = run_export(service, fmt, sys.stdout.buffer, filt, generated_by=me(),
-                                max_timelines=timelines, progress=progress)
+            result = exports.export_audit(fmt, sys.stdout.buffer, filt, generated_by=me(),
+                                          max_timelines=timelines, progress=progress)
         else:
-            result = _to_file(output, lambda fh: run_export(service, fmt, fh, filt, generated_by=me(),
-                                                            max_timelines=timelines, progress=progress))
+            result = _to_file(output, lambda fh: exports.export_audit(fmt, fh, filt, generated_by=me(),
+                                                                      max_timelines=timelines, progress=progress))
     count = result.trailer["entries_exported"]
     where = f" to {safe(output)}" if output else ""
     cp = result.integrity.checkpoint
@@ -91,11 +93,12 @@ def _to_file(path: Path, write):
 
 
 def _bundle(ctx: click.Context, directory: Path) -> None:
-    from ..core.reports.bundle import check_target, write_bundle
+    from ..core.reports.bundle import check_target
+    from ..remote.export_client import exports_of
 
     check_target(directory)  # a non-empty DIR is refused before the database is even opened
     with open_service(ctx) as service:
-        result = write_bundle(service, directory, generated_by=me(), progress=progress_printer("verifying"))
+        result = exports_of(service).write_bundle(directory, generated_by=me(), progress=progress_printer("verifying"))
     cp = result.integrity.checkpoint
     signed = f"; checkpoint {cp.size:,} entries signed by {cp.fingerprint}" if cp else ""
     click.echo(f"Wrote the audit bundle of {result.entries:,} entries to {safe(directory)}{signed}. "

@@ -44,17 +44,20 @@ def prove(ctx: click.Context, workflow_id: str | None, seqs: tuple[int, ...], cp
     """
     from ..core.checkpoints import read_checkpoint_file
     from ..core.errors import AuditChainBroken
+    from ..remote.export_client import exports_of
 
     if (from_file is None) != (to_file is None):
         raise Failure("A consistency proof needs both --from A.checkpoint and --to B.checkpoint.", 2)
     if from_file is not None:
         if workflow_id or seqs or cp_file:
             raise Failure("--from/--to prove two checkpoints consistent: give no request, --seq or --checkpoint.", 2)
-        return _consistency(ctx, read_checkpoint_file(from_file), read_checkpoint_file(to_file), as_json)
+        return _consistency(ctx, from_file, to_file, as_json)
     if not workflow_id and not seqs:
         raise Failure("Name a request (hitl-tui prove WF-...) or an entry (--seq N) to prove.", 2)
     with open_service(ctx) as service:
-        cp = read_checkpoint_file(cp_file) if cp_file else _latest(service)
+        # a note names its key by a hash: it is checked against the keys of the account that signs
+        # this database's checkpoints (this one; in team mode the service's)
+        cp = read_checkpoint_file(cp_file, exports_of(service).checkpoint_keys()) if cp_file else _latest(service)
         if cp.database_id != service.database_id:
             raise Failure(f"The checkpoint is of another database ({cp.database_id}, this is {service.database_id}).")
         wanted = list(seqs)
@@ -87,16 +90,20 @@ def _latest(service):
     raise Failure("No signed checkpoint states a tree root yet: sign one with `hitl-tui checkpoint`.")
 
 
-def _consistency(ctx: click.Context, a, b, as_json: bool) -> None:
+def _consistency(ctx: click.Context, from_file: Path, to_file: Path, as_json: bool) -> None:
+    from ..core.checkpoints import read_checkpoint_file
     from ..core.merkle import verify_consistency
+    from ..remote.export_client import exports_of
 
-    if a.database_id != b.database_id:
-        raise Failure(f"The two checkpoints are of different databases ({a.database_id}, {b.database_id}).")
-    if a.root_hash is None or b.root_hash is None:
-        raise Failure("An older-format checkpoint states no tree root; both must be signed notes.")
-    if a.size > b.size:
-        a, b = b, a
     with open_service(ctx) as service:
+        keys = exports_of(service).checkpoint_keys()  # as for --checkpoint FILE
+        a, b = read_checkpoint_file(from_file, keys), read_checkpoint_file(to_file, keys)
+        if a.database_id != b.database_id:
+            raise Failure(f"The two checkpoints are of different databases ({a.database_id}, {b.database_id}).")
+        if a.root_hash is None or b.root_hash is None:
+            raise Failure("An older-format checkpoint states no tree root; both must be signed notes.")
+        if a.size > b.size:
+            a, b = b, a
         if service.database_id != a.database_id:
             raise Failure(f"The checkpoints are of another database ({a.database_id}, this is {service.database_id}).")
         proof = service.prove_consistency(a.size, b.size)

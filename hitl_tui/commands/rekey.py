@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import Failure, db_path, guarded, me, passphrase_prompt, safe, settings_of
+from .common import guarded, me, open_service, safe
 
 
 @click.command(short_help="Rotate the database key.")
@@ -25,22 +25,17 @@ def rekey(ctx: click.Context) -> None:
     Refused, with nothing changed, when the new key could not be stored: a key from HITL_DB_KEY
     (this program cannot change your environment) or derived from a passphrase.
 
+    In team mode the service rotates the key of the database it holds (an administrator's
+    command); its clients carry on unaffected. Where the service's key cannot be stored back (a
+    systemd credential, HITL_DB_KEY), it refuses and says how to rotate with the service stopped.
+
     \b
     Example:
       HITL_DB_KEY_FILE=/etc/hitl/db.key hitl-tui rekey
     """
-    from ..core.key_rotation import can_store_rotated_key
-    from ..core.service import WorkflowService
-
-    path = db_path(ctx)
-    # opening settles a rotation that an earlier, interrupted `rekey` left half-done
-    service = WorkflowService.open(path, passphrase_prompt=passphrase_prompt(path), create=False, operator=me(),
-                                   settings=settings_of(ctx))
-    try:
-        possible, why = can_store_rotated_key(service.key_source)
-        if not possible:
-            raise Failure(f"{why} Nothing was changed.")
+    # embedded: opening settles a rotation that an earlier, interrupted `rekey` left half-done, and
+    # the engine refuses a key it cannot store before changing anything; in team mode the service
+    # rotates the key of the database it holds (remote/rekey.py)
+    with open_service(ctx) as service:
         stored = service.rekey(actor=me())
-    finally:
-        service.close(checkpoint=False)
-    click.echo(f"Rotated the key of {safe(path)}; the new key replaced the old one in {safe(stored.detail)}.")
+    click.echo(f"Rotated the key of {safe(service.path)}; the new key replaced the old one in {safe(stored.detail)}.")

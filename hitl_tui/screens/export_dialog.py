@@ -284,7 +284,8 @@ class ExportDialog(ModalScreen[ExportDone | None]):
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
     def export(self, fmt: str, filt, target: Path) -> None:
-        from ..core.reports import export_audit, export_to_file
+        from ..core.reports import export_to_file
+        from ..remote.export_client import exports_of  # the service builds it in team mode
 
         worker = get_current_worker()
         last: dict[str, int] = {}
@@ -300,8 +301,8 @@ class ExportDialog(ModalScreen[ExportDone | None]):
             return report
 
         try:
-            result = export_to_file(target, lambda fh: export_audit(
-                self.service, fmt, fh, filt, generated_by=self.username,
+            result = export_to_file(target, lambda fh: exports_of(self.service).export_audit(
+                fmt, fh, filt, generated_by=self.username,
                 progress=reporter("verify"), write_progress=reporter("write")))
         except ExportCancelled:
             self.post_message(self.Failed("Cancelled: nothing was written.", cancelled=True))
