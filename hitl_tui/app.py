@@ -95,6 +95,9 @@ class HitlApp(App[int]):
         self.user: User | None = None
         #: why the app ended without a quit key: "SIGHUP", "the terminal hung up", ... (or None)
         self.ended_by: str | None = None
+        #: team mode: the connection to the service is lost (the desk said so once; workers that
+        #: fail for the same reason meanwhile are not said again)
+        self.service_down = False
 
     # --- start-up ------------------------------------------------------------------------------
 
@@ -271,6 +274,8 @@ class HitlApp(App[int]):
             else:
                 self._show_unlock(error)
         elif isinstance(error, HitlError):
+            if self.service_down and getattr(error, "code", "") == "service_unavailable":
+                return  # the header says the service is away, and the desk said it once
             self.say(str(error), "error", timeout=8)
         else:
             where = self.log_failure(worker.description or worker.name, error)

@@ -104,13 +104,16 @@ def main_group(ctx: click.Context, db_path: str | None, server: str | None, demo
         return
     if not (accessible or demo):  # or the setting: accessible = true under [ui], HITL_UI_ACCESSIBLE=1
         accessible = settings.ui.accessible
+    from .commands.common import team_desk
+
+    remote = None if demo else team_desk(ctx)  # team mode: the service's connection, as this OS account
     if accessible:  # a transcript, not a screen: it needs no terminal and imports no Textual
         from .accessible import run_accessible
 
-        sys.exit(run_accessible(db_path=db_path, settings=settings))
+        sys.exit(run_accessible(db_path=db_path, settings=settings, service=remote))
     from .launch import run_tui  # the TUI's imports are paid only when it opens
 
-    sys.exit(run_tui(db_path=db_path, demo=demo, settings=settings))
+    sys.exit(run_tui(db_path=db_path, demo=demo, settings=settings, service=remote))
 
 
 def main(argv: list[str] | None = None) -> None:

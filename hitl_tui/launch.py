@@ -34,9 +34,14 @@ def build_app(db_path: str | Path | None = None, *, username: str | None = None,
     from .core.paths import default_db_path
     from .core.service import WorkflowService
 
+    remote = options.pop("service", None)
     settings, message = _checked_settings(settings, db_path)
     if settings is None:
+        if remote is not None:
+            remote.close()
         return None, message
+    if remote is not None:  # team mode: the service holds the database; the kernel names who this is
+        return _opened(remote, remote.username, remote.path, settings, options)
     path = Path(db_path).expanduser() if db_path else default_db_path(settings)
     if not path.exists():  # before looking for a key: no key can open a file that is not there
         from .core.store.connection import missing_database  # one message, naming where the path came from
@@ -48,6 +53,12 @@ def build_app(db_path: str | Path | None = None, *, username: str | None = None,
         return make_app(None, username, db_path=path, problem=exc, settings=settings, **options), None
     except HitlError as exc:
         return None, f"hitl-tui: {exc}"
+    return _opened(service, username, path, settings, options)
+
+
+def _opened(service, username: str | None, path: Path, settings: "Settings", options: dict[str, Any]):
+    from .app import make_app
+
     try:
         return make_app(service, username, db_path=path, preload=True, settings=settings, **options), None
     except HitlError as exc:
@@ -55,8 +66,11 @@ def build_app(db_path: str | Path | None = None, *, username: str | None = None,
         return None, f"hitl-tui: {exc}"
 
 
-def run_tui(db_path: str | None = None, demo: bool = False, settings: "Settings | None" = None) -> int:
+def run_tui(db_path: str | None = None, demo: bool = False, settings: "Settings | None" = None,
+            service: Any = None) -> int:
     """Run the TUI; returns the process exit status.
+
+    `service`: in team mode, the connection to the service (remote/client.py), already made.
 
     The app ends normally however the terminal goes away (SIGHUP, EOF or EIO on it: see
     terminal.py), so the `finally` below always closes the service, which seals the session
@@ -67,6 +81,8 @@ def run_tui(db_path: str | None = None, demo: bool = False, settings: "Settings 
     stream = missing_terminal()  # before anything is opened or drawn: a pipe would get escape codes
     if stream is not None:
         print(needs_terminal_line(stream), file=sys.stderr)
+        if service is not None:
+            service.close()
         return 1
     if demo:
         settings, message = _checked_settings(settings, None)
@@ -74,7 +90,7 @@ def run_tui(db_path: str | None = None, demo: bool = False, settings: "Settings 
             print(message, file=sys.stderr)
             return 1
         return _run_demo(settings)
-    app, message = build_app(db_path, settings=settings)
+    app, message = build_app(db_path, settings=settings, service=service)
     if app is None:
         print(message, file=sys.stderr)
         return 1

@@ -108,6 +108,16 @@ class ExternalChange(Message):
 
 
 @dataclass
+class ServiceLink(Message):
+    """Team mode: the connection to the service was lost (`problem`: the one line saying so),
+    or found again (problem None)."""
+
+    problem: str | None = None
+    #: it came back as another database or account: trying again cannot help
+    final: bool = False
+
+
+@dataclass
 class DecisionRecorded(Message):
     request: WorkflowRequest
     decision: Decision

@@ -15,9 +15,10 @@ as confirmation. Nothing here imports Textual.
 from __future__ import annotations
 
 
-def run_accessible(db_path: str | None = None, settings=None) -> int:
+def run_accessible(db_path: str | None = None, settings=None, service=None) -> int:
     """Run the accessible desk on `db_path` (else the db_path setting, else the default
-    database) with `settings` (core/settings.py; default: this process's); the exit status."""
+    database) with `settings` (core/settings.py; default: this process's), or on `service`, a
+    team-mode connection already made (remote/client.py); the exit status."""
     from .session import run
 
-    return run(db_path, settings)
+    return run(db_path, settings, service)

@@ -144,24 +144,15 @@ class WaitingConsole(Console):
                 return CANCELLED
 
 
-def run(db_path: str | None, settings=None) -> int:
-    from ..core.paths import default_db_path
-    from ..core.service import WorkflowService
-    from ..core.settings import Settings
-
-    try:
-        if settings is None:
-            settings = Settings.load(db_path=db_path, given_by="--db")
-        path = Path(db_path).expanduser() if db_path else default_db_path(settings)
-        service = WorkflowService.open(path, passphrase_prompt=passphrase_prompt(path), create=False,
-                                       operator=me(), settings=settings)
-    except HitlError as exc:
-        print(f"hitl-tui: {one_line(exc)}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, EOFError):  # at the passphrase prompt
-        print("hitl-tui: no passphrase given; nothing was opened.", file=sys.stderr)
-        return 1
-    username = me()
+def run(db_path: str | None, settings=None, service=None) -> int:
+    """The accessible desk on the database, or on `service` (a team-mode connection, which
+    acts as the OS account the kernel names: its username, not this process's word)."""
+    if service is None:
+        service = _open(db_path, settings)
+        if service is None:
+            return 1
+    path = Path(service.path)
+    username = getattr(service, "username", None) or me()
     try:
         user = service.find_user(username)
     except HitlError as exc:
@@ -186,6 +177,25 @@ def run(db_path: str | None, settings=None) -> int:
         finally:
             signals.restore()
     return status
+
+
+def _open(db_path: str | None, settings):
+    """The engine on the chosen database, or None once the one line is said."""
+    from ..core.paths import default_db_path
+    from ..core.service import WorkflowService
+    from ..core.settings import Settings
+
+    try:
+        if settings is None:
+            settings = Settings.load(db_path=db_path, given_by="--db")
+        path = Path(db_path).expanduser() if db_path else default_db_path(settings)
+        return WorkflowService.open(path, passphrase_prompt=passphrase_prompt(path), create=False,
+                                    operator=me(), settings=settings)
+    except HitlError as exc:
+        print(f"hitl-tui: {one_line(exc)}", file=sys.stderr)
+    except (KeyboardInterrupt, EOFError):  # at the passphrase prompt
+        print("hitl-tui: no passphrase given; nothing was opened.", file=sys.stderr)
+    return None
 
 
 def _loop(service, user, console: Console, signals: Signals, path: Path) -> int:

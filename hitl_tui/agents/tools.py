@@ -112,9 +112,7 @@ class SessionTools:
             target = (for_user or "").strip()
             if target.lower() in ("", "me", "my", "myself", "i", self.username.lower()):
                 target = self.username
-            me = self._me()
-            rbac.check_see_queue(self.policy, me, target)
-            pending = self._service.get_pending_approvals(target)
+            pending = self._service.get_pending_approvals_for(self.username, target)
             who = "You have" if target == self.username else f"{target} has"
             if not pending:
                 text = f"{who} no pending approvals." if target != self.username else "Nothing is waiting for you."

@@ -201,14 +201,15 @@ def passphrase_prompt(path: Path) -> Callable[[], str] | None:
 
 #: the commands that work against a service so far (`hitl-tui <these words>`); every other one
 #: says in one line that it is not available in team mode yet
-TEAM_COMMANDS = frozenset({"key show", "users list", "request create", "request list", "request show", "request types",
+TEAM_COMMANDS = frozenset({"key show", "key new", "key passphrase", "users list", "request create", "request list", "request show", "request types",
                            "approve", "reject", "request-changes", "withdraw", "verify-audit", "request resubmit",
                            # the administrators' (the service refuses anyone else with the engine's line)
                            "users add", "users set-role", "users deactivate", "users reactivate", "users set-admin",
                            "users key register", "users key revoke", "policy show", "policy diff", "policy apply",
-                           "erase", "retention", "checkpoint"})
+                           "erase", "retention", "checkpoint", "rekey", "ask",
+                           "export-audit", "prove"})  # built and proven by the service (remote/exports.py)
 #: top-level commands that open the database themselves, never through open_service
-_OPEN_THEIR_OWN = ("init", "rekey")
+_OPEN_THEIR_OWN = ("init",)
 
 
 def team_server(ctx: click.Context) -> tuple[Path, str] | None:
@@ -254,13 +255,25 @@ def _not_in_team_mode(command: str | None, socket: Path, chosen_by: str) -> Fail
 
 
 def refuse_outside_team_mode(ctx: click.Context) -> None:
-    """In team mode, refuse at once what never goes through open_service: the desk, init, rekey."""
+    """In team mode, refuse at once what never goes through open_service or team_desk: init."""
     invoked = ctx.invoked_subcommand
-    if invoked is not None and invoked not in _OPEN_THEIR_OWN:
-        return
+    if invoked is None or invoked not in _OPEN_THEIR_OWN:
+        return  # the desk opens through team_desk
     team = team_server(ctx)
     if team is not None:
         raise _not_in_team_mode(invoked, *team)
+
+
+def team_desk(ctx: click.Context) -> Any | None:
+    """In team mode the desk's connection to the service (ServiceUnavailable, one line, when it
+    cannot be reached); None in embedded mode, where the desk opens the database itself."""
+    team = team_server(ctx)
+    if team is None:
+        return None
+    from ..remote.client import RemoteService
+
+    socket, chosen_by = team
+    return RemoteService.connect(socket, settings=settings_of(ctx), unset_hint=_leave_team_mode(chosen_by))
 
 
 @contextmanager

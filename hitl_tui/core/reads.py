@@ -30,8 +30,19 @@ from .store import users as user_sql
 from .store.connection import Conn, DbError, begin, commit, data_version, open_connection, translate
 from .text import check_inputs
 
+if TYPE_CHECKING:
+    from .news import Changes
+
 Progress = Callable[[int, int], None]
 _T = TypeVar("_T")
+
+
+def filter_for(policy: Policy, search: "str | Filter | None") -> Filter:
+    """The filter language against `policy`'s workflow types (a parsed Filter as it is)."""
+    if isinstance(search, Filter):
+        return search
+    check_inputs(search=search)
+    return parse_filter(search, types=policy.types)
 
 
 class ReadsMixin:
@@ -87,6 +98,13 @@ class ReadsMixin:
         check_inputs(workflow_id=workflow_id)
         return self._read(self._load, workflow_id)
 
+    def get_workflows(self, workflow_ids: list[str]) -> dict[str, WorkflowRequest]:
+        """The requests of these ids that exist, by id (one read for the lot)."""
+        ids = sorted({str(w).strip() for w in workflow_ids})
+        if not ids:
+            return {}
+        return {req.id: req for req in self._read(self._load_many, ids)}
+
     def get_workflow_for(self, viewer: str, workflow_id: str) -> WorkflowRequest:
         """The request, if `viewer` may see it (what the TUI, CLI and agents use)."""
         user = self.get_user(viewer)
@@ -104,6 +122,12 @@ class ReadsMixin:
         def run(conn: Conn) -> list[WorkflowRequest]:
             return self._load_many(conn, req_sql.pending_ids(conn, user.username, decidable, limit))
         return self._read(run)
+
+    def get_pending_approvals_for(self, viewer: str, owner: str, limit: int | None = None) -> list[WorkflowRequest]:
+        """`owner`'s queue, if `viewer` may see it (rbac.check_see_queue): theirs, or anyone's
+        for an oversight role."""
+        rbac.check_see_queue(self.policy, self.get_user(viewer), owner)
+        return self.get_pending_approvals(owner, limit)
 
     def _view_args(self, viewer: str) -> tuple[User, frozenset[Role], bool]:
         user = self.get_user(viewer)
@@ -162,10 +186,13 @@ class ReadsMixin:
         return self._filter(search)
 
     def _filter(self, search: "str | Filter | None") -> Filter:
-        if isinstance(search, Filter):
-            return search
-        check_inputs(search=search)
-        return parse_filter(search, types=self.policy.types)
+        return filter_for(self.policy, search)
+
+    def changes_since(self, viewer: str, after: int) -> "Changes":
+        """What the entries after position `after` changed, as `viewer` may see it (core/news.py)."""
+        from .news import changes_since
+
+        return changes_since(self, viewer, int(after))
 
     def data_version(self) -> int:
         """Changes whenever ANOTHER connection commits: a cheap 'has anything changed?' poll."""

@@ -18,6 +18,7 @@ callbacks registered with on_change (called on that thread: keep them short).
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import json
 import os
@@ -27,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..core.decisions import Decides
 from ..core.errors import HitlError, PermissionDenied, SigningRefused, UnknownUser
@@ -40,11 +41,21 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from ..core.filter_query import Filter
+    from ..core.news import Changes
     from ..core.personal_keys import KeyStore, PersonalKey
     from ..core.policy import Policy
     from ..core.policy_store import StoredPolicy
+    from ..core.proofs import InclusionProof
     from ..core.settings import Settings
     from .erasure_client import RemoteErasure
+    from .export_client import RemoteExports
+    from .rekey import Rotated
+
+
+class OutcomeUnknown(ServiceUnavailable):
+    """The connection went while the service was committing a write: it may or may not be done."""
+
+    code = "outcome_unknown"
 
 
 class NotInTeamMode(HitlError, AttributeError):
@@ -85,54 +96,100 @@ class RemoteService(Decides):
     def __init__(self, sock: socket.socket, socket_path: Path, settings: "Settings | None" = None) -> None:
         from ..core.settings import given_or_loaded
 
-        self._sock = sock
         self.socket_path = Path(socket_path)
         #: this account's settings (its key store, its time zone for the compliance flags)
         self.settings = given_or_loaded(settings)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
+        self._reconnect_lock = threading.Lock()
         self._pending: dict[int, Future[Any]] = {}
-        self._lost: HitlError | None = None
-        self._last_error: HitlError | None = None
         self._callbacks: list[Callable[[dict[str, Any]], None]] = []
-        self._subscribed = False
+        self._link_callbacks: list[Callable[[HitlError | None], None]] = []
         self._closed = False
+        #: bumped by every change the service pushes (and by a reconnection): data_version()
+        self._version = 0
         self._stored_policy: StoredPolicy | None = None
         self._store: KeyStore | None = None
         self._unlock: Callable[[str], str] | None = None
         self._unlocked: dict[tuple[str, str], Ed25519PrivateKey] = {}
-        self._reader = threading.Thread(target=self._read_loop, name="hitl-remote-reader", daemon=True)
-        self._reader.start()
-        hello = self.call("hello")
-        self.hello: dict[str, Any] = hello
-        self.database_id: str = hello["database_id"]
-        #: who the service says this account is (the kernel's word, not this process's)
-        self.username: str = hello["username"]
-        self.role: str | None = hello.get("role")
-        self.service_version: str = hello.get("version", "")
-        #: the service's database file (for messages: this account cannot open it)
-        self.path = Path(hello.get("database") or self.socket_path)
         # the service seals its own sessions; nothing here is left unsealed
         self.seal_refused_reason: str | None = None
         self.seal_error: str | None = None
+        self._attach(sock)
+        self.database_id: str = self.hello["database_id"]
+        #: who the service says this account is (the kernel's word, not this process's)
+        self.username: str = self.hello["username"]
+        self.role: str | None = self.hello.get("role")
+        self.service_version: str = self.hello.get("version", "")
+        #: the service's database file (for messages: this account cannot open it)
+        self.path = Path(self.hello.get("database") or self.socket_path)
+
+    def _attach(self, sock: socket.socket) -> None:
+        """Speak over `sock` from now on: a reader thread of its own, then hello."""
+        self._sock = sock
+        self._lost: HitlError | None = None
+        self._last_error: HitlError | None = None
+        self._subscribed = False
+        self._reader = threading.Thread(target=self._read_loop, args=(sock,), name="hitl-remote-reader", daemon=True)
+        self._reader.start()
+        self.hello: dict[str, Any] = self.call("hello")
+        self._policy_version = self.hello.get("policy_version")
 
     @classmethod
     def connect(cls, path: Path | str, *, settings: "Settings | None" = None,
                 unset_hint: str = "unset HITL_SERVER") -> "RemoteService":
         """Connect and say hello; ServiceUnavailable (one line) when the service cannot be reached."""
         path = Path(path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _open_socket(path, unset_hint)
         try:
-            sock.connect(str(path))
-        except OSError as exc:
-            sock.close()
-            raise _refused_connection(path, exc, unset_hint) from None
-        try:
-            return cls(sock, path, settings)
+            service = cls(sock, path, settings)
         except BaseException:
             sock.close()
             raise
+        service._unset_hint = unset_hint
+        return service
+
+    _unset_hint = "unset HITL_SERVER"
+
+    # --- the link: lost, and found again ------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._lost is None and not self._closed
+
+    def on_link(self, callback: Callable[[HitlError | None], None]) -> None:
+        """Call callback(why) when the connection is lost (why: the one line), and callback(None)
+        when reconnect() found the service again. Called on the reader's or the caller's thread."""
+        self._link_callbacks.append(callback)
+
+    def reconnect(self) -> bool:
+        """Connect again after a lost connection (False: it was not lost). ServiceUnavailable, in
+        one line, while the service is still away; a HitlError if it came back as another
+        database or names this account differently (then nothing here is trusted to go on)."""
+        with self._reconnect_lock:
+            if self._closed or self._lost is None:
+                return False
+            sock = _open_socket(self.socket_path, self._unset_hint)
+            self._sock.close()  # the lost one
+            try:
+                self._attach(sock)
+                if self.hello["database_id"] != self.database_id or self.hello["username"] != self.username:
+                    raise HitlError(f"The hitl-tui service at {self.socket_path} came back serving another database "
+                                    f"or naming this account differently; restart hitl-tui.")
+                if self._callbacks:
+                    self.call(protocol.SUBSCRIBE)
+                    self._subscribed = True
+            except BaseException:
+                self._lost = self._lost or ServiceUnavailable(f"The hitl-tui service at {self.socket_path} "
+                                                              f"is not answering.")
+                sock.close()
+                raise
+            self._stored_policy = None  # it may have changed while away
+            self._version += 1  # whatever changed meanwhile: the next look asks
+        for callback in list(self._link_callbacks):
+            _quietly(callback, None)
+        return True
 
     # --- the wire ----------------------------------------------------------------------------
 
@@ -158,8 +215,8 @@ class RemoteService(Decides):
                                                    f"was lost ({exc.strerror or exc}); try again.") from None
         return future.result()
 
-    def _read_loop(self) -> None:
-        stream = self._sock.makefile("rb")
+    def _read_loop(self, sock: socket.socket) -> None:
+        stream = sock.makefile("rb")
         lost: HitlError | None = None
         try:
             while True:
@@ -181,10 +238,15 @@ class RemoteService(Decides):
                     f"The hitl-tui service at {self.socket_path} closed the connection"
                     f"{'' if self._closed else '; try again, or start it with `hitl-tui serve`'}.")
             with self._lock:
+                if sock is not self._sock:  # an old connection's reader: a newer one has taken over
+                    return
                 self._lost = lost
                 pending, self._pending = self._pending, {}
             for future in pending.values():
                 future.set_exception(lost)
+            if not self._closed:
+                for callback in list(self._link_callbacks):
+                    _quietly(callback, lost)
 
     def _dispatch(self, message: Any) -> None:
         if not isinstance(message, dict):
@@ -204,11 +266,12 @@ class RemoteService(Decides):
                 future.set_result(message.get("result"))
             return
         if message.get("method") == protocol.CHANGED and isinstance(message.get("params"), dict):
+            params = message["params"]
+            self._version += 1
+            if params.get("policy_version") != self._policy_version:
+                self._policy_version, self._stored_policy = params.get("policy_version"), None
             for callback in list(self._callbacks):
-                try:
-                    callback(message["params"])
-                except Exception:  # noqa: BLE001 - a listener's bug must not stop the answers
-                    pass
+                _quietly(callback, params)
 
     def on_change(self, callback: Callable[[dict[str, Any]], None]) -> None:
         """Call callback(params) after every change the service commits, from now on (params:
@@ -369,6 +432,62 @@ class RemoteService(Decides):
         self._as_me(viewer, "count requests")
         return int(self.call("request.count", view=str(view), search=_search_text(search)))
 
+    def count_views(self, viewer: str, views: "Iterable[InboxView | str]" = tuple(InboxView), *,
+                    search: "str | Filter | None" = None,
+                    stop: Callable[[], bool] | None = None) -> dict[InboxView, int]:  # noqa: ARG002 - one call
+        self._as_me(viewer, "count requests")
+        got = self.call("request.count_views", views=[str(v) for v in views], search=_search_text(search))
+        return {InboxView(view): int(n) for view, n in got.items()}
+
+    def parse_filter(self, search: "str | Filter | None") -> "Filter":
+        """The filter language against the policy in force, parsed here: what the desk asks on each
+        keystroke (the service parses every filter again itself)."""
+        from ..core.reads import filter_for
+
+        return filter_for(self.policy, search)
+
+    def get_pending_approvals(self, username: str, limit: int | None = None) -> list[WorkflowRequest]:
+        self._as_me(username, "list pending approvals")
+        return [self._request(r) for r in self.call("request.pending", limit=limit)]
+
+    def get_pending_approvals_for(self, viewer: str, owner: str, limit: int | None = None) -> list[WorkflowRequest]:
+        """`owner`'s queue, if the service lets this account see it."""
+        self._as_me(viewer, "look at queues")
+        return [self._request(r) for r in self.call("request.pending", owner=owner, limit=limit)]
+
+    def get_workflows(self, workflow_ids: list[str]) -> dict[str, WorkflowRequest]:
+        """Those of the requests this account may see (the others are not named back)."""
+        return {r["id"]: self._request(r) for r in self.call("request.get_many", workflow_ids=list(workflow_ids))}
+
+    # --- what changed -------------------------------------------------------------------------
+
+    def data_version(self) -> int:
+        """Moves with every change the service pushed (once subscribed: on_change) and with every
+        reconnection: a free "has anything changed?" for the watchers."""
+        return self._version
+
+    def changes_since(self, viewer: str, after: int) -> "Changes":
+        """What the entries after `after` changed, as the service lets this account see it."""
+        from ..core.news import Changes
+        from ..core.notices import Notice
+
+        self._as_me(viewer, "follow changes")
+        got = self.call("changes.since", after=int(after))
+        return Changes(int(got["size"]), tuple(got["touched"]), tuple(Notice(**n) for n in got["news"]),
+                       int(got["entries"]))
+
+    def seal(self) -> bool:
+        """The service seals its own sessions (and signs with its own key): nothing to do here."""
+        return True
+
+    def signing_key_locked(self, username: str) -> bool:
+        """Is this account's registered signing key protected and not unlocked in this session?"""
+        if username != self.username:
+            return False
+        kid = self.call("key.mine").get("key_id")
+        key = self.personal_keys.find(username, kid) if isinstance(kid, str) else None
+        return key is not None and key.protected and (username, key.key_id) not in self._unlocked
+
     # --- decisions ----------------------------------------------------------------------------
 
     def decide(self, workflow_id: str, username: str, decision: Decision | str, comments: str = "",
@@ -432,7 +551,14 @@ class RemoteService(Decides):
     def _signed(self, name: str, reauth: Callable[[], str] | None, **params: Any) -> Any:
         prepared = self.call(f"{name}.prepare", **params)
         signatures = self._sign(prepared, reauth)
-        return self.call(f"{name}.commit", ticket=prepared["ticket"], signatures=signatures)
+        try:
+            return self.call(f"{name}.commit", ticket=prepared["ticket"], signatures=signatures)
+        except ServiceUnavailable as exc:
+            if self._lost is None:
+                raise  # the service answered (it is stopping): nothing was written
+            raise OutcomeUnknown(f"The connection to the hitl-tui service at {self.socket_path} was lost while it "
+                                 f"recorded this, so whether it was recorded is not known here; look at the request "
+                                 f"once the service is back before doing it again.") from exc
 
     def _sign(self, prepared: dict[str, Any], reauth: Callable[[], str] | None) -> list[str]:
         statements = [base64.b64decode(s, validate=True) for s in prepared.get("statements") or []]
@@ -441,6 +567,9 @@ class RemoteService(Decides):
         for statement in statements:
             self._check_statement(statement)
         me, kid = self.username, prepared.get("key_id")
+        if not prepared.get("reauth") and (private := self._unlocked.get((me, str(kid)))) is not None:
+            # unlocked earlier on this connection: no key file read and parsed again per signing
+            return [private.sign(statement).hex() for statement in statements]
         key = self.personal_keys.find(me, kid) if isinstance(kid, str) else None
         if key is None:
             raise SigningRefused(f"{me}'s registered signing key {kid} is not in this OS account's key store, so "
@@ -471,6 +600,65 @@ class RemoteService(Decides):
         from ..core.personal_keys import reauthenticated
 
         return reauthenticated(key, reauth, "The policy asks for your signing key's passphrase at this signing")
+
+    def rekey(self, new_key: bytes | None = None, *, actor: str | None = None) -> "Rotated":
+        """Have the SERVICE rotate the database key (remote/rekey.py): it makes the new key and
+        keeps it where it kept the old one; this account never sees either."""
+        from .rekey import rotated
+
+        self._as_me(actor, "rotate the database key")
+        if new_key is not None:
+            raise NotInTeamMode("In team mode the service makes the new key; a client cannot give one. "
+                                "Nothing was changed.")
+        return rotated(self.call("rekey"))
+
+    # --- exports, checks of files and proofs (export_client.py; the service: exports.py) -------
+
+    @functools.cached_property
+    def exports(self) -> "RemoteExports":
+        """export-audit, its bundle and verify-audit FILE, built and checked by the service (one
+        per connection: its pieces are paced together)."""
+        from .export_client import RemoteExports
+
+        return RemoteExports(self)
+
+    def stored_checkpoints(self) -> list[Checkpoint]:
+        return [Checkpoint.model_validate(c) for c in self.call("checkpoints.stored")]
+
+    def audit_seqs_for(self, workflow_id: str) -> list[int]:
+        """The request's entry numbers, if this account may see it (the service checks)."""
+        return [int(s) for s in self.call("audit.seqs", workflow_id=workflow_id)]
+
+    def prove_entries(self, seqs: list[int], cp: Checkpoint) -> "list[InclusionProof]":
+        """The service's proofs, each checked here against `cp`'s signed root."""
+        from .export_client import proven
+
+        return proven(self, list(seqs), cp)
+
+    def prove_consistency(self, first: int, second: int) -> list[str]:
+        return [str(h) for h in self.call("prove.consistency", first=int(first), second=int(second))]
+
+    def verify_audit_since(self, cp: Checkpoint, progress: Any = None) -> VerifyResult:  # noqa: ARG002
+        got = dict(self.call("verify.since", checkpoint=cp.model_dump(mode="json")))
+        got.pop("summary", None)
+        return VerifyResult.model_validate(got)
+
+
+def _open_socket(path: Path, unset_hint: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except OSError as exc:
+        sock.close()
+        raise _refused_connection(path, exc, unset_hint) from None
+    return sock
+
+
+def _quietly(callback: Callable[[Any], None], value: Any) -> None:
+    try:
+        callback(value)
+    except Exception:  # noqa: BLE001 - a listener's bug must not stop the answers
+        pass
 
 
 def _stored_policy(got: dict[str, Any]) -> "StoredPolicy":

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import __version__
 from ..core.errors import SigningRefused
-from ..core.models import AgentProposal
-from . import protocol
+from ..core.models import AgentProposal, InboxView
+from . import exports, protocol, rekey
 
 if TYPE_CHECKING:
     from ..core.policy_store import StoredPolicy
@@ -115,9 +115,34 @@ def dump(value: Any) -> Any:
 
 
 def head(service: "WorkflowService") -> dict[str, Any]:
-    """The audit chain's size and head hash as the service recorded them (for headers)."""
+    """The audit chain's size and head hash as the service recorded them (for headers), and the
+    policy version in force (a client re-reads its copy when that moves)."""
     size, digest = service.audit_head()
-    return {"audit_size": size, "audit_head": digest}
+    return {"audit_size": size, "audit_head": digest, "policy_version": service.policy_in_force().version}
+
+
+def change_notes(service: "WorkflowService", workflow_ids: list[str], usernames: set[str]) -> dict[str, dict[str, Any]]:
+    """The "changed" notification for each listening person: the new head, and only those of the
+    requests a change touched that they may see (rbac.may_view), so nobody hears of another's."""
+    from ..core import rbac
+
+    params = head(service)
+    requests = service.get_workflows(workflow_ids) if workflow_ids else {}
+    policy, notes = service.policy, {}
+    for name in usernames:
+        user = service.find_user(name)
+        seen = [] if user is None else [w for w in workflow_ids
+                                        if w in requests and rbac.may_view(policy, user, requests[w])]
+        notes[name] = {**params, "workflow_ids": seen}
+    return notes
+
+
+def _visible_requests(call: Call) -> list[Any]:
+    from ..core import rbac
+
+    user, policy = call.service.get_user(call.username), call.service.policy
+    found = call.service.get_workflows(call.params["workflow_ids"][:500])
+    return [dump(r) for r in found.values() if rbac.may_view(policy, user, r)]
 
 
 # --- identity ------------------------------------------------------------------------------------
@@ -320,6 +345,15 @@ def _table() -> dict[str, Method]:
             {**_VIEW, "sort": _p(str, default="oldest"), "limit": _p(int, default=100), "offset": _p(int, default=0)}),
         Method("request.count", lambda c: c.service.count_requests(c.username, c.params["view"],
                                                                   search=c.params["search"]), _VIEW),
+        Method("request.count_views", lambda c: {str(view): n for view, n in c.service.count_views(
+            c.username, [str(v) for v in c.params["views"]], search=c.params["search"]).items()},
+            {"views": _p(list, default=[str(v) for v in InboxView]), "search": _p(str)}),
+        # whose queue is a question, not who asks: the service checks the asker may see it
+        Method("request.pending", lambda c: dump(c.service.get_pending_approvals_for(
+            c.username, c.params["owner"] or c.username, c.params["limit"])), {"owner": _p(str), "limit": _p(int)}),
+        Method("request.get_many", _visible_requests, {"workflow_ids": _p(list, required=True)}),
+        Method("changes.since", lambda c: dump(c.service.changes_since(c.username, c.params["after"])),
+               {"after": _p(int, required=True)}),
         Method("request.create.prepare", _prepare("request.create", _create), _CREATE),
         Method("request.create.commit", _commit("request.create", lambda wid: {"workflow_id": wid}), _TICKET,
                writes=True),
@@ -347,6 +381,8 @@ def _table() -> dict[str, Method]:
         Method("retention.due", lambda c: dump(c.service.erasure.due())),
         *_signed_method("retention.apply", _erasure("retention"), {}),
         Method("checkpoint", _checkpoint, {"only_if_grown": _p(bool, default=False)}),
+        *exports.export_methods(),  # export-audit, verify-audit FILE, prove (exports.py)
+        Method("rekey", rekey.rotate, writes=True),  # the service makes the new key: it is no parameter
     ]
     return {m.name: m for m in methods}
 

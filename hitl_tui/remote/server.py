@@ -6,12 +6,16 @@ login name, once per connection; that name is the actor of everything the connec
 
 The engine is synchronous, so every engine call runs on ONE worker thread, in the order the
 calls arrive: calls are serialised as the embedded engine serialises them, and the event loop
-never blocks on SQLCipher. A client cannot harm the others: a message is bounded (MAX_MESSAGE,
-the StreamReader's limit), each connection has a token bucket of requests, an idle timeout and
-a write that must drain within a few seconds (a client that stops reading is dropped); garbage
-is answered with PARSE_ERROR and the connection stays usable; every connection task catches and
-logs whatever goes wrong, so no client ever stops the service. A client's notifications (a
-message without an id) are not answered and not run: every method here is a request.
+never blocks on SQLCipher. That thread also writes each answer onto the socket itself the
+moment the engine is done (the loop logs and pushes afterwards): a trip back through the loop
+first was a good part of a round trip (benchmarks/bench_remote.py). A client cannot harm the
+others: a message is bounded (MAX_MESSAGE, the StreamReader's limit), each connection has a
+token bucket of requests, an idle timeout and a write that must drain within a few seconds
+(what the socket does not take at once goes through the loop; a client that stops reading is
+dropped); garbage is answered with PARSE_ERROR and the connection stays usable; every
+connection task catches and logs whatever goes wrong, so no client ever stops the service. A
+client's notifications (a message without an id) are not answered and not run: every method
+here is a request.
 
 Log lines go to stderr, one per event, with the sd-daemon priority prefix journald reads
 ("<6>hitl-tui[PID]: ..."); they name methods, accounts and request ids, never request text.
@@ -31,6 +35,7 @@ import socket
 import stat
 import struct
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -224,13 +229,14 @@ class Server:
         client that stopped reading delays nobody)."""
         if not any(c.subscribed for c in self._connections) or self._stopping:
             return
+        listening = [c for c in self._connections if c.subscribed]
         try:
-            params = {**(await self.engine(methods.head, self.service)), "workflow_ids": workflow_ids}
+            notes = await self.engine(methods.change_notes, self.service, workflow_ids,
+                                      {c.peer.username for c in listening})
         except (HitlError, RuntimeError):  # the service closed meanwhile: nobody is left to tell
             return
-        note = protocol.notification(protocol.CHANGED, params)
-        for conn in [c for c in self._connections if c.subscribed]:
-            self.spawn(conn.send(note))
+        for conn in listening:
+            self.spawn(conn.send(protocol.notification(protocol.CHANGED, notes[conn.peer.username])))
 
 
 class Connection:
@@ -244,6 +250,14 @@ class Connection:
         self.tickets: dict[str, str] = {}
         self.closed = False
         self._send_lock = asyncio.Lock()
+        self._loop = asyncio.get_running_loop()
+        #: the engine thread writes each answer itself (no trip back through the loop first), on
+        #: a descriptor of its own: one the loop closed meanwhile can never be another client's
+        #: by then. Everything written, by either thread, goes out under _wire and in order.
+        self._wire = threading.Lock()
+        self._own: socket.socket | None = _own_descriptor(writer)
+        #: what the socket did not take at once, waiting for the loop to hand to the transport
+        self._waiting: list[bytes] = []
 
     @property
     def who(self) -> str:
@@ -252,6 +266,7 @@ class Connection:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            self._let_go()
             try:
                 self.writer.close()
             except (OSError, RuntimeError):
@@ -260,32 +275,87 @@ class Connection:
     def drop(self) -> None:
         """Close without waiting for unsent data (a client that stopped reading)."""
         self.closed = True
+        self._let_go()
         try:
             self.writer.transport.abort()
         except (OSError, RuntimeError):
             pass
 
+    def _let_go(self) -> None:
+        with self._wire:
+            own, self._own = self._own, None
+            self._waiting.clear()
+            if own is not None:
+                own.close()
+
+    def _put(self, line: bytes) -> None:
+        """On the loop: `line` to the transport, behind what the engine thread left waiting."""
+        with self._wire:
+            if self._waiting:
+                self._waiting.append(line)
+            else:
+                self.writer.write(line)
+
+    def write_now(self, line: bytes) -> None:
+        """On the engine thread: `line` onto the socket now, as far as the socket takes it; the
+        rest waits for the loop (in order), which drains it as it drains every answer."""
+        with self._wire:
+            if self.closed:
+                return
+            if self._own is not None and not self._waiting and not self.writer.transport.get_write_buffer_size():
+                try:
+                    line = line[self._own.send(line):]
+                except BlockingIOError:
+                    pass
+                except OSError:  # the client went: its connection closes on the loop's side
+                    return
+                if not line:
+                    return
+            self._waiting.append(line)
+            if len(self._waiting) == 1:
+                try:
+                    self._loop.call_soon_threadsafe(self._hand_over)
+                except RuntimeError:  # the loop is gone: so is the connection
+                    self._waiting.clear()
+
+    def _hand_over(self) -> None:
+        with self._wire:
+            waiting, self._waiting = self._waiting, []
+            if not self.closed and waiting:
+                self.writer.write(b"".join(waiting))
+
     async def send(self, message: dict[str, Any]) -> bool:
-        try:
-            line = protocol.encode(message)
-        except protocol.ProtocolError:
-            line = protocol.encode(protocol.error(message.get("id"), protocol.TOO_LARGE,
-                                                  "The answer is over the message limit; ask for less "
-                                                  "(a smaller limit)."))
+        line = _line(message)
         async with self._send_lock:
             if self.closed:
                 return False
             try:
-                self.writer.write(line)
-                await asyncio.wait_for(self.writer.drain(), self.limits.drain_timeout)
-            except asyncio.TimeoutError:
-                log("warning", f"{self.who} stopped reading for {self.limits.drain_timeout:g} s; dropped")
-                self.drop()
-                return False
+                self._put(line)
             except (ConnectionError, OSError, RuntimeError):
                 self.drop()
                 return False
+            return await self._drain()
+
+    async def _drain(self) -> bool:
+        """Wait (under _send_lock) until the transport takes more; drop a client that stopped reading."""
+        try:
+            await asyncio.wait_for(self.writer.drain(), self.limits.drain_timeout)
+        except asyncio.TimeoutError:
+            log("warning", f"{self.who} stopped reading for {self.limits.drain_timeout:g} s; dropped")
+            self.drop()
+            return False
+        except (ConnectionError, OSError, RuntimeError):
+            self.drop()
+            return False
         return True
+
+    async def _drained(self) -> None:
+        """After an answer the engine thread wrote: wait, as for any answer, when some of it is still queued."""
+        if self.closed or not self.writer.transport.get_write_buffer_size():
+            return
+        async with self._send_lock:
+            if not self.closed:
+                await self._drain()
 
     async def serve(self) -> None:
         log("info", f"{self.who} opened")
@@ -336,35 +406,93 @@ class Connection:
             return
         if msg_id is None:
             return  # a notification: nothing here is one (see the module docstring)
-        await self.send(await self.answer(msg_id, name, params))
+        refused = self.refused_here(msg_id, name)
+        if refused is not None:
+            await self.send(refused)
+            return
+        try:
+            done = await self.server.engine(self.answer, msg_id, name, params)
+        except RuntimeError:  # the engine thread has stopped: the service is going
+            await self.send(protocol.error(msg_id, protocol.UNAVAILABLE, "The hitl-tui service is stopping; "
+                                                                         "try again when it is back."))
+            return
+        await self._drained()
+        self.after(name, done)
 
-    async def answer(self, msg_id: Any, name: str, params: Any) -> dict[str, Any]:
+    def refused_here(self, msg_id: Any, name: str) -> dict[str, Any] | None:
+        """The answer of a request the engine is not asked about, else None."""
         if self.server.stopping:
             return protocol.error(msg_id, protocol.UNAVAILABLE, "The hitl-tui service is stopping; try again "
                                                                 "when it is back.")
-        method = methods.METHODS.get(name)
-        if method is None:
+        if name not in methods.METHODS:
             return protocol.error(msg_id, protocol.METHOD_NOT_FOUND, f"No method {name[:60]!r} in this service.")
+        return None
+
+    def answer(self, msg_id: Any, name: str, params: Any) -> "Done":
+        """On the engine thread: run the request and write its answer at once (write_now)."""
+        method = methods.METHODS[name]
+        done = Done()
         try:
             call = methods.Call(self.server.service, self.peer.username, self.peer.uid, method.bind(params),
                                 self.server.two_phase, self.tickets)
-            result = await self.server.engine(methods.run, method, call)
+            done.result = methods.run(method, call)
+            message = protocol.result(msg_id, done.result)
+            done.ok = True
         except methods.InvalidParams as exc:
-            return protocol.error(msg_id, protocol.INVALID_PARAMS, str(exc))
+            message = protocol.error(msg_id, protocol.INVALID_PARAMS, str(exc))
         except HitlError as exc:
-            log("info", f"{self.who} {name}: refused ({exc.code})")
-            return protocol.refusal(msg_id, exc)
+            done.refused = exc.code
+            message = protocol.refusal(msg_id, exc)
         except Exception as exc:  # noqa: BLE001 - the engine's bug is one error, not a dead service
-            log("error", f"{self.who} {name}: unexpected {type(exc).__name__} ({_where(exc)})")
-            return protocol.error(msg_id, protocol.INTERNAL_ERROR,
-                                  f"The service failed unexpectedly ({type(exc).__name__}); its log says where.")
+            done.unexpected = f"{type(exc).__name__} ({_where(exc)})"
+            message = protocol.error(msg_id, protocol.INTERNAL_ERROR,
+                                     f"The service failed unexpectedly ({type(exc).__name__}); its log says where.")
+        self.write_now(_line(message))
+        return done
+
+    def after(self, name: str, done: "Done") -> None:
+        """On the loop, once answered: the log line, the subscription, the push of a commit."""
+        if done.refused is not None:
+            log("info", f"{self.who} {name}: refused ({done.refused})")
+        if done.unexpected is not None:
+            log("error", f"{self.who} {name}: unexpected {done.unexpected}")
+        if not done.ok:
+            return
         if name == protocol.SUBSCRIBE:
             self.subscribed = True
-        if method.writes:
-            ids = methods.changed_ids(result)
+        if methods.METHODS[name].writes:
+            ids = methods.changed_ids(done.result)
             log("info", f"{self.who} {name}: committed {' '.join(ids)}".rstrip())
             self.server.spawn(self.server.changed(ids))
-        return protocol.result(msg_id, result)
+
+
+@dataclass
+class Done:
+    """What the engine thread tells the loop about a request it answered."""
+
+    ok: bool = False
+    result: Any = None
+    refused: str | None = None  # the HitlError's code
+    unexpected: str | None = None  # "Type (file:line)"
+
+
+def _line(message: dict[str, Any]) -> bytes:
+    try:
+        return protocol.encode(message)
+    except protocol.ProtocolError:
+        return protocol.encode(protocol.error(message.get("id"), protocol.TOO_LARGE,
+                                              "The answer is over the message limit; ask for less "
+                                              "(a smaller limit)."))
+
+
+def _own_descriptor(writer: asyncio.StreamWriter) -> socket.socket | None:
+    """A descriptor of the connection's socket for the engine thread (non-blocking, as the loop's)."""
+    try:
+        own = socket.socket(fileno=os.dup(writer.get_extra_info("socket").fileno()))
+    except (OSError, AttributeError):
+        return None  # then every answer goes through the loop
+    own.setblocking(False)
+    return own
 
 
 def _parse(message: Any) -> tuple[Any, str, Any, str | None]:

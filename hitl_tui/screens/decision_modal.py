@@ -59,8 +59,10 @@ class DecisionModal(ModalScreen[DecisionResult | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 
     def __init__(self, request: WorkflowRequest, decision: Decision, policy: Policy, people: list[User],
-                 *, proposal: DecisionProposal | None = None) -> None:
+                 *, proposal: DecisionProposal | None = None, comments: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
+        #: the comment typed before, when the dialog comes back after a write that did not go through
+        self.comments = comments
         self.request = request
         self.decision = decision
         self.policy = policy
@@ -77,7 +79,8 @@ class DecisionModal(ModalScreen[DecisionResult | None]):
             if self.proposal is not None:
                 yield Static(self._proposal_text(), id="decision-proposal")
             yield Static(TERMS[self.decision].comment_prompt, id="decision-prompt", markup=False)
-            yield Input(value=self.proposal.comments if self.proposal else "", id="decision-comment",
+            typed = self.comments if self.comments is not None else self.proposal.comments if self.proposal else ""
+            yield Input(value=typed, id="decision-comment",
                         placeholder="type here", compact=True)
             yield Static("", id="decision-error", markup=False)
             yield Static(Text.assemble(("enter", "bold"), f" {verb.lower()}  ·  ", ("escape", "bold"), " cancel"),

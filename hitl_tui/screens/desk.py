@@ -29,7 +29,7 @@ from ..core.decisions import TERMS, AuditAction
 from ..core.errors import PermissionDenied, UnknownWorkflow
 from ..core.models import Decision, InboxView, RequestSummary, User, WorkflowRequest
 from ..messages import (AuditProgress, AuditVerified, DecisionRecorded, ExternalChange, FlagsLoaded, PageLoaded,
-                        RequestLoaded, RequestSaved, RequestVanished, forward_failure)
+                        RequestLoaded, RequestSaved, RequestVanished, ServiceLink, forward_failure)
 from ..widgets.agent_chat import AgentChat
 from ..render.text import TickClock, plain
 from ..widgets.change_watcher import ChangeWatcher
@@ -373,6 +373,22 @@ class DeskScreen(Screen[None]):
             self.app.say(f"…and {len(change.news) - 3} more updates for you.", timeout=10)
         if change.news:
             self.app.alert(change.news)
+
+    @on(ServiceLink)
+    def _service_link(self, msg: ServiceLink) -> None:
+        """Team mode: the service went away, or came back (the watcher reconnects by itself)."""
+        self.app.service_down = msg.problem is not None
+        if msg.problem is None:
+            self.header.link = ""
+            self.app.say("Reconnected to the hitl-tui service; the inbox is up to date.", timeout=6)
+            self.reload()
+        elif msg.final:
+            self.header.link = "service changed: restart hitl-tui"
+            self.app.say(msg.problem, "error", timeout=30)
+        else:
+            self.header.link = "service unreachable: reconnecting…"
+            self.app.say(f"{msg.problem.rstrip('.')}. Reconnecting by itself; an open dialog keeps what you typed.",
+                         "error", timeout=12)
 
     def _written(self) -> None:
         """After this desk's own write: the chain is one entry longer than the last check saw."""

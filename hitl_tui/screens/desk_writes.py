@@ -9,9 +9,11 @@ agent's proposal is read afresh and checked against the rules here before its di
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 from textual import on, work
+from textual.message import Message
 from textual.widget import Widget
 from textual.worker import Worker
 
@@ -23,6 +25,13 @@ from ..messages import DecisionRecorded, ProposalReady, RequestSaved, forward_fa
 
 if TYPE_CHECKING:
     from ..core.service import WorkflowService
+
+def undelivered(exc: HitlError) -> bool:
+    """Did this write fail to reach the service at all (team mode, the connection lost before it
+    was sent), so that nothing was written? Not when the connection went while the service was
+    committing it: then it may be done, and the desk reloads to show what is true."""
+    return exc.code == "service_unavailable"
+
 
 # The modals are imported where they are first needed, not here: the form alone pulls in Select
 # and TextArea, tens of milliseconds the desk's first paint should not wait for.
@@ -41,12 +50,16 @@ class DeskWrites(Widget):
     # --- deciding ------------------------------------------------------------------------------
 
     def open_decision(self, decision: Decision, req: WorkflowRequest, proposal=None) -> None:
+        self.open_decision_again(decision, req, proposal, None)
+
+    def open_decision_again(self, decision: Decision, req: WorkflowRequest, proposal, comments: str | None) -> None:
         from .decision_modal import DecisionModal
 
-        self.app.push_screen(DecisionModal(req, decision, self.policy, self.people, proposal=proposal),
-                             lambda result: self._sign_decision(req, result))
+        self.app.push_screen(DecisionModal(req, decision, self.policy, self.people, proposal=proposal,
+                                           comments=comments),
+                             lambda result: self._sign_decision(req, result, proposal))
 
-    def _sign_decision(self, req: WorkflowRequest, result) -> None:
+    def _sign_decision(self, req: WorkflowRequest, result, proposal=None) -> None:
         """Where the policy asks for re-authentication at signing (reauth_at), the signing key's
         passphrase first, in its own modal (screens/passphrase_prompt.py); else straight on."""
         from .passphrase_prompt import PassphrasePrompt
@@ -54,29 +67,50 @@ class DeskWrites(Widget):
         reauth = result is not None and self.service.policy.reauth_required(req.workflow_type, req.risk_level)
         locked = result is not None and not reauth and self.service.signing_key_locked(self.user.username)
         if not (reauth or locked):
-            self._record_decision(result)
+            self._record_decision(req, result, proposal)
             return
 
         def signed(passphrase: str | None) -> None:
             if passphrase is None:
                 return  # cancelled: nothing is recorded
             if reauth:
-                self._record_decision(result, passphrase)  # for this one signing only
+                self._record_decision(req, result, proposal, passphrase)  # for this one signing only
             else:
                 self.service.set_key_unlock(lambda _username: passphrase)  # unlocks the key for the session
-                self._record_decision(result)
+                self._record_decision(req, result, proposal)
         verb = TERMS[result.decision].verb
         self.app.push_screen(PassphrasePrompt(req.id, req.risk_level.value, self.user.username, verb,
                                               reauth=reauth), signed)
 
     @work(thread=True, group="write", exit_on_error=False, description="record decision")
-    def _record_decision(self, result, passphrase: str | None = None) -> None:
+    def _record_decision(self, req: WorkflowRequest, result, proposal=None, passphrase: str | None = None) -> None:
         if result is None:
             return  # the dialog was cancelled
-        req = self.service.decide(result.workflow_id, self.user.username, result.decision, result.comments,
-                                  proposal=result.proposal,
-                                  unlock=(lambda: passphrase) if passphrase is not None else None)
-        self.post_message(DecisionRecorded(req, result.decision))
+        try:
+            done = self.service.decide(result.workflow_id, self.user.username, result.decision, result.comments,
+                                       proposal=result.proposal,
+                                       unlock=(lambda: passphrase) if passphrase is not None else None)
+        except HitlError as exc:
+            if not undelivered(exc):
+                raise
+            self.post_message(self.Undelivered(str(exc), lambda: self.open_decision_again(
+                result.decision, req, proposal, result.comments)))
+            return
+        self.post_message(DecisionRecorded(done, result.decision))
+
+    @dataclass
+    class Undelivered(Message):
+        """Team mode: a write did not reach the service (so nothing was written): say why, and
+        open its dialog again with what the person typed."""
+
+        problem: str
+        reopen: Callable[[], None]
+
+    @on(Undelivered)
+    def _undelivered(self, msg: Undelivered) -> None:
+        self.app.say(f"{msg.problem.rstrip('.')}. Nothing was recorded; the dialog is back with what you typed: "
+                     f"confirm it again once the service is back.", "error", timeout=12)
+        msg.reopen()
 
     # --- an agent's proposal -------------------------------------------------------------------
 
@@ -103,9 +137,12 @@ class DeskWrites(Widget):
     # --- filing, editing, withdrawing ----------------------------------------------------------
 
     def new_request(self, seed=None) -> None:
+        self._open_form(seed)
+
+    def _open_form(self, seed) -> None:
         from .request_form import RequestForm
 
-        self.app.push_screen(RequestForm(self.policy, seed), self._save_form)
+        self.app.push_screen(RequestForm(self.policy, seed), lambda result: self._save_form(result, seed))
 
     def new_draft(self, draft) -> None:
         """The request form, filled in with what an agent drafted."""
@@ -116,22 +153,30 @@ class DeskWrites(Widget):
                                   drafted_by=draft.agent, missing=tuple(draft.missing)))
 
     def resubmit(self, req: WorkflowRequest) -> None:
-        from .request_form import FormSeed, RequestForm
+        from .request_form import FormSeed
 
-        self.app.push_screen(RequestForm(self.policy, FormSeed.from_request(req)), self._save_form)
+        self._open_form(FormSeed.from_request(req))
 
     @work(thread=True, group="write", exit_on_error=False, description="save request")
-    def _save_form(self, result) -> None:
+    def _save_form(self, result, seed=None) -> None:
+        from .request_form import FormSeed
+
         if result is None:
             return  # the form was closed without filing
         svc, me = self.service, self.user.username
-        if result.workflow_id is None:
-            wid = svc.create_workflow_request(result.workflow_type, result.title, result.description, me, result.data)
-            self.post_message(RequestSaved(wid, "filed"))
-        else:
-            svc.resubmit(result.workflow_id, me, title=result.title, description=result.description,
-                         data=result.data, comments=result.comments)
-            self.post_message(RequestSaved(result.workflow_id, "resubmitted"))
+        try:
+            if result.workflow_id is None:
+                wid = svc.create_workflow_request(result.workflow_type, result.title, result.description, me,
+                                                  result.data)
+                self.post_message(RequestSaved(wid, "filed"))
+            else:
+                svc.resubmit(result.workflow_id, me, title=result.title, description=result.description,
+                             data=result.data, comments=result.comments)
+                self.post_message(RequestSaved(result.workflow_id, "resubmitted"))
+        except HitlError as exc:
+            if not undelivered(exc):
+                raise
+            self.post_message(self.Undelivered(str(exc), lambda: self._open_form(FormSeed.from_result(result, seed))))
 
     def withdraw(self, req: WorkflowRequest) -> None:
         from .confirm_modal import ConfirmModal

@@ -49,6 +49,15 @@ class FormSeed:
     missing: tuple[str, ...] = ()
     #: when resubmitting: the reviewer's request for changes, shown above the fields
     change_request: Approval | None = None
+    #: the resubmission's comment typed before (the form came back after a write that did not go through)
+    comments: str = ""
+
+    @classmethod
+    def from_result(cls, result: "FormResult", before: "FormSeed | None") -> "FormSeed":
+        """What the person had typed, to open the form again with."""
+        return cls(result.workflow_type, result.title, result.description, {k: str(v) for k, v in result.data.items()},
+                   workflow_id=result.workflow_id, drafted_by=before.drafted_by if before else None,
+                   change_request=before.change_request if before else None, comments=result.comments)
 
     @classmethod
     def from_request(cls, req: WorkflowRequest) -> "FormSeed":
@@ -186,7 +195,7 @@ class RequestForm(ModalScreen[FormResult | None]):
                 if self.resubmit:
                     yield Static("What did you change? (optional, for the approvers)", classes="form-label",
                                  markup=False)
-                    yield Input(id="form-comments", compact=True)
+                    yield Input(self.seed.comments, id="form-comments", compact=True)
             yield Static("", id="form-preview")
 
     async def on_mount(self) -> None:

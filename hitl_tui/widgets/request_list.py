@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..core.models import InboxView, RequestSummary
 from ..messages import PageLoaded, forward_failure
@@ -233,6 +233,13 @@ class RequestList(Vertical):
         self.show(msg.rows, has_more=msg.has_more, append=msg.offset > 0)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group == "page" and not self.rows:
+            # not "Loading…" for ever: say why there is nothing (the next reload replaces it)
+            if self._slow_timer is not None:
+                self._slow_timer.stop()
+            empty = self.query_one("#inbox-empty", Static)
+            empty.update(Text(f"This view could not be loaded: {event.worker.error}"))
+            empty.display = True
         forward_failure(self, event)
 
     # --- filling -------------------------------------------------------------------------------

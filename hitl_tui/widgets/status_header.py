@@ -39,6 +39,8 @@ class StatusHeader(Widget):
 
     who = reactive("", layout=False)
     audit = reactive(Text("audit: verifying…", style="italic"), layout=False)
+    #: team mode: why the service cannot be reached ("" while it can); shown in the audit's place
+    link = reactive("", layout=False)
 
     def __init__(self, db_path: Path, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -50,7 +52,7 @@ class StatusHeader(Widget):
         deciding in), who you are (elided at its end), the app's name, then the folder of the
         database (elided in the middle, so the file name stays)."""
         width = self.size.width or 80
-        audit = self.audit.copy()
+        audit = Text(f" {self.link} ", style="bold white on dark_red") if self.link else self.audit.copy()
         audit.truncate(max(1, width - 1), overflow="ellipsis")  # only when it is wider than the line
         room = width - audit.cell_len - 1  # at least one space before the audit state
         path = clean(self.db_label, single_line=True)

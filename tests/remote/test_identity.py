@@ -4,6 +4,7 @@ segregation of duties across real OS accounts (conftest.py)."""
 from __future__ import annotations
 
 import grp
+import json
 import re
 
 from tests.remote.conftest import Team
@@ -105,3 +106,19 @@ def test_someone_not_in_the_directory_yet_makes_their_key_through_the_service(te
     assert "It is not registered (no key is registered for you yet)" in out
     assert f"hitl-tui users key register {stranger.name} {public} --reason" in out
     assert stranger.ok("key", "show").stdout == out  # made once, on their own account
+
+
+def test_a_new_key_is_made_on_the_account_and_signs_once_an_administrator_registers_it(team: Team, service):
+    """`key new` in team mode: a rotation on the person's own account; the service only learns
+    the public half when an administrator registers it, and the old key signs until then."""
+    bob = team["bob"]
+    out = bob.ok("key", "new").stdout
+    public = next(w for w in out.split() if w.startswith("ed25519:"))
+    assert "An administrator registers it (your old key signs until then):" in out
+    assert "It is registered" in bob.ok("key", "show").stdout  # still the old one
+    team.root_cli("--server", str(team.socket), "users", "key", "register", bob.name, public, "--reason", "rotation")
+    shown = bob.ok("key", "show").stdout
+    assert public in shown and "It is registered" in shown
+    wid = json.loads(team["alice"].ok("request", "create", "--type", "expense_approval", "--title", "Signed anew",
+                                      "-f", "amount=90", "-f", "category=travel", "--json").stdout)["id"]
+    assert "Approved" in bob.ok("approve", wid, "-m", "with the new key").stdout
