@@ -13,41 +13,39 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..remote import systemd
 from .common import Failure, db_path, guarded, me, passphrase_prompt, settings_of
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
-
-#: the file systemd's LoadCredential=hitl-db-key:... puts in $CREDENTIALS_DIRECTORY
-CREDENTIAL_NAME = "hitl-db-key"
-
 
 def default_socket() -> Path:
     """$RUNTIME_DIRECTORY/hitl.sock under systemd (RuntimeDirectory=hitl-tui), the system socket
     as root, else hitl-tui/hitl.sock in the user's runtime directory."""
     from ..remote.protocol import SYSTEM_SOCKET
 
-    runtime = (os.environ.get("RUNTIME_DIRECTORY") or "").split(":")[0]
+    runtime = systemd.runtime_directory()
     if runtime:
-        return Path(runtime) / "hitl.sock"
+        return runtime / "hitl.sock"
     if os.geteuid() == 0:
         return Path(SYSTEM_SOCKET)
-    user_runtime = os.environ.get("XDG_RUNTIME_DIR")
+    user_runtime = systemd.session_runtime_directory()
     if not user_runtime:
         raise Failure("No XDG_RUNTIME_DIR to put the socket in; give one with --socket PATH.")
-    return Path(user_runtime) / "hitl-tui" / "hitl.sock"
+    return user_runtime / "hitl-tui" / "hitl.sock"
 
 
 def with_credential(settings: "Settings") -> "Settings":
     """The settings, with systemd's credential as the key file when it is there and no key file
     was named (a key file named on purpose wins)."""
-    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    directory = systemd.credentials_directory()
     if not directory or settings.db_key_file is not None:
         return settings
-    credential = Path(directory) / CREDENTIAL_NAME
+    credential = directory / systemd.CREDENTIAL_NAME
     if not credential.exists():
         return settings
-    return settings.with_values(db_key_file=credential, given_by=f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}")
+    return settings.with_values(db_key_file=credential,
+                                given_by=f"$CREDENTIALS_DIRECTORY/{systemd.CREDENTIAL_NAME}")
 
 
 @click.command(short_help="Run the team service: the one holder of the database key.")

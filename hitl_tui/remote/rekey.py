@@ -27,15 +27,12 @@ from ..core import rbac
 from ..core.errors import StoreError
 from ..core.key_rotation import can_store_rotated_key, key_fingerprint
 from ..core.store import users as user_sql
+from . import systemd
 
 if TYPE_CHECKING:
     from ..core.keys import ResolvedKey
     from ..core.service import WorkflowService
     from .methods import Call
-
-#: the file systemd's LoadCredential=hitl-db-key:... makes in $CREDENTIALS_DIRECTORY (serve.py)
-_CREDENTIALS = "CREDENTIALS_DIRECTORY"
-
 
 @dataclass(frozen=True)
 class Rotated:
@@ -89,10 +86,10 @@ def cannot_keep_new_key(service: "WorkflowService") -> str | None:
 def _is_credential(source: "ResolvedKey") -> bool:
     """A key file in $CREDENTIALS_DIRECTORY: systemd's copy, which a rotation must never rewrite
     (the next start would copy the old key back over it)."""
-    directory = os.environ.get(_CREDENTIALS)
+    directory = systemd.credentials_directory()
     if source.source != "key-file" or not directory:
         return False
-    return Path(source.detail).resolve().is_relative_to(Path(directory).resolve())
+    return Path(source.detail).resolve().is_relative_to(directory.resolve())
 
 
 def _embedded_rotation(db: Path) -> str:
@@ -106,14 +103,6 @@ def _embedded_rotation(db: Path) -> str:
 
 
 def _stop() -> str:
-    """How to stop this service: its systemd unit when it runs as one (systemd gives a unit's
-    processes INVOCATION_ID; the unit's name is the last one in its cgroup's path)."""
-    if not os.environ.get("INVOCATION_ID"):
-        return "stop it"
-    try:
-        cgroup = Path("/proc/self/cgroup").read_text("ascii", "replace")
-    except OSError:
-        cgroup = ""
-    units = [part for line in cgroup.splitlines() for part in line.rsplit(":", 1)[-1].split("/")
-             if part.endswith(".service")]
-    return f"`systemctl stop {units[-1]}`" if units else "stop it"
+    """How to stop this service: its systemd unit when it runs as one."""
+    unit = systemd.unit_name()
+    return f"`systemctl stop {unit}`" if unit else "stop it"

@@ -404,7 +404,7 @@ ENV_ONLY_READERS = {
     "hitl_tui/core/audit.py": "SSH_CONNECTION, SSH_CLIENT",
     "hitl_tui/commands/policy.py": "the seed's policy variables",
     "hitl_tui/commands/init.py": "the seed's policy variables",
-    "hitl_tui/commands/serve.py": "RUNTIME_DIRECTORY, CREDENTIALS_DIRECTORY, XDG_RUNTIME_DIR (systemd and the session)",
+    "hitl_tui/remote/systemd.py": "RUNTIME_DIRECTORY, CREDENTIALS_DIRECTORY, XDG_RUNTIME_DIR, INVOCATION_ID",
     "hitl_tui/commands/locate.py": "the seed's policy variables (ignored, listed)",
     "hitl_tui/app.py": "the seed's policy variables (warned about)",
     "hitl_tui/alerts.py": "TERM and friends", "hitl_tui/clipboard.py": "TERM, TMUX",
