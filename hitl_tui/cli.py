@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "retention": "hitl_tui.commands.erase:retention",
     "serve": "hitl_tui.commands.serve:serve",
     "doctor": "hitl_tui.commands.doctor:doctor",
+    "receipt": "hitl_tui.commands.receipts:receipt",
+    "verify-receipt": "hitl_tui.commands.receipts:verify_receipt",
 }
 
 

@@ -8,6 +8,7 @@ can read it, run it offline, and trust it as far as they trust that specificatio
     python hitl_verify.py EXPORT [--checkpoint NOTE] [--vkey VKEY] [--state STATE.json]
     python hitl_verify.py BUNDLE_DIR          (what `hitl-tui export-audit --bundle` writes)
     python hitl_verify.py --vectors DIR       (the test vectors of docs/vectors/)
+    python hitl_verify.py --receipt RECEIPT.json --vkey VKEY [--payload PAYLOAD.json]
 
 EXPORT is a JSONL or CSV export (the whole file is checked), or an HTML/Markdown report (only
 the evidence it embeds: its header, trailer and timeline entries). One line per check, then a
@@ -944,9 +945,11 @@ class _Unknown:
 
 
 UNKNOWN: Any = _Unknown()  # a value an older entry does not carry: never compared
-REQUEST_ACTIONS = frozenset({"created", "resubmitted", "withdrawn", *DECISIONS})
+CLOSINGS = frozenset({"withdrawn", "expired"})  # a request ended without a decision (VERIFY.md 7)
+REQUEST_ACTIONS = frozenset({"created", "resubmitted", *CLOSINGS, *DECISIONS})
 USER_CHANGES = frozenset({"user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed"})
-FINAL = frozenset({"approved", "rejected", "withdrawn"})
+FINAL = frozenset({"approved", "rejected", "withdrawn", "expired"})
+FILED = ("payload", "payload_sha256", "justification", "agent", "owner", "expires_at")  # filed for approval
 RISK_RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2, "CRITICAL": 3}
 
 
@@ -985,7 +988,7 @@ class Replay:
                                                               "data", "risk_level", "risk_rank", "risk_field",
                                                               "risk_reason", "headline", "chain", "current_stage",
                                                               "current_role", "status", "revision", "created_at",
-                                                              "updated_at", "deciders", "policy_version")}
+                                                              "updated_at", "deciders", "policy_version", *FILED)}
             self.made_by[("request", wid)] = seq
             if action != "created":
                 self.problems.append(f"entry {seq} ({action}) names {wid}, which no earlier entry created")
@@ -1011,11 +1014,13 @@ class Replay:
                 req["requester"] = actor
                 req["revision"] = d.get("revision", 1)
                 req["created_at"] = ts
+                for key in FILED:  # null for a request filed without a payload
+                    req[key] = d.get(key)
             else:
                 req["revision"] = d.get("revision", UNKNOWN)
             self._current_role(req)
-        elif action == "withdrawn":
-            req["status"] = d.get("status_after", "withdrawn")
+        elif action in CLOSINGS:
+            req["status"] = d.get("status_after", action)
             req["current_stage"] = d.get("stage_after", req["current_stage"])
             req["current_role"] = None
             req["updated_at"] = ts
@@ -1058,7 +1063,8 @@ class Replay:
             self.users[name] = {"role": d.get("role", UNKNOWN), "email": d.get("email", UNKNOWN),
                                 "display_name": d.get("display_name", UNKNOWN), "active": 1,
                                 "admin": UNKNOWN if admin is UNKNOWN else int(bool(admin)),
-                                "created_at": ts, "updated_at": ts}
+                                "created_at": ts, "updated_at": ts,
+                                "integration": int(bool(d.get("integration", False))), "owner": d.get("owner")}
             self.made_by[("user", name)] = seq
             return
         user = self.users.get(name)
@@ -1755,6 +1761,85 @@ def _broken_passes(case: dict[str, Any], directory: str) -> bool:
     raise Bad(f"unknown broken-case kind {kind!r}")
 
 
+# --- receipts (VERIFY.md 11) ---------------------------------------------------------------------
+
+RECEIPT_FORMAT = "hitl-tui-receipt/1"
+RECEIPT_DOMAIN = b"hitl-tui receipt v1\n"
+RECEIPT_FIELDS = ("version", "database_id", "request_id", "payload_sha256", "policy_version", "outcome",
+                  "decided_by", "decider_role", "decided_at", "audit_seq", "chain_head")
+RECEIPT_OUTCOMES = ("approved", "rejected", "expired", "cancelled")
+
+
+def _is_number(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def receipt_problem(receipt: Any, trusted: bytes, payload_sha256: str | None = None) -> str | None:
+    """None when `receipt` is genuine (VERIFY.md 11): well formed, signed by the `trusted` key
+    over exactly what it states, and for the payload whose sha256 is `payload_sha256` when one
+    is given; otherwise what is wrong."""
+    if not isinstance(receipt, dict) or receipt.get("version") != RECEIPT_FORMAT:
+        return f"it is not a {RECEIPT_FORMAT} receipt"
+    members = set(receipt)
+    if members != {*RECEIPT_FIELDS, "signature"}:
+        odd = sorted(members ^ {*RECEIPT_FIELDS, "signature"})
+        return f"it has the wrong members ({', '.join(odd)[:80]})"
+    sig = receipt["signature"]
+    if not (isinstance(sig, dict) and set(sig) == {"alg", "public_key", "value"} and sig["alg"] == "ed25519"):
+        return "its signature is malformed"
+    try:
+        public, value = unhex(sig["public_key"], 32), unhex(sig["value"], 64)
+        unhex(receipt["payload_sha256"], 32)
+        unhex(receipt["chain_head"], 32)
+    except Bad as exc:
+        return f"it is malformed ({exc})"
+    if not all(isinstance(receipt[k], str) for k in ("database_id", "request_id", "decided_by", "decided_at")):
+        return "its database_id, request_id, decided_by and decided_at must be strings"
+    if receipt["outcome"] not in RECEIPT_OUTCOMES:
+        return f"its outcome {_short(receipt['outcome'], 30)} is not a final outcome"
+    if not _is_number(receipt["audit_seq"], 1) or not (receipt["policy_version"] is None
+                                                       or _is_number(receipt["policy_version"], 0)):
+        return "its audit_seq or policy_version is not a number"
+    if not (receipt["decider_role"] is None or isinstance(receipt["decider_role"], str)):
+        return "its decider_role is not a string"
+    if public != trusted:
+        return f"it is signed by key {key_id(public)}, not by the trusted key {key_id(trusted)}"
+    statement = {k: v for k, v in receipt.items() if k != "signature"}
+    if not ed25519_ok(public, value, RECEIPT_DOMAIN + canonical(statement)):
+        return "its signature does not verify: it was altered or forged"
+    if payload_sha256 is not None and receipt["payload_sha256"] != payload_sha256:
+        return (f"it is for another payload (sha256 {receipt['payload_sha256'][:16]}..., the payload given hashes "
+                f"to {payload_sha256[:16]}...)")
+    return None
+
+
+def receipt_key(text: str) -> bytes:
+    """The trusted key for a receipt: a verifier key (NAME+HASH+BASE64) or ed25519:HEX."""
+    value = text.strip()
+    if value.startswith("ed25519:"):
+        return parse_public_key(value)
+    return parse_vkey(value).public
+
+
+def check_receipt(path: str, rep: Report, key_text: str | None, payload_path: str | None) -> None:
+    if key_text is None:
+        raise Bad("a receipt is checked against the key you trust: give --vkey (a file or the key itself)")
+    receipt = read_json_file(path)
+    digest = None
+    if payload_path is not None:
+        payload = read_json_file(payload_path)
+        if not isinstance(payload, dict):
+            raise Bad(f"{payload_path} is not a JSON object, so it is no payload")
+        digest = sha256(canonical(payload)).hex()
+    problem = receipt_problem(receipt, receipt_key(key_text), digest)
+    if problem is None:
+        rep.check("receipt", True, f"{receipt['request_id']} {receipt['outcome']} by {receipt['decided_by']}, entry "
+                                   f"{receipt['audit_seq']}, payload sha256 {receipt['payload_sha256'][:16]}..."
+                                   + (" (the payload given)" if digest else ""))
+    else:
+        rep.fail("receipt", problem)
+
+
 # --- command line ------------------------------------------------------------------------------
 
 class _Parser(argparse.ArgumentParser):
@@ -1773,9 +1858,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", metavar="KEYS.json", help="the bundle's keys.json: the key history, to check the "
                                                             "signatures of a filtered export or a report")
     parser.add_argument("--vectors", metavar="DIR", help="run the test vectors in DIR (docs/vectors)")
+    parser.add_argument("--receipt", metavar="RECEIPT.json", help="a signed receipt (`hitl-tui receipt`), checked "
+                                                                  "against --vkey (VERIFY.md 11)")
+    parser.add_argument("--payload", metavar="PAYLOAD.json", help="with --receipt: the payload it must be for")
     args = parser.parse_args(argv)
-    if not args.export and not args.vectors:
-        parser.error("give an EXPORT to check, or --vectors DIR")
+    if not args.export and not args.vectors and not args.receipt:
+        parser.error("give an EXPORT to check, --receipt FILE, or --vectors DIR")
+    if args.payload and not args.receipt:
+        parser.error("--payload goes with --receipt")
     rep = Report(lambda line: print(line, flush=True))
     try:
         if Ed25519PublicKey is None:
@@ -1797,8 +1887,13 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, rep: Report) -> None:
     note_text = read_text(args.checkpoint) if args.checkpoint else None
     vkey = None
-    if args.vkey:
-        vkey = parse_vkey(read_text(args.vkey) if os.path.exists(args.vkey) else args.vkey)
+    key_text = None if not args.vkey else (read_text(args.vkey) if os.path.exists(args.vkey) else args.vkey)
+    if args.receipt:
+        check_receipt(args.receipt, rep, key_text, args.payload)
+        if not args.export and not args.vectors:
+            return
+    if key_text is not None:
+        vkey = parse_vkey(key_text)
     state = read_json_file(args.state) if args.state else None
     if args.export:
         if os.path.isdir(args.export):

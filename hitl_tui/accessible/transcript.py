@@ -21,6 +21,7 @@ from ..core.models import Decision, RequestSummary, Role, User, WorkflowRequest,
 from ..core.policy import Policy
 from ..core.reports.entries import describe
 from ..core.workflow import Action
+from ..render.payload import filing_lines
 from ..render.text import format_value, local_time, relative_age
 
 
@@ -133,6 +134,7 @@ def detail_lines(req: WorkflowRequest, viewer: User, policy: Policy, people: lis
         f"Status: {status}." + (f" Revision {req.revision}." if req.revision > 1 else ""),
         f"Risk: {req.risk_level.value}, because {safe(req.risk_reason)}.",
         *data_lines(req, policy),
+        *filing_lines(req, now),  # filed by an agent or a system: who, until when, its words, the payload
     ]
     if req.description:
         lines.append("Description:")

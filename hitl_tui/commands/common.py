@@ -24,6 +24,7 @@ import click
 from ..core.audit import os_login
 from ..core.errors import HitlError
 from ..core.text import neutralise
+from ..remote.choice import choose_server, leave_team_mode
 
 EXIT_ERROR = 1
 EXIT_BROKEN = 3
@@ -207,7 +208,8 @@ TEAM_COMMANDS = frozenset({"key show", "key new", "key passphrase", "users list"
                            "users add", "users set-role", "users deactivate", "users reactivate", "users set-admin",
                            "users key register", "users key revoke", "policy show", "policy diff", "policy apply",
                            "erase", "retention", "checkpoint", "rekey", "ask",
-                           "export-audit", "prove"})  # built and proven by the service (remote/exports.py)
+                           "export-audit", "prove",  # built and proven by the service (remote/exports.py)
+                           "receipt", "verify-receipt"})  # signed by the service's key (remote/approvals.py)
 #: top-level commands that open the database themselves, never through open_service
 _OPEN_THEIR_OWN = ("init",)
 
@@ -217,41 +219,13 @@ def team_server(ctx: click.Context) -> tuple[Path, str] | None:
     the server setting (HITL_SERVER, the config file), else the system service's socket when it
     exists and no database was named (--db, HITL_DB_PATH, db_path in the config file)."""
     root = ctx.find_root()
-    given = (root.obj or {}).get("server")
-    if given:
-        return Path(given).expanduser(), "--server"
-    settings = settings_of(ctx)
-    if settings.server is not None:
-        return settings.server, settings.where("server")
-    if (root.obj or {}).get("db_path") or settings.origin("db_path").kind != "default":
-        return None
-    import stat
-
-    from ..remote.protocol import SYSTEM_SOCKET
-
-    try:
-        if stat.S_ISSOCK(os.stat(SYSTEM_SOCKET).st_mode):
-            return Path(SYSTEM_SOCKET), "the system service's socket"
-    except OSError:
-        pass
-    return None
-
-
-def _leave_team_mode(chosen_by: str) -> str:
-    """How to stop using the service, for the one line that says it cannot help."""
-    if chosen_by == "--server":
-        return "leave out --server"
-    if chosen_by == "HITL_SERVER":
-        return "unset HITL_SERVER"
-    if chosen_by.startswith("server in "):
-        return f"remove {chosen_by}"
-    return "name a database with --db"
+    return choose_server(settings_of(ctx), (root.obj or {}).get("server"), db_named=bool((root.obj or {}).get("db_path")))
 
 
 def _not_in_team_mode(command: str | None, socket: Path, chosen_by: str) -> Failure:
     what = f"`hitl-tui {command}`" if command else "The desk"
     return Failure(f"{what} is not available in team mode yet (the service at {safe(socket)}, from "
-                   f"{safe(chosen_by)}); run it on the service's account, or {_leave_team_mode(chosen_by)}.")
+                   f"{safe(chosen_by)}); run it on the service's account, or {leave_team_mode(chosen_by)}.")
 
 
 def refuse_outside_team_mode(ctx: click.Context) -> None:
@@ -273,7 +247,7 @@ def team_desk(ctx: click.Context) -> Any | None:
     from ..remote.client import RemoteService
 
     socket, chosen_by = team
-    return RemoteService.connect(socket, settings=settings_of(ctx), unset_hint=_leave_team_mode(chosen_by))
+    return RemoteService.connect(socket, settings=settings_of(ctx), unset_hint=leave_team_mode(chosen_by))
 
 
 @contextmanager
@@ -284,7 +258,7 @@ def _remote_service(ctx: click.Context, socket: Path, chosen_by: str) -> Iterato
     from ..remote.client import RemoteService
     from .keys import unlock_prompt
 
-    service = RemoteService.connect(socket, settings=settings_of(ctx), unset_hint=_leave_team_mode(chosen_by))
+    service = RemoteService.connect(socket, settings=settings_of(ctx), unset_hint=leave_team_mode(chosen_by))
     service.set_key_unlock(unlock_prompt())  # a passphrase-protected signing key is asked for here
     try:
         yield service
@@ -317,6 +291,7 @@ def open_service(ctx: click.Context, *, writes: bool = False) -> Iterator[Any]:
     path = db_path(ctx)
     service = WorkflowService.open(path, passphrase_prompt=passphrase_prompt(path), create=False,
                                    operator=me(), settings=settings_of(ctx))
+    service.approvals.sweep_on_read()  # no service sweeps here: requests past their deadline expire now
     start = service.audit_size() if writes else 0
     from .keys import unlock_prompt
 

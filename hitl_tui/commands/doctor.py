@@ -236,6 +236,7 @@ def _connect(report: Report, ctx: click.Context, path: Path, where: str, *,
     """The service, connected and greeted, and its socket; None after a FIX line (or none, when
     the group's FIX line already says why the door is shut)."""
     from ..remote.client import RemoteService
+    from ..remote.connection import ServiceConnection
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(ANSWER_TIMEOUT_S)  # for connecting only; the client reads without a limit
@@ -259,7 +260,7 @@ def _connect(report: Report, ctx: click.Context, path: Path, where: str, *,
     timed_out = threading.Event()
     try:
         with _answered_within(sock, ANSWER_TIMEOUT_S, timed_out):
-            remote = RemoteService(sock, path, settings_of(ctx))
+            remote = RemoteService(ServiceConnection(sock, path), settings_of(ctx))
     except HitlError as exc:
         sock.close()
         why = f"did not answer within {ANSWER_TIMEOUT_S:g} s" if timed_out.is_set() else f"refused: {_one_line(exc)}"

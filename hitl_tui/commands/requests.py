@@ -215,6 +215,8 @@ def _print_request(policy, req, flags, trail, signing=({}, None)) -> None:
     click.echo(f"  Risk:       {req.risk_level.value}: {safe(req.risk_reason)}")
     click.echo("  Data:       " + "; ".join(f"{k} = {safe(_value(v, policy.currency))}" for k, v in req.data.items()))
     click.echo(f"  Created:    {fmt_time(req.created_at)}    Updated: {fmt_time(req.updated_at)}")
+    if req.filing is not None:
+        _print_filing(req)
     if req.description:
         click.echo("  Description:")
         for line in safe(req.description, multiline=True).splitlines():
@@ -251,6 +253,25 @@ def _print_request(policy, req, flags, trail, signing=({}, None)) -> None:
         signed = entry_manifestation(e, names=signing[0], zone=signing[1])
         if signed:
             click.echo(f"            {safe(signed)}")
+
+
+def _print_filing(req) -> None:
+    """What an agent or a system filed: who, until when, its words, and the exact payload."""
+    from datetime import datetime, timezone
+
+    from ..render.payload import payload_lines, waiting_words
+
+    filing = req.filing
+    who = f" (integration of {safe(filing.owner)})" if filing.owner else ""
+    agent = f", agent {safe(filing.agent)}" if filing.agent else ""
+    click.echo(f"  Filed by:   {safe(req.requester)}{who}{agent}")
+    click.echo(f"  Deadline:   {safe(waiting_words(req, datetime.now(timezone.utc)))}")
+    click.echo("  Justification (the agent's words, checked by nobody):")
+    for line in safe(filing.justification or "(none given)", multiline=True).splitlines():
+        click.echo(f"    {line}")
+    click.echo(f"  Payload (sha256 {filing.payload_sha256}):")
+    for line in payload_lines(filing, req.id):
+        click.echo(f"    {line}")
 
 
 @request.command("resubmit")

@@ -9,11 +9,13 @@ from .common import echo_json, guarded, me, open_service, safe
 
 def _user_json(u, key_id: str | None = None) -> dict:
     return {"username": u.username, "role": u.role.value, "email": u.email, "display_name": u.display_name,
-            "active": u.active, "admin": u.admin, "created_at": u.created_at, "key_id": key_id}
+            "active": u.active, "admin": u.admin, "created_at": u.created_at, "key_id": key_id,
+            "integration": u.integration, "owner": u.owner}
 
 
 def _describe(u) -> str:
-    flags = [u.role.label] + (["administrator"] if u.admin else []) + ([] if u.active else ["DEACTIVATED"])
+    flags = ([u.role.label] + (["administrator"] if u.admin else []) + ([] if u.active else ["DEACTIVATED"])
+             + ([f"integration owned by {safe(u.owner)}"] if u.integration else []))
     return f"{safe(u.username)} ({', '.join(flags)})"
 
 
@@ -42,19 +44,35 @@ def users() -> None:
 @click.option("--key", "public_key", default=None, metavar="ed25519:HEX",
               help="Their signing key, as `hitl-tui key show` prints it on their account (default: a new key "
                    "kept on this account).")
+@click.option("--integration", is_flag=True,
+              help="An AI agent or a system, not a person: it may file requests and read its own, never decide.")
+@click.option("--owner", default=None, metavar="PERSON",
+              help="With --integration: the person responsible for it (who then may not decide what it files, "
+                   "where the policy says so).")
 @click.pass_context
 @guarded
 def add(ctx: click.Context, username: str, role: str, email: str | None, display_name: str | None, admin: bool,
-        public_key: str | None) -> None:
+        public_key: str | None, integration: bool, owner: str | None) -> None:
     """Add USERNAME to the directory with a role.
 
+    An integration (--integration --owner PERSON) is the OS account an AI agent or a system runs
+    as: it files requests for approval (the Python client, hitl_tui.client) and reads its own,
+    and can never approve, reject or request changes, by any path.
+
     \b
-    Example:
+    Examples:
       hitl-tui users add mike.director --role director --email mike@example.com
+      hitl-tui users add billing-bot --integration --owner sarah.manager --role employee --key ed25519:...
     """
+    if owner is not None and not integration:
+        raise click.UsageError("--owner names the person responsible for an integration: give --integration too.")
     with open_service(ctx, writes=True) as service:
-        user = service.add_user(username, role, email, display_name=display_name, admin=admin, actor=me(),
-                                public_key=public_key)
+        if integration:
+            user = service.approvals.add_integration(username, role, owner or "", email=email, admin=admin,
+                                                     display_name=display_name, actor=me(), public_key=public_key)
+        else:
+            user = service.add_user(username, role, email, display_name=display_name, admin=admin, actor=me(),
+                                    public_key=public_key)
     click.echo(f"Added {_describe(user)}.")
 
 
@@ -82,7 +100,8 @@ def list_(ctx: click.Context, active_only: bool, as_json: bool) -> None:
         return
     rows = [["USERNAME", "ROLE", "ADMIN", "ACTIVE", "KEY", "NAME / EMAIL"]]
     for u in people:
-        who = " ".join(x for x in (u.display_name, f"<{u.email}>" if u.email else None) if x)
+        who = " ".join(x for x in (u.display_name, f"<{u.email}>" if u.email else None,
+                                   f"(integration, owner {u.owner})" if u.integration else None) if x)
         rows.append([safe(u.username), u.role.value, "yes" if u.admin else "-", "yes" if u.active else "no",
                      keys.get(u.username, "-"), safe(who)])
     for line in aligned(rows):

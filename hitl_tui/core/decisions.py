@@ -41,16 +41,21 @@ class AuditAction(StrEnum):
     ERASURE_CANCELLED = "erasure_cancelled"
     PERSONAL_DATA_ERASED = "personal_data_erased"
     PERSONAL_DATA_EXPIRED = "personal_data_expired"
+    #: a request's deadline passed before it was decided (the engine's own entry, not signed)
+    EXPIRED = "expired"
 
 
+#: the actor of the engine's own entries (VERIFY.md section 2: never a person; no username may be it)
+SYSTEM_ACTOR = "system"
 #: the audit actions that record a human decision on a stage, in chain order of the vocabulary
 DECISION_ACTIONS: tuple[AuditAction, ...] = (AuditAction.APPROVED, AuditAction.REJECTED,
                                              AuditAction.CHANGES_REQUESTED)
 #: a request's final outcomes as audit actions (nothing follows them)
-FINAL_ACTIONS: tuple[AuditAction, ...] = (AuditAction.APPROVED, AuditAction.REJECTED, AuditAction.WITHDRAWN)
-#: the audit actions that touch a request's row (created, decided, resubmitted, withdrawn)
+FINAL_ACTIONS: tuple[AuditAction, ...] = (AuditAction.APPROVED, AuditAction.REJECTED, AuditAction.WITHDRAWN,
+                                          AuditAction.EXPIRED)
+#: the audit actions that touch a request's row (created, decided, resubmitted, withdrawn, expired)
 REQUEST_ACTIONS: tuple[AuditAction, ...] = (AuditAction.CREATED, *DECISION_ACTIONS, AuditAction.WITHDRAWN,
-                                            AuditAction.RESUBMITTED)
+                                            AuditAction.RESUBMITTED, AuditAction.EXPIRED)
 # Signed actions (issue 10, contract A) are the signatures helper's: their set lives once, in
 # core/signatures.py (SIGNED_ACTIONS), built from these names.
 
@@ -155,5 +160,5 @@ class Decides(ABC):
         return self.decide(workflow_id, approver, Decision.REQUEST_CHANGES, comments, proposal)
 
 
-__all__ = ["Decides", "AuditAction", "BY_ACTION", "BY_AUDIT_ACTION", "DECISION_ACTIONS", "DecisionTerms", "FINAL_ACTIONS",
+__all__ = ["Decides", "AuditAction", "SYSTEM_ACTOR", "BY_ACTION", "BY_AUDIT_ACTION", "DECISION_ACTIONS", "DecisionTerms", "FINAL_ACTIONS",
            "REQUEST_ACTIONS", "TERMS", "parse_decision", "terms"]

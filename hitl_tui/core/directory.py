@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import draws, rbac
 from .audit import iso
+from .decisions import SYSTEM_ACTOR
 from .errors import PermissionDenied, UnknownUser, UserExists, ValidationFailed
 from .models import Role, User
 from .store import user_keys
@@ -43,10 +44,13 @@ class DirectoryMixin:
 
     def add_user(self, username: str, role: Role | str, email: str | None = None, *,
                  display_name: str | None = None, admin: bool = False, actor: str | None = None,
-                 public_key: str | None = None) -> User:
-        """Add a person. Their signing key: `public_key` ("ed25519:<hex>", made on their own
-        account by `hitl-tui key show`), else a new one in this OS account's key store."""
-        check_inputs(username=username, role=role, email=email, display_name=display_name, public_key=public_key)
+                 public_key: str | None = None, integration: bool = False, owner: str | None = None) -> User:
+        """Add a person (or with `integration`, an AI agent or a system owned by the person
+        `owner`: rbac.check_new_integration). Their signing key: `public_key` ("ed25519:<hex>",
+        made on their own account by `hitl-tui key show`), else a new one in this OS account's
+        key store."""
+        check_inputs(username=username, role=role, email=email, display_name=display_name, public_key=public_key,
+                     owner=owner)
         role = role if isinstance(role, Role) else Role.parse(role)
         username = _check_username(username)
         email = _clean_optional(email, "email", 254)
@@ -56,14 +60,17 @@ class DirectoryMixin:
             rbac.check_admin(actor_user, user_sql.has_admin(conn))
             if user_sql.get(conn, username):
                 raise UserExists(f"{username} is already in the user directory; use `users set-role` to change them.")
+            if integration or owner is not None:
+                rbac.check_new_integration(username, owner, user_sql.get(conn, owner) if owner else None, admin)
             now = draws.now()
             user = User(username=username, role=role, email=email, display_name=display_name, admin=admin,
-                        created_at=now)
+                        created_at=now, integration=integration, owner=owner if integration else None)
             user_sql.insert(conn, user, iso(now))
             key_text, kid = self._keys.for_new_user(conn, username, public_key)
             seq = self._audit(conn, actor_name, "user_added", None, {
                 "username": username, "role": role.value, "email": email, "admin": admin,
                 "display_name": display_name, "public_key": key_text, "key_id": kid,
+                **({"integration": True, "owner": owner} if integration else {}),
             }, ts=now)
             user_keys.register(conn, username, kid, key_text, seq)
         return user
@@ -87,6 +94,8 @@ class DirectoryMixin:
             before = user_sql.get(conn, username)
             if before is None:
                 raise UnknownUser(username)
+            if changes.get("admin") is True:
+                rbac.check_may_administer(before)
             if changes.get("active") is False or changes.get("admin") is False:
                 if actor_name == username and before.admin:
                     raise PermissionDenied("You cannot remove your own administrator rights or deactivate yourself; ask another administrator.")
@@ -107,6 +116,9 @@ def _check_username(name: str) -> str:
         raise ValidationFailed(
             f"Username {name!r} is not valid: use letters, digits, '.', '_', '-' or '@' (at most 64).", "username"
         )
+    if name.strip() == SYSTEM_ACTOR:
+        raise ValidationFailed(f"Username {SYSTEM_ACTOR!r} is the actor of the engine's own audit entries (an "
+                               f"expiry); choose another name.", "username")
     return name.strip()
 
 

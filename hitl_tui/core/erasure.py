@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .service import WorkflowService
 
 REASON_MAX = 500
-FINAL = (WorkflowStatus.APPROVED.value, WorkflowStatus.REJECTED.value, WorkflowStatus.WITHDRAWN.value)
+FINAL = tuple(s.value for s in WorkflowStatus if s.is_final)
 _FLOW = frozenset({AuditAction.ERASURE_REQUESTED, AuditAction.ERASURE_CANCELLED, AuditAction.PERSONAL_DATA_ERASED})
 
 
@@ -243,7 +243,7 @@ def _rewrite_request(conn: Conn, wid: str) -> None:
     state, approvals = replay_one(conn, wid)
     if state is None:
         return
-    known = {col: state[R[col]] for col in ("title", "description", "data") if state[R[col]] is not UNKNOWN}
+    known = {col: state[R[col]] for col in sql.PERSONAL_REQUEST_COLS if state[R[col]] is not UNKNOWN}
     sql.rewrite_request(conn, wid, known)
     for (revision, stage), (_, values) in approvals.items():
         comments = values[5]

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from .models import Approval, RiskLevel, WorkflowRequest, WorkflowStatus, trusted
+from .models import Approval, Filing, RiskLevel, WorkflowRequest, WorkflowStatus, trusted
 from .policy import Policy
 from .store.requests import decode_chain
 
@@ -36,5 +36,18 @@ def request_from_row(policy: Policy, row: dict[str, Any], approvals: list[Approv
         required_approvers=decode_chain(row["chain"]), current_stage=row["current_stage"],
         status=WorkflowStatus(row["status"]), approvals=approvals, revision=row["revision"],
         created_at=datetime.fromisoformat(row["created_at"]), updated_at=datetime.fromisoformat(row["updated_at"]),
+        filing=filing_from_row(row),
+    ))
+
+
+def filing_from_row(row: dict[str, Any]) -> Filing | None:
+    """What was filed for approval beside the fields (None for a request filed without a payload)."""
+    if row.get("payload") is None:
+        return None
+    return cast(Filing, trusted(Filing,
+        payload_text=row["payload"], payload_sha256=row["payload_sha256"], justification=row["justification"] or "",
+        agent=row["agent"], owner=row["owner"],
+        expires_at=datetime.fromisoformat(row["expires_at"]) if row["expires_at"] else None,
+        policy_version=row["policy_version"],
     ))
 

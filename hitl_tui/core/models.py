@@ -70,6 +70,8 @@ class WorkflowStatus(StrEnum):
     REJECTED = "rejected"
     CHANGES_REQUESTED = "changes_requested"
     WITHDRAWN = "withdrawn"
+    #: its deadline (expires_at) passed before anyone decided: final, and in nobody's inbox
+    EXPIRED = "expired"
 
     @property
     def label(self) -> str:
@@ -77,7 +79,36 @@ class WorkflowStatus(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self in (WorkflowStatus.APPROVED, WorkflowStatus.REJECTED, WorkflowStatus.WITHDRAWN)
+        return self in (WorkflowStatus.APPROVED, WorkflowStatus.REJECTED, WorkflowStatus.WITHDRAWN,
+                        WorkflowStatus.EXPIRED)
+
+
+class ApprovalOutcome(StrEnum):
+    """What a caller that asked for approval (an agent, a system) gets back: never a boolean.
+    One outcome per status, named for the caller (a withdrawal is the caller's own cancel)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CHANGES_REQUESTED = "changes_requested"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def of(cls, status: "WorkflowStatus") -> "ApprovalOutcome":
+        return _OUTCOME_OF[status]
+
+    @property
+    def is_final(self) -> bool:
+        """Nothing changes it any more (changes_requested waits for a resubmission or a cancel)."""
+        return self not in (ApprovalOutcome.PENDING, ApprovalOutcome.CHANGES_REQUESTED)
+
+
+_OUTCOME_OF = {
+    WorkflowStatus.AWAITING_APPROVAL: ApprovalOutcome.PENDING, WorkflowStatus.APPROVED: ApprovalOutcome.APPROVED,
+    WorkflowStatus.REJECTED: ApprovalOutcome.REJECTED, WorkflowStatus.CHANGES_REQUESTED: ApprovalOutcome.CHANGES_REQUESTED,
+    WorkflowStatus.WITHDRAWN: ApprovalOutcome.CANCELLED, WorkflowStatus.EXPIRED: ApprovalOutcome.EXPIRED,
+}
 
 
 class Decision(StrEnum):
@@ -124,6 +155,10 @@ class User(BaseModel):
     #: may manage the user directory (add people, change roles, deactivate)
     admin: bool = False
     created_at: datetime
+    #: an AI agent or a system, not a person: it files requests and reads its own, never decides
+    integration: bool = False
+    #: the person responsible for an integration (None for people)
+    owner: str | None = None
 
 
 class Approval(BaseModel):
@@ -153,6 +188,39 @@ class AgentProposal(BaseModel):
     rationale: str = ""
 
 
+class Filing(BaseModel):
+    """What a caller filed for approval beside the request's fields: the exact action (its
+    payload, canonical JSON, and that text's sha256), in whose words, by which agent, and until
+    when it may be decided (core/approvals.py). In the signed `created` entry, so the trail,
+    replays, exports and receipts carry it."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    #: the payload's canonical JSON (audit.canonical_bytes), or `erased on DATE` once erased
+    payload_text: str
+    payload_sha256: str
+    #: the caller's words: why it wants to do this (an agent's, never a person's)
+    justification: str = ""
+    #: the agent's own name, as the integration gave it ("billing-bot"); None when it gave none
+    agent: str | None = None
+    #: the person responsible for the integration that filed it, when it filed it
+    owner: str | None = None
+    expires_at: datetime | None = None
+    #: the policy version the request was assessed under (0: the built-in default)
+    policy_version: int | None = None
+
+    @property
+    def payload(self) -> dict[str, Any] | None:
+        """The payload as an object; None once erased."""
+        import json
+
+        try:
+            value = json.loads(self.payload_text)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+
 class WorkflowRequest(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)
 
@@ -175,6 +243,12 @@ class WorkflowRequest(BaseModel):
     revision: int = 1
     created_at: datetime
     updated_at: datetime
+    #: set when the request was filed with a payload for approval (an agent's, a system's)
+    filing: Filing | None = None
+
+    @property
+    def outcome(self) -> ApprovalOutcome:
+        return ApprovalOutcome.of(self.status)
 
     @property
     def current_role(self) -> Role | None:

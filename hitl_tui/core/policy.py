@@ -87,8 +87,10 @@ class RiskRule:
     def assess(self, value: Any) -> tuple[RiskLevel, str]:
         """(level, the rule in words) for an already-parsed value."""
         if self.levels:
-            level = self.levels[value]
-            return level, f"{self.field} is {value}"
+            listed = self.levels.get(str(value).lower())
+            if listed is None and self.otherwise is not None:  # a text field's value the rule does not list
+                return self.otherwise, f"{self.field} is {value} (not listed: {self.otherwise.value})"
+            return listed if listed is not None else self.levels[value], f"{self.field} is {value}"
         lower: Decimal | None = None
         shown = format_money(value) if isinstance(value, Decimal) else f"{value:,}"
         for band in self.bands:
@@ -122,6 +124,9 @@ class WorkflowType:
     retain_personal: timedelta | None = None
     #: the ISO 8601 text of retain_personal, as the policy spells it (for the trail and messages)
     retain_text: str | None = None
+    #: further rules ([[types.NAME.risk.also]]) on other fields, applied when the field has a
+    #: value: the request's risk is the highest any of them gives (a tool's name, then its amount)
+    also_risk: tuple[RiskRule, ...] = ()
 
     @property
     def personal_fields(self) -> tuple[str, ...]:
@@ -151,6 +156,8 @@ class AccessRules:
     management_line: tuple[Role, ...]
     oversight_roles: frozenset[Role]
     also_decides: Mapping[Role, frozenset[Role]]
+    #: the person responsible for an integration may not decide what it files (rbac.check_decide)
+    segregate_owners: bool = True
 
 
 @dataclass(frozen=True)
@@ -222,6 +229,11 @@ class Policy:
         wtype = self.workflow_type(workflow_type)
         clean = self.validate_data(wtype.key, data)
         level, reason = wtype.risk.assess(clean[wtype.risk.field])
+        for rule in wtype.also_risk:  # the highest level wins; its words say why
+            if rule.field in clean:
+                other, why = rule.assess(clean[rule.field])
+                if other.rank > level.rank:
+                    level, reason = other, why
         return Assessment(wtype.key, clean, level, wtype.risk.field, reason, wtype.chains[level])
 
     def stage_deciders(self, stage_role: Role) -> frozenset[Role]:
@@ -348,6 +360,7 @@ def _build(raw: dict[str, Any], source: str) -> Policy:
                 Role.parse(stage): frozenset(Role.parse(r) for r in roles)
                 for stage, roles in access.get("also_decides", {}).items()
             },
+            segregate_owners=_flag(access, "segregate_owners", True, "[access]"),
         ),
         compliance=ComplianceRules(
             working_hours=tuple(comp.get("working_hours", [8, 19])),
@@ -360,6 +373,13 @@ def _build(raw: dict[str, Any], source: str) -> Policy:
         source=source,
         reauth_at=_reauth_at(raw.get("signing", {}), "[signing]"),
     )
+
+
+def _flag(table: Mapping[str, Any], name: str, default: bool, where: str) -> bool:
+    value = table.get(name, default)
+    if not isinstance(value, bool):
+        raise PolicyError(f"{where} {name} must be true or false, not {value!r}.")
+    return value
 
 
 def _reauth_at(table: Any, where: str) -> RiskLevel | None:
@@ -401,27 +421,12 @@ def _build_type(key: str, spec: dict[str, Any]) -> WorkflowType:
         ))
     by_name = {f.name: f for f in fields}
     rspec = spec.get("risk") or {}
-    rfield = rspec.get("field")
-    if rfield not in by_name:
-        raise PolicyError(f"{where}: risk rule looks at field {rfield!r}, which the type does not define.")
-    if not by_name[rfield].required:
-        raise PolicyError(f"{where}: the risk field {rfield!r} must be required.")
-    if "levels" in rspec:
-        levels = {str(w).lower(): RiskLevel.parse(v) for w, v in rspec["levels"].items()}
-        missing = [c for c in by_name[rfield].choices if c not in levels]
-        if missing or by_name[rfield].kind != "choice":
-            raise PolicyError(f"{where}: every choice of {rfield!r} needs a risk level (missing: {missing}).")
-        risk = RiskRule(field=rfield, levels=levels)
-    else:
-        if by_name[rfield].kind not in ("money", "integer"):
-            raise PolicyError(f"{where}: bands need a money or integer field, {rfield!r} is not one.")
-        bands = tuple(Band(Decimal(str(b["below"])), RiskLevel.parse(b["level"])) for b in rspec.get("bands", ()))
-        if not bands or "otherwise" not in rspec:
-            raise PolicyError(f"{where}: a banded risk rule needs `bands` and `otherwise`.")
-        if any(a.below >= b.below for a, b in zip(bands, bands[1:])):
-            limits = ", ".join(format_threshold(b.below) for b in bands)
-            raise PolicyError(f"{where}: risk thresholds must increase (got {limits}).")
-        risk = RiskRule(field=rfield, bands=bands, otherwise=RiskLevel.parse(rspec["otherwise"]))
+    risk = _risk_rule(where, rspec, by_name)
+    if not by_name[risk.field].required:
+        raise PolicyError(f"{where}: the risk field {risk.field!r} must be required.")
+    also = rspec.get("also", [])
+    if not isinstance(also, list) or not all(isinstance(a, dict) for a in also):
+        raise PolicyError(f"{where}: risk `also` must be a list of rules ([[types.{key}.risk.also]] tables).")
     chains = {}
     for level in RiskLevel:
         roles = spec.get("chains", {}).get(level.value)
@@ -430,9 +435,40 @@ def _build_type(key: str, spec: dict[str, Any]) -> WorkflowType:
         chains[level] = tuple(Role.parse(r) for r in roles)
     return WorkflowType(key=key, name=str(spec.get("name", key)), description=str(spec.get("description", "")),
                         fields=tuple(fields), risk=risk, chains=chains,
+                        also_risk=tuple(_risk_rule(where, a, by_name) for a in also),
                         reauth_at=_reauth_at(spec, f"workflow type {key!r}"),
                         retain_personal=_retention(where, spec.get("retain_personal")),
                         retain_text=None if spec.get("retain_personal") is None else str(spec["retain_personal"]))
+
+
+def _risk_rule(where: str, rspec: Mapping[str, Any], by_name: Mapping[str, FieldSpec]) -> RiskRule:
+    """One risk rule: `bands` over a money or integer field, or `levels` of a choice field (every
+    choice listed) or of a text field (with `otherwise` for a value it does not list: a tool's name)."""
+    named = rspec.get("field")
+    if not isinstance(named, str) or named not in by_name:
+        raise PolicyError(f"{where}: risk rule looks at field {named!r}, which the type does not define.")
+    rfield: str = named
+    kind = by_name[rfield].kind
+    if "levels" in rspec:
+        levels = {str(w).lower(): RiskLevel.parse(v) for w, v in rspec["levels"].items()}
+        if kind == "text":
+            if "otherwise" not in rspec:
+                raise PolicyError(f"{where}: levels of the text field {rfield!r} need `otherwise`, the level of a "
+                                  f"value they do not list.")
+            return RiskRule(field=rfield, levels=levels, otherwise=RiskLevel.parse(rspec["otherwise"]))
+        missing = [c for c in by_name[rfield].choices if c not in levels]
+        if missing or kind != "choice":
+            raise PolicyError(f"{where}: every choice of {rfield!r} needs a risk level (missing: {missing}).")
+        return RiskRule(field=rfield, levels=levels)
+    if kind not in ("money", "integer"):
+        raise PolicyError(f"{where}: bands need a money or integer field, {rfield!r} is not one.")
+    bands = tuple(Band(Decimal(str(b["below"])), RiskLevel.parse(b["level"])) for b in rspec.get("bands", ()))
+    if not bands or "otherwise" not in rspec:
+        raise PolicyError(f"{where}: a banded risk rule needs `bands` and `otherwise`.")
+    if any(a.below >= b.below for a, b in zip(bands, bands[1:])):
+        limits = ", ".join(format_threshold(b.below) for b in bands)
+        raise PolicyError(f"{where}: risk thresholds must increase (got {limits}).")
+    return RiskRule(field=rfield, bands=bands, otherwise=RiskLevel.parse(rspec["otherwise"]))
 
 
 def _personal(where: str, name: str, kind: str, fspec: Mapping[str, Any]) -> bool:

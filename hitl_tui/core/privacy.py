@@ -76,6 +76,8 @@ def personal_positions(action: str, actor: str, details: Mapping[str, Any],
     found: list[tuple[Path, str]] = []
     if action in _FILED:
         found += [(("title",), actor), (("description",), actor)]
+        if action == "created":  # a request filed for approval: the action's payload, the caller's words
+            found += [(("payload",), actor), (("justification",), actor)]
         data = details.get("data")
         if isinstance(data, Mapping):
             found += [(("data", name), actor) for name in sorted(personal_fields) if name in data]

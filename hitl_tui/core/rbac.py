@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from typing import Any, Callable
 
-from .errors import HitlError, PermissionDenied, SegregationOfDuties
+from .errors import HitlError, PermissionDenied, SegregationOfDuties, UnknownUser, ValidationFailed
 from .models import Role, User, WorkflowRequest, WorkflowStatus
 from .policy import Policy
 from .workflow import Action, check_allowed
@@ -31,12 +31,21 @@ def _require_active(user: User) -> None:
 def check_decide(policy: Policy, user: User, request: WorkflowRequest, action: Action = Action.APPROVE) -> None:
     """May `user` approve / reject / request changes on the request's current stage?"""
     _require_active(user)
-    check_allowed(action, request.status, request.id)
     verb = action.verb
+    if user.integration:  # first, whatever the request's state: no path lets an agent decide
+        raise PermissionDenied(f"{user.username} is an integration (an AI agent or a system, owned by "
+                               f"{user.owner or 'nobody'}): it may file requests and read its own, never {verb} "
+                               f"one; a person with the stage's role decides {request.id}.")
+    check_allowed(action, request.status, request.id)
     if user.username == request.requester:
         raise SegregationOfDuties(
             f"You requested {request.id}, so you cannot {verb} it (segregation of duties)."
         )
+    owner_of = request.filing.owner if request.filing is not None else None
+    if owner_of == user.username and policy.access.segregate_owners:
+        raise SegregationOfDuties(
+            f"{request.requester}, the integration you are responsible for, filed {request.id}, so you cannot {verb} "
+            f"it (segregation of duties; the policy's [access] segregate_owners).")
     stage_role = request.current_role
     if stage_role is None:  # defensive: awaiting but past the last stage cannot happen
         raise PermissionDenied(f"{request.id} has no stage awaiting a decision.")
@@ -62,8 +71,16 @@ def role_may_decide(policy: Policy, role: Role, stage_role: Role) -> bool:
 
 
 def sees_everything(policy: Policy, user: User) -> bool:
-    """The oversight roles (executive and compliance by default) see every request."""
-    return user.role in policy.access.oversight_roles
+    """The oversight roles (executive and compliance by default) see every request; an
+    integration only ever its own, whatever its role."""
+    return not user.integration and user.role in policy.access.oversight_roles
+
+
+def decidable_by(policy: Policy, user: User) -> frozenset[Role]:
+    """The stage roles `user` may decide now: none for an integration or someone deactivated."""
+    if user.integration or not user.active:
+        return frozenset()
+    return policy.decidable_roles(user.role)
 
 
 def check_see_queue(policy: Policy, viewer: User, owner: str) -> None:
@@ -111,6 +128,8 @@ def check_create(user: User) -> None:
 def may_view(policy: Policy, user: User, request: WorkflowRequest) -> bool:
     if sees_everything(policy, user) or user.username == request.requester:
         return True
+    if user.integration:
+        return False  # an integration reads its own requests only
     if any(a.approver == user.username for a in request.approvals):
         return True
     decidable = policy.decidable_roles(user.role)
@@ -118,6 +137,9 @@ def may_view(policy: Policy, user: User, request: WorkflowRequest) -> bool:
 
 
 def check_view(policy: Policy, user: User, request: WorkflowRequest) -> None:
+    if not may_view(policy, user, request) and user.integration:
+        raise PermissionDenied(f"{request.id} is outside what {user.username} may see: an integration reads only the "
+                               f"requests it filed itself.")
     if not may_view(policy, user, request):
         raise PermissionDenied(
             f"{request.id} is outside what {_a(user.role.label)} may see (it needs no decision from your role)."
@@ -162,16 +184,40 @@ def may_resubmit(user: User, request: WorkflowRequest) -> bool:
 __all__ = [
     "check_decide", "check_requester_action", "check_create", "check_view", "check_admin",
     "may_view", "may_decide", "may_withdraw", "may_resubmit", "may", "eligible_deciders",
-    "role_may_decide", "sees_everything", "check_see_queue", "check_export", "may_export",
+    "role_may_decide", "sees_everything", "check_see_queue", "check_export", "may_export", "decidable_by",
+    "check_new_integration", "check_may_administer",
 ]
 
 
 def eligible_deciders(policy: Policy, people: list[User], request: WorkflowRequest, role: Role,
                       exclude: AbstractSet[str] = frozenset()) -> list[str]:
-    """Active users who could decide a stage needing `role`: never the requester, nor anyone
+    """Active people who could decide a stage needing `role`: never an integration, the requester,
+    the owner of the integration that filed it (where the policy segregates owners), nor anyone
     in `exclude` (who decided an earlier stage of this revision)."""
-    return [p.username for p in people if p.active and role_may_decide(policy, p.role, role)
-            and p.username != request.requester and p.username not in exclude]
+    owner = request.filing.owner if request.filing is not None and policy.access.segregate_owners else None
+    return [p.username for p in people if p.active and not p.integration and role_may_decide(policy, p.role, role)
+            and p.username not in (request.requester, owner) and p.username not in exclude]
+
+
+def check_new_integration(username: str, owner_name: str | None, owner: User | None, admin: bool) -> None:
+    """An integration account has an owner, an active person responsible for it, and never
+    administers the directory (it could then make itself a person)."""
+    if not owner_name:
+        raise ValidationFailed(f"An integration needs an owner: the person responsible for {username} "
+                               f"(--owner PERSON).", "owner")
+    if owner is None:
+        raise UnknownUser(owner_name, "an integration's owner must be a person in it.")
+    if owner.integration or not owner.active:
+        why = "is an integration itself" if owner.integration else "is deactivated"
+        raise PermissionDenied(f"{owner_name} {why}; an integration's owner is an active person.")
+    if admin:
+        raise PermissionDenied(f"{username} is an integration: it cannot be a directory administrator.")
+
+
+def check_may_administer(user: User) -> None:
+    if user.integration:
+        raise PermissionDenied(f"{user.username} is an integration (an AI agent or a system): it cannot be a "
+                               f"directory administrator.")
 
 
 def check_erasure(actor: User | None) -> None:

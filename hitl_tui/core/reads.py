@@ -31,6 +31,7 @@ from .store.connection import Conn, DbError, begin, commit, data_version, open_c
 from .text import check_inputs
 
 if TYPE_CHECKING:
+    from .approvals import Approvals
     from .news import Changes
 
 Progress = Callable[[int, int], None]
@@ -53,9 +54,11 @@ class ReadsMixin:
     path: Path
     database_id: str
 
-    if TYPE_CHECKING:  # WorkflowService's property (the policy version read last)
+    if TYPE_CHECKING:  # WorkflowService's property (the policy version read last), and its collaborator
         @property
         def policy(self) -> Policy: ...
+
+        approvals: "Approvals"
 
     def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
         with self._lock:
@@ -117,7 +120,8 @@ class ReadsMixin:
         user = self.get_user(username)
         if not user.active:
             return []
-        decidable = self.policy.decidable_roles(user.role)
+        self.approvals.sweep_on_read()  # an expired request waits for nobody
+        decidable = rbac.decidable_by(self.policy, user)
 
         def run(conn: Conn) -> list[WorkflowRequest]:
             return self._load_many(conn, req_sql.pending_ids(conn, user.username, decidable, limit))
@@ -132,8 +136,7 @@ class ReadsMixin:
     def _view_args(self, viewer: str) -> tuple[User, frozenset[Role], bool]:
         user = self.get_user(viewer)
         policy = self.policy
-        decidable = policy.decidable_roles(user.role) if user.active else frozenset()
-        return user, decidable, rbac.sees_everything(policy, user)
+        return user, rbac.decidable_by(policy, user), rbac.sees_everything(policy, user)
 
     def list_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *,
                       search: "str | Filter | None" = None, sort: "str | SortOrder" = "oldest",
@@ -144,6 +147,7 @@ class ReadsMixin:
         A bad filter or sort raises FilterError before the database is touched."""
         check_inputs(viewer=viewer)
         flt, order = self._filter(search), parse_sort(sort)
+        self.approvals.sweep_on_read()  # an expired request leaves every inbox before it is listed
         user, decidable, oversight = self._view_args(viewer)
         return self._read(req_sql.list_view, InboxView.parse(view), user.username, decidable, oversight, flt, order,
                           max(1, min(int(limit), 1000)), max(0, int(offset)), utc_now())

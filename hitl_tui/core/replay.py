@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from .approvals import FILING_COLS
 from .hydrate import data_to_json
 from .models import RiskLevel, VerifyResult, WorkflowStatus
 from .privacy import has_seals
@@ -35,11 +36,15 @@ MARK = "replay"
 MARKED: dict[str, Any] = {MARK: 1}
 
 DECISIONS = frozenset({"approved", "rejected", "changes_requested"})
-REQUEST_ACTIONS = DECISIONS | {"created", "resubmitted", "withdrawn"}
+#: the actions that end a request without a decision: its requester withdrew it, its deadline passed
+CLOSINGS = frozenset({"withdrawn", "expired"})
+REQUEST_ACTIONS = DECISIONS | CLOSINGS | {"created", "resubmitted"}
 USER_CHANGES = frozenset({"user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed"})
 #: the actions whose entries carry a replay's details: the service marks them (_audit)
 REPLAYED = REQUEST_ACTIONS | USER_CHANGES | {"user_added"}
-FINAL = frozenset({WorkflowStatus.APPROVED.value, WorkflowStatus.REJECTED.value, WorkflowStatus.WITHDRAWN.value})
+FINAL = frozenset(s.value for s in WorkflowStatus if s.is_final)
+#: what a request filed for approval carries: its `created` entry's members of these names
+FILED = FILING_COLS
 AWAITING = WorkflowStatus.AWAITING_APPROVAL.value
 FLUSH = 5_000
 
@@ -126,12 +131,14 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
             state[R["requester"]] = actor
             state[R["revision"]] = d.get("revision", 1)  # a request is filed as revision 1
             state[R["created_at"]] = ts
+            for key in FILED:  # absent from a request filed without a payload: NULL in the row
+                state[R[key]] = d.get(key)
         else:
             state[R["revision"]] = d.get("revision", UNKNOWN)
         _current_role(state)
         return None
-    if action == "withdrawn":
-        state[R["status"]] = d.get("status_after", WorkflowStatus.WITHDRAWN.value)
+    if action in CLOSINGS:
+        state[R["status"]] = d.get("status_after", action)
         state[R["current_stage"]] = d.get("stage_after", state[R["current_stage"]])
         state[R["current_role"]] = None
         state[R["updated_at"]] = ts
@@ -185,7 +192,8 @@ def user_step(users: dict[str, list[Any]], rec: dict[str, Any], seq: int, marked
     if rec["action"] == "user_added":
         admin = d.get("admin", UNKNOWN)
         users[name] = [d.get("role", UNKNOWN), d.get("email", UNKNOWN), d.get("display_name", UNKNOWN), 1,
-                       UNKNOWN if admin is UNKNOWN else int(bool(admin)), ts, ts, seq]
+                       UNKNOWN if admin is UNKNOWN else int(bool(admin)), ts, ts,
+                       int(bool(d.get("integration", False))), d.get("owner"), seq]
         return
     user = users.get(name)
     if user is None:

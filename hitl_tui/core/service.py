@@ -34,6 +34,7 @@ from .reads import ReadsMixin
 from .rotation import KeyRotation, open_beside_pending
 from .sealing import Sealer
 from .erasure import Erasure
+from .approvals import Approvals, Draft, check_deadline
 from .key_directory import KeyDirectory
 from .personal_keys import KeyStore
 from .signatures import SIGNED_ACTIONS
@@ -106,6 +107,8 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
         self._keys = KeyDirectory(self)
         #: erasing personal data and applying retention rules (erasure.py)
         self.erasure = Erasure(self)
+        #: requests filed for approval with their exact action: expiry, decisions, receipts (approvals.py)
+        self.approvals = Approvals(self)
         #: why the last seal (checkpoint) was refused: the chain does not verify from this
         #: account's last trusted checkpoint (names the first bad entry); None when it was not
         self.seal_refused_reason: str | None = None
@@ -227,15 +230,20 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                         _rollback(conn)  # what it would have written is gone, crash points and all
                         return
                     seam.before_commit()
-                crash_point("write.before_commit")
-                commit(conn)
-                crash_point("write.after_commit")
+                self._commit(conn)
             except DbError as exc:
                 _rollback(conn)
                 raise translate(exc, self.path) from None
             except BaseException:
                 _rollback(conn)
                 raise
+
+    @staticmethod
+    def _commit(conn: Conn) -> None:
+        """The end of every write transaction that commits."""
+        crash_point("write.before_commit")
+        commit(conn)
+        crash_point("write.after_commit")
 
     def _audit(self, conn: Conn, actor: str, action: str, workflow_id: str | None, details: dict[str, Any],
                ts: datetime | None = None, personal_fields: tuple[str, ...] = ()) -> int:
@@ -254,29 +262,34 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
         record = build_record(seq, head, now, actor, action, workflow_id, details, self.ctx)
         if action in SIGNED_ACTIONS and (sig := self._keys.sign(conn, record)) is not None:
             record["sig"] = sig  # the actor's signature, inside the hashed bytes (signatures.py)
-        body = canonical_bytes(record)
-        audit_log.append(conn, seq, workflow_id, body, chain_hash(head, body))
+        append_entry(conn, record)
         return seq
 
     # --- requests ------------------------------------------------------------------------------
 
     def create_workflow_request(self, workflow_type: str, title: str, description: str, requester: str,
-                                data: dict[str, Any] | None = None) -> str:
+                                data: dict[str, Any] | None = None, *, filing: "Draft | None" = None) -> str:
+        """File a request; with `filing` (approvals.Draft: a payload, for approval) the policy's
+        fields are read from its payload instead of `data`, and the row and the entry carry it."""
         check_inputs(workflow_type=workflow_type, title=title, description=description, requester=requester,
                      data=data)
         title = check_text(title, "title", TITLE_MAX, single_line=True)
         description = check_text(description or "", "description", DESCRIPTION_MAX, required=False)
         assessed_by = self.policy
+        if filing is not None:
+            data = filing.fields_for(assessed_by, workflow_type)
         assessment = assessed_by.assess(workflow_type, data)  # bad input: refused before the write lock
         with self._write() as conn:
             user = self._require_user(conn, requester)
             rbac.check_create(user)
             policy = self._policies.current(conn)
             if policy.policy is not assessed_by:  # another process applied a new version meanwhile
+                data = data if filing is None else filing.fields_for(policy.policy, workflow_type)
                 assessment = policy.policy.assess(workflow_type, data)
             wid = self._new_id(conn)
             when = draws.now()
             now = iso(when)
+            filed = {} if filing is None else filing.filed(user, when)  # the row's columns, the entry's members
             req_sql.insert(conn, {
                 "id": wid, "workflow_type": assessment.workflow_type, "title": title, "description": description,
                 "requester": user.username, "data": data_to_json(assessment.data),
@@ -285,7 +298,7 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "headline": str(assessment.data[assessment.risk_field]),
                 "chain": req_sql.encode_chain(assessment.chain), "current_stage": 0,
                 "current_role": assessment.chain[0].value, "status": WorkflowStatus.AWAITING_APPROVAL.value,
-                "revision": 1, "created_at": now, "updated_at": now, "policy_version": policy.version,
+                "revision": 1, "created_at": now, "updated_at": now, "policy_version": policy.version, **filed,
             })
             self._audit(conn, user.username, "created", wid, {
                 "workflow_type": assessment.workflow_type, "title": title, "description": description,
@@ -293,7 +306,7 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "risk_field": assessment.risk_field,
                 "risk_reason": assessment.risk_reason, "chain": [r.value for r in assessment.chain],
                 "status_after": WorkflowStatus.AWAITING_APPROVAL.value, "stage_after": 0, "revision": 1,
-                **_assessed_under(policy),
+                **_assessed_under(policy), **filed,
             }, ts=when, personal_fields=policy.policy.workflow_type(assessment.workflow_type).personal_fields)
         return wid
 
@@ -335,6 +348,7 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
             assert stage_role is not None
             outcome = transition(action, req.status, req.current_stage, len(req.required_approvers), req.id)
             when = draws.now()
+            check_deadline(req, when)  # fail closed: past its deadline nobody decides it
             now = iso(when)
             changed = req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "status": outcome.status.value, "current_stage": outcome.stage, "updated_at": now,
@@ -506,6 +520,13 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
         if user is None:
             raise UnknownUser(str(username))
         return user
+
+
+def append_entry(conn: Conn, record: dict[str, Any]) -> None:
+    """The entry `record` (build_record's, signed or not) at the end of the chain."""
+    body = canonical_bytes(record)
+    digest = chain_hash(bytes.fromhex(record["prev_hash"]), body)
+    audit_log.append(conn, record["seq"], record["workflow_id"], body, digest)
 
 
 def _dry_run() -> bool:

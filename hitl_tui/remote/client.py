@@ -11,42 +11,36 @@ directory, the keys and the policy; erasures) take two round trips: the service 
 write and answers the statements to sign; this account signs each with its own personal key
 (core/personal_keys.py, never sent anywhere) and the service commits with the signatures.
 
-A reader thread dispatches the answers by id and hands each "changed" notification to the
-callbacks registered with on_change (called on that thread: keep them short).
+Its collaborators: the connection (connection.py: answers by id, pushed changes, reconnecting)
+and the account's signer (account_signer.py).
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import itertools
 import json
-import os
-import socket
-import threading
-from concurrent.futures import Future
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..core.decisions import Decides
-from ..core.errors import HitlError, PermissionDenied, SigningRefused, UnknownUser
+from ..core.errors import HitlError, PermissionDenied, UnknownUser
 from ..core.models import (AgentProposal, AuditEntry, Checkpoint, Decision, InboxView, RequestSummary, Role, User,
                            VerifyResult, WorkflowRequest)
-from . import protocol
-from .protocol import ProtocolError, ServiceUnavailable
+from .account_signer import AccountSigner
+from .connection import ServiceConnection
+from .protocol import ServiceUnavailable
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     from ..core.filter_query import Filter
     from ..core.news import Changes
-    from ..core.personal_keys import KeyStore, PersonalKey
+    from ..core.personal_keys import KeyStore
     from ..core.policy import Policy
     from ..core.policy_store import StoredPolicy
     from ..core.proofs import InclusionProof
     from ..core.settings import Settings
+    from .approvals_client import RemoteApprovals
     from .erasure_client import RemoteErasure
     from .export_client import RemoteExports
     from .rekey import Rotated
@@ -65,232 +59,59 @@ class NotInTeamMode(HitlError, AttributeError):
     code = "not_in_team_mode"
 
 
-def _group_of(path: Path) -> str | None:
-    """The group that may connect: the socket's, or its directory's when the socket is out of sight."""
-    import grp
-
-    for candidate in (path, path.parent):
-        try:
-            return grp.getgrgid(os.stat(candidate).st_gid).gr_name
-        except (OSError, KeyError):
-            continue
-    return None
-
-
-def _refused_connection(path: Path, exc: OSError, unset_hint: str) -> ServiceUnavailable:
-    if isinstance(exc, PermissionError):
-        group = _group_of(path)
-        who = f"members of group {group}" if group else "the members of its group"
-        return ServiceUnavailable(f"Your account may not connect to the hitl-tui service at {path} (permission denied): "
-                                  f"only {who} may; ask an administrator to add you, then log in again.")
-    if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
-        return ServiceUnavailable(f"The hitl-tui service is not running at {path} (connection refused); "
-                                  f"start it with `hitl-tui serve` or {unset_hint}.")
-    return ServiceUnavailable(f"Cannot reach the hitl-tui service at {path} ({exc.strerror or exc}); "
-                              f"start it with `hitl-tui serve` or {unset_hint}.")
-
-
 class RemoteService(Decides):
     """One connection to the service, as this OS account."""
 
-    def __init__(self, sock: socket.socket, socket_path: Path, settings: "Settings | None" = None) -> None:
+    def __init__(self, connection: ServiceConnection, settings: "Settings | None" = None) -> None:
         from ..core.settings import given_or_loaded
 
-        self.socket_path = Path(socket_path)
+        self._conn = connection
+        self.socket_path = connection.socket_path
         #: this account's settings (its key store, its time zone for the compliance flags)
         self.settings = given_or_loaded(settings)
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._send_lock = threading.Lock()
-        self._reconnect_lock = threading.Lock()
-        self._pending: dict[int, Future[Any]] = {}
-        self._callbacks: list[Callable[[dict[str, Any]], None]] = []
-        self._link_callbacks: list[Callable[[HitlError | None], None]] = []
-        self._closed = False
-        #: bumped by every change the service pushes (and by a reconnection): data_version()
-        self._version = 0
         self._stored_policy: StoredPolicy | None = None
-        self._store: KeyStore | None = None
-        self._unlock: Callable[[str], str] | None = None
-        self._unlocked: dict[tuple[str, str], Ed25519PrivateKey] = {}
         # the service seals its own sessions; nothing here is left unsealed
         self.seal_refused_reason: str | None = None
         self.seal_error: str | None = None
-        self._attach(sock)
-        self.database_id: str = self.hello["database_id"]
+        hello = self.hello = connection.hello
+        self.database_id: str = hello["database_id"]
         #: who the service says this account is (the kernel's word, not this process's)
-        self.username: str = self.hello["username"]
-        self.role: str | None = self.hello.get("role")
-        self.service_version: str = self.hello.get("version", "")
+        self.username: str = hello["username"]
+        self.role: str | None = hello.get("role")
+        self.service_version: str = hello.get("version", "")
         #: the service's database file (for messages: this account cannot open it)
-        self.path = Path(self.hello.get("database") or self.socket_path)
-
-    def _attach(self, sock: socket.socket) -> None:
-        """Speak over `sock` from now on: a reader thread of its own, then hello."""
-        self._sock = sock
-        self._lost: HitlError | None = None
-        self._last_error: HitlError | None = None
-        self._subscribed = False
-        self._reader = threading.Thread(target=self._read_loop, args=(sock,), name="hitl-remote-reader", daemon=True)
-        self._reader.start()
-        self.hello: dict[str, Any] = self.call("hello")
-        self._policy_version = self.hello.get("policy_version")
+        self.path = Path(hello.get("database") or self.socket_path)
+        self._signer = AccountSigner(self.database_id, self.username, self.settings)
 
     @classmethod
     def connect(cls, path: Path | str, *, settings: "Settings | None" = None,
                 unset_hint: str = "unset HITL_SERVER") -> "RemoteService":
         """Connect and say hello; ServiceUnavailable (one line) when the service cannot be reached."""
-        path = Path(path)
-        sock = _open_socket(path, unset_hint)
-        try:
-            service = cls(sock, path, settings)
-        except BaseException:
-            sock.close()
-            raise
-        service._unset_hint = unset_hint
-        return service
+        return cls(ServiceConnection.open(path, unset_hint), settings)
 
-    _unset_hint = "unset HITL_SERVER"
-
-    # --- the link: lost, and found again ------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        return self._lost is None and not self._closed
-
-    def on_link(self, callback: Callable[[HitlError | None], None]) -> None:
-        """Call callback(why) when the connection is lost (why: the one line), and callback(None)
-        when reconnect() found the service again. Called on the reader's or the caller's thread."""
-        self._link_callbacks.append(callback)
-
-    def reconnect(self) -> bool:
-        """Connect again after a lost connection (False: it was not lost). ServiceUnavailable, in
-        one line, while the service is still away; a HitlError if it came back as another
-        database or names this account differently (then nothing here is trusted to go on)."""
-        with self._reconnect_lock:
-            if self._closed or self._lost is None:
-                return False
-            sock = _open_socket(self.socket_path, self._unset_hint)
-            self._sock.close()  # the lost one
-            try:
-                self._attach(sock)
-                if self.hello["database_id"] != self.database_id or self.hello["username"] != self.username:
-                    raise HitlError(f"The hitl-tui service at {self.socket_path} came back serving another database "
-                                    f"or naming this account differently; restart hitl-tui.")
-                if self._callbacks:
-                    self.call(protocol.SUBSCRIBE)
-                    self._subscribed = True
-            except BaseException:
-                self._lost = self._lost or ServiceUnavailable(f"The hitl-tui service at {self.socket_path} "
-                                                              f"is not answering.")
-                sock.close()
-                raise
-            self._stored_policy = None  # it may have changed while away
-            self._version += 1  # whatever changed meanwhile: the next look asks
-        for callback in list(self._link_callbacks):
-            _quietly(callback, None)
-        return True
-
-    # --- the wire ----------------------------------------------------------------------------
+    # --- the connection (connection.py) --------------------------------------------------------
 
     def call(self, method: str, **params: Any) -> Any:
         """One request; its result, or the service's refusal raised as the engine's HitlError."""
-        future: Future[Any] = Future()
-        with self._lock:
-            if self._lost is not None:
-                raise self._lost
-            msg_id = next(self._ids)
-            self._pending[msg_id] = future
-        try:
-            line = protocol.encode(protocol.request(msg_id, method, params))
-            with self._send_lock:
-                self._sock.sendall(line)
-        except (OSError, ProtocolError) as exc:
-            with self._lock:
-                self._pending.pop(msg_id, None)
-            if isinstance(exc, ProtocolError):
-                raise
-            self._reader.join(timeout=2)  # the service may have said why it closed (too many, stopping)
-            raise self._lost or ServiceUnavailable(f"The connection to the hitl-tui service at {self.socket_path} "
-                                                   f"was lost ({exc.strerror or exc}); try again.") from None
-        return future.result()
-
-    def _read_loop(self, sock: socket.socket) -> None:
-        stream = sock.makefile("rb")
-        lost: HitlError | None = None
-        try:
-            while True:
-                line = stream.readline(protocol.MAX_MESSAGE + 1)
-                if not line:
-                    break
-                if not line.endswith(b"\n"):
-                    lost = ProtocolError("The hitl-tui service sent a message over the limit; the connection was closed.")
-                    break
-                try:
-                    self._dispatch(protocol.decode(line))
-                except ProtocolError:
-                    continue  # not ours to answer: a service never sends this
-        except (OSError, ValueError):
-            pass
-        finally:
-            if lost is None:
-                lost = self._last_error or ServiceUnavailable(
-                    f"The hitl-tui service at {self.socket_path} closed the connection"
-                    f"{'' if self._closed else '; try again, or start it with `hitl-tui serve`'}.")
-            with self._lock:
-                if sock is not self._sock:  # an old connection's reader: a newer one has taken over
-                    return
-                self._lost = lost
-                pending, self._pending = self._pending, {}
-            for future in pending.values():
-                future.set_exception(lost)
-            if not self._closed:
-                for callback in list(self._link_callbacks):
-                    _quietly(callback, lost)
-
-    def _dispatch(self, message: Any) -> None:
-        if not isinstance(message, dict):
-            return
-        msg_id = message.get("id")
-        if "error" in message and msg_id is None:  # about the connection itself (too many, stopping)
-            self._last_error = protocol.exception_from(message["error"])
-            return
-        if msg_id is not None:
-            with self._lock:
-                future = self._pending.pop(msg_id, None)
-            if future is None:
-                return
-            if "error" in message:
-                future.set_exception(protocol.exception_from(message["error"]))
-            else:
-                future.set_result(message.get("result"))
-            return
-        if message.get("method") == protocol.CHANGED and isinstance(message.get("params"), dict):
-            params = message["params"]
-            self._version += 1
-            if params.get("policy_version") != self._policy_version:
-                self._policy_version, self._stored_policy = params.get("policy_version"), None
-            for callback in list(self._callbacks):
-                _quietly(callback, params)
+        return self._conn.call(method, **params)
 
     def on_change(self, callback: Callable[[dict[str, Any]], None]) -> None:
-        """Call callback(params) after every change the service commits, from now on (params:
-        audit_size, audit_head, workflow_ids). Subscribes on the first registration."""
-        self._callbacks.append(callback)
-        if not self._subscribed:
-            self.call(protocol.SUBSCRIBE)
-            self._subscribed = True
+        """Call callback(params) after every change the service commits (on the reader thread)."""
+        self._conn.on_change(callback)
+
+    def on_link(self, callback: Callable[[HitlError | None], None]) -> None:
+        """callback(why) when the connection is lost, callback(None) once reconnect() found it."""
+        self._conn.on_link(callback)
+
+    def reconnect(self) -> bool:
+        return self._conn.reconnect()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn.connected
 
     def close(self, *, checkpoint: bool = False) -> None:  # noqa: ARG002 - the service seals, not the client
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
-        self._reader.join(timeout=2)
+        self._conn.close()
 
     def __enter__(self) -> "RemoteService":
         return self
@@ -333,9 +154,11 @@ class RemoteService(Decides):
             return {self.username: str(mine)} if mine else {}
 
     def policy_in_force(self) -> "StoredPolicy":
-        if self._stored_policy is None:
-            self._stored_policy = _stored_policy(self.call("policy.show"))
-        return self._stored_policy
+        """The version in force, read again when the service says it moved (hello, a push)."""
+        stored = self._stored_policy
+        if stored is None or (self._conn.policy_version is not None and stored.version != self._conn.policy_version):
+            stored = self._stored_policy = _stored_policy(self.call("policy.show"))
+        return stored
 
     @property
     def policy(self) -> "Policy":
@@ -462,9 +285,10 @@ class RemoteService(Decides):
     # --- what changed -------------------------------------------------------------------------
 
     def data_version(self) -> int:
-        """Moves with every change the service pushed (once subscribed: on_change) and with every
-        reconnection: a free "has anything changed?" for the watchers."""
-        return self._version
+        """Moves with every change the service pushes and with every reconnection: a free "has
+        anything changed?" for the watchers (asking subscribes this connection to the pushes)."""
+        self._conn.subscribe()
+        return self._conn.version
 
     def changes_since(self, viewer: str, after: int) -> "Changes":
         """What the entries after `after` changed, as the service lets this account see it."""
@@ -482,11 +306,7 @@ class RemoteService(Decides):
 
     def signing_key_locked(self, username: str) -> bool:
         """Is this account's registered signing key protected and not unlocked in this session?"""
-        if username != self.username:
-            return False
-        kid = self.call("key.mine").get("key_id")
-        key = self.personal_keys.find(username, kid) if isinstance(kid, str) else None
-        return key is not None and key.protected and (username, key.key_id) not in self._unlocked
+        return username == self.username and self._signer.locked(self.call("key.mine").get("key_id"))
 
     # --- decisions ----------------------------------------------------------------------------
 
@@ -538,68 +358,23 @@ class RemoteService(Decides):
     @property
     def personal_keys(self) -> "KeyStore":
         """This OS account's store of personal signing keys for the service's database."""
-        if self._store is None:
-            from ..core.personal_keys import KeyStore
-
-            self._store = KeyStore(self.database_id, self.settings)
-        return self._store
+        return self._signer.store
 
     def set_key_unlock(self, unlock: Callable[[str], str] | None) -> None:
         """How a passphrase-protected signing key's passphrase is asked for: unlock(username)."""
-        self._unlock = unlock
+        self._signer.set_unlock(unlock)
 
     def _signed(self, name: str, reauth: Callable[[], str] | None, **params: Any) -> Any:
         prepared = self.call(f"{name}.prepare", **params)
-        signatures = self._sign(prepared, reauth)
+        signatures = self._signer.sign(prepared, reauth)
         try:
             return self.call(f"{name}.commit", ticket=prepared["ticket"], signatures=signatures)
         except ServiceUnavailable as exc:
-            if self._lost is None:
+            if self._conn.connected:
                 raise  # the service answered (it is stopping): nothing was written
             raise OutcomeUnknown(f"The connection to the hitl-tui service at {self.socket_path} was lost while it "
                                  f"recorded this, so whether it was recorded is not known here; look at the request "
                                  f"once the service is back before doing it again.") from exc
-
-    def _sign(self, prepared: dict[str, Any], reauth: Callable[[], str] | None) -> list[str]:
-        statements = [base64.b64decode(s, validate=True) for s in prepared.get("statements") or []]
-        if not statements:
-            return []
-        for statement in statements:
-            self._check_statement(statement)
-        me, kid = self.username, prepared.get("key_id")
-        if not prepared.get("reauth") and (private := self._unlocked.get((me, str(kid)))) is not None:
-            # unlocked earlier on this connection: no key file read and parsed again per signing
-            return [private.sign(statement).hex() for statement in statements]
-        key = self.personal_keys.find(me, kid) if isinstance(kid, str) else None
-        if key is None:
-            raise SigningRefused(f"{me}'s registered signing key {kid} is not in this OS account's key store, so "
-                                 f"{me} cannot sign here; on this account run `hitl-tui key show`, then an "
-                                 f"administrator registers the key it prints; nothing was written.")
-        private = self._reauthenticated(key, reauth) if prepared.get("reauth") else self._private(key)
-        return [private.sign(statement).hex() for statement in statements]
-
-    def _check_statement(self, statement: bytes) -> None:
-        """Sign only this account's own statements about this database (never a blank cheque)."""
-        from ..core.signatures import STATEMENT_PREFIX
-
-        try:
-            body = json.loads(statement[len(STATEMENT_PREFIX):]) if statement.startswith(STATEMENT_PREFIX) else None
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or body.get("actor") != self.username \
-                or body.get("database_id") != self.database_id:
-            raise SigningRefused(f"The service asked {self.username} to sign a statement that is not their own about "
-                                 f"this database; nothing was signed.")
-
-    def _private(self, key: "PersonalKey") -> "Ed25519PrivateKey":
-        from ..core.personal_keys import unlocked
-
-        return unlocked(key, self._unlocked, self._unlock)
-
-    def _reauthenticated(self, key: "PersonalKey", reauth: Callable[[], str] | None) -> "Ed25519PrivateKey":
-        from ..core.personal_keys import reauthenticated
-
-        return reauthenticated(key, reauth, "The policy asks for your signing key's passphrase at this signing")
 
     def rekey(self, new_key: bytes | None = None, *, actor: str | None = None) -> "Rotated":
         """Have the SERVICE rotate the database key (remote/rekey.py): it makes the new key and
@@ -643,22 +418,12 @@ class RemoteService(Decides):
         got.pop("summary", None)
         return VerifyResult.model_validate(got)
 
+    @functools.cached_property
+    def approvals(self) -> "RemoteApprovals":
+        """Requests filed for approval, receipts and integration accounts (approvals_client.py)."""
+        from .approvals_client import RemoteApprovals
 
-def _open_socket(path: Path, unset_hint: str) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(str(path))
-    except OSError as exc:
-        sock.close()
-        raise _refused_connection(path, exc, unset_hint) from None
-    return sock
-
-
-def _quietly(callback: Callable[[Any], None], value: Any) -> None:
-    try:
-        callback(value)
-    except Exception:  # noqa: BLE001 - a listener's bug must not stop the answers
-        pass
+        return RemoteApprovals(self)
 
 
 def _stored_policy(got: dict[str, Any]) -> "StoredPolicy":

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .. import __version__
 from ..core.errors import SigningRefused
 from ..core.models import AgentProposal, InboxView
-from . import exports, protocol, rekey
+from . import approvals, exports, protocol, rekey
 
 if TYPE_CHECKING:
     from ..core.policy_store import StoredPolicy
@@ -177,9 +177,16 @@ def _show(call: Call) -> dict[str, Any]:
     return {"request": dump(req), "audit_trail": dump(trail)}
 
 
-def _verify(call: Call) -> dict[str, Any]:
-    result = call.service.verify_audit()
+#: answered by server.py off the engine thread, by one verification shared by everyone asking
+SHARED_VERIFY = "verify"
+
+
+def verify_answer(result: Any) -> dict[str, Any]:
     return {**dump(result), "summary": result.summary()}
+
+
+def _verify(call: Call) -> dict[str, Any]:
+    return verify_answer(call.service.verify_audit())
 
 
 # --- signed writes in two phases -----------------------------------------------------------------
@@ -382,6 +389,7 @@ def _table() -> dict[str, Method]:
         *_signed_method("retention.apply", _erasure("retention"), {}),
         Method("checkpoint", _checkpoint, {"only_if_grown": _p(bool, default=False)}),
         *exports.export_methods(),  # export-audit, verify-audit FILE, prove (exports.py)
+        *approvals.approval_methods(),  # requests filed for approval, receipts, integrations (approvals.py)
         Method("rekey", rekey.rotate, writes=True),  # the service makes the new key: it is no parameter
     ]
     return {m.name: m for m in methods}

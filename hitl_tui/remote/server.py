@@ -43,7 +43,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..core.errors import HitlError
-from . import methods, protocol
+from . import approvals, methods, protocol
+from .verification import SharedVerification
 
 if TYPE_CHECKING:
     from ..core.service import WorkflowService
@@ -121,7 +122,12 @@ class Server:
         self.limits = limits
         self.two_phase = TwoPhase(service)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hitl-engine")
+        #: the whole trail's verification, off the engine thread and shared by all (verification.py)
+        self.verification = SharedVerification(service, lambda result: log(
+            "info" if result.ok else "error", f"verified the audit trail for the desks: {result.summary()}"))
         self._connections: set[Connection] = set()
+        #: answers to `verify` being worked out off the engine thread (verified())
+        self.answering: set[asyncio.Future[None]] = set()
         self._numbers = 0
         self._stopping = False
         self._stop = asyncio.Event()
@@ -131,6 +137,28 @@ class Server:
     @property
     def stopping(self) -> bool:
         return self._stopping
+
+    async def verified(self, msg_id: Any, username: str, params: Any) -> dict[str, Any]:
+        """The answer to `verify`: the shared verification (only the membership check, a quick
+        read, runs on the engine thread)."""
+        try:
+            methods.METHODS[methods.SHARED_VERIFY].bind(params)
+            await self.engine(self.service.get_user, username)  # UnknownUser: the embedded line
+            shared = await asyncio.get_running_loop().run_in_executor(None, self.verification.result)
+            try:
+                result = await asyncio.wrap_future(shared)
+            except asyncio.CancelledError:
+                if not shared.cancelled():  # this task itself is cancelled, not the run
+                    raise
+                raise RuntimeError("the verification was cancelled by the shutdown") from None
+        except methods.InvalidParams as exc:
+            return protocol.error(msg_id, protocol.INVALID_PARAMS, str(exc))
+        except HitlError as exc:
+            return protocol.refusal(msg_id, exc)
+        except RuntimeError:  # shut down meanwhile
+            return protocol.error(msg_id, protocol.UNAVAILABLE, "The hitl-tui service is stopping; try again when "
+                                                                "it is back.")
+        return protocol.result(msg_id, methods.verify_answer(result))
 
     # --- running -----------------------------------------------------------------------------
 
@@ -162,6 +190,7 @@ class Server:
         size = (await self.engine(methods.head, self.service))["audit_size"]
         log("info", f"listening on {self.socket_path} (group {self.group or _group_name(os.getegid())}, mode 0660); "
                     f"database {self.service.path}, {size:,} audit entries")
+        self.spawn(approvals.expiry_clock(self))  # requests expire at their deadline (approvals.py)
         await self._stop.wait()
         return await self._shut_down(server)
 
@@ -173,8 +202,14 @@ class Server:
             self.socket_path.unlink()
         except OSError:
             pass
+        await asyncio.get_running_loop().run_in_executor(None, self.verification.close)  # before the database
         # the engine thread takes calls in order: the close (and its seal) runs after every call taken
         await self.engine(self.service.close)
+        # verify answers come back through the loop, not the engine thread: let them reach their
+        # clients (each ends quickly now: its run finished or was cancelled above, and a verify
+        # that comes after finds the engine closed and answers "stopping")
+        if self.answering:
+            await asyncio.wait(list(self.answering))
         for conn in list(self._connections):
             conn.close()
         await asyncio.sleep(0)
@@ -339,8 +374,9 @@ class Connection:
     async def _drain(self) -> bool:
         """Wait (under _send_lock) until the transport takes more; drop a client that stopped reading."""
         try:
-            await asyncio.wait_for(self.writer.drain(), self.limits.drain_timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.limits.drain_timeout):
+                await self.writer.drain()
+        except TimeoutError:
             log("warning", f"{self.who} stopped reading for {self.limits.drain_timeout:g} s; dropped")
             self.drop()
             return False
@@ -363,8 +399,10 @@ class Connection:
         try:
             while not self.closed:
                 try:
-                    line = await asyncio.wait_for(self.reader.readline(), self.limits.idle_timeout)
-                except asyncio.TimeoutError:
+                    # a timeout around the read itself: no task of its own per request, as wait_for makes
+                    async with asyncio.timeout(self.limits.idle_timeout):
+                        line = await self.reader.readline()
+                except TimeoutError:
                     why = f"idle for {self.limits.idle_timeout:g} s"
                     break
                 except ValueError:  # the StreamReader's limit: a line longer than a message may be
@@ -409,6 +447,16 @@ class Connection:
         refused = self.refused_here(msg_id, name)
         if refused is not None:
             await self.send(refused)
+            return
+        if name == methods.SHARED_VERIFY:  # minutes over a big trail: never on the engine thread
+            async def answer_verify() -> None:
+                await self.send(await self.server.verified(msg_id, self.peer.username, params))
+            answering = asyncio.ensure_future(answer_verify())
+            self.server.answering.add(answering)  # the shutdown waits for it before closing connections
+            try:
+                await answering
+            finally:
+                self.server.answering.discard(answering)
             return
         try:
             done = await self.server.engine(self.answer, msg_id, name, params)

@@ -35,6 +35,7 @@ STATUS_STYLES = {
     WorkflowStatus.REJECTED: "#ff6b6b",
     WorkflowStatus.CHANGES_REQUESTED: "#e0b84c",
     WorkflowStatus.WITHDRAWN: "dim",
+    WorkflowStatus.EXPIRED: "dim",
 }
 # Short forms for narrow columns: the badge and the stage are never cut, they shorten to these
 # instead (the help screen explains each, from these same maps).

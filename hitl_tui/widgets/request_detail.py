@@ -16,6 +16,7 @@ from ..core.decisions import TERMS
 from ..core.models import User, WorkflowRequest, WorkflowStatus
 from ..core.policy import Policy
 from ..render.chain import chain_progress
+from ..render.payload import filing_text
 from ..render.text import clean, format_value, local_time, plain, relative_age, risk_badge
 
 
@@ -107,6 +108,10 @@ class RequestDetail(VerticalScroll, can_focus=True):
                 out.append(f"{clean(key, single_line=True)}: ", style="bold")
                 out.append_text(plain(value))
                 out.append("\n")
+        if req.filing is not None:  # filed by an agent or a system: who, until when, its words, the exact payload
+            out.append("\n")
+            out.append_text(filing_text(req, self.now or self.clock(),
+                                        requester_user.role.label if requester_user else None))
         out.append("\nDescription\n", style="bold")
         out.append_text(plain(req.description or "(none)", single_line=False))
         out.append("\n")

@@ -17,7 +17,7 @@ def test_init_creates_db_key_and_first_admin(cli):
     users = cli.json("users", "list", "--json")
     assert users == [{"username": ME, "role": "compliance", "email": "me@example.com", "display_name": "Me Myself",
                       "active": True, "admin": True, "created_at": users[0]["created_at"],
-                      "key_id": users[0]["key_id"]}]
+                      "key_id": users[0]["key_id"], "integration": False, "owner": None}]
     assert len(users[0]["key_id"]) == 16  # the key the first administrator signs with
     with cli.service() as s:
         assert s.verify_audit().ok and s.stored_checkpoints()  # the new log is sealed by a checkpoint

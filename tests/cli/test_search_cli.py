@@ -53,7 +53,7 @@ BAD = [
                 "2d, 1d12h); age takes time since it was filed, > or < a duration (s m h d w), e.g. age:>2d, age:<3h."),
     ("type:yacht", "hitl-tui: Bad filter 'type:yacht': no workflow type 'yacht'; the policy has access_request, "
                    "budget_allocation, contract_approval, customer_escalation, deployment_approval, expense_approval, "
-                   "hiring_approval, infrastructure_change, refund_approval."),
+                   "hiring_approval, infrastructure_change, refund_approval, tool_call."),
 ]
 
 

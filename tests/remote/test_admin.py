@@ -137,7 +137,7 @@ def test_an_administrator_changes_the_directory_and_its_keys_and_no_one_else_can
     listed = {u["username"]: u for u in bob.json("users", "list", "--json")}
     assert listed[nora.name] | {"created_at": None} == {
         "username": nora.name, "role": "manager", "email": "nora@example.com", "display_name": "Nora Newcomer",
-        "active": True, "admin": False, "created_at": None, "key_id": None}
+        "active": True, "admin": False, "created_at": None, "key_id": None, "integration": False, "owner": None}
 
 
 RETAINED = 'retain_personal = "PT1S"\n'

@@ -117,3 +117,14 @@ def test_the_key_may_come_from_systemd_credentials(team: Team):
         assert team["bob"].ok("request", "list", "--view", "visible").exit_code == 0
     finally:
         assert service.stop() == 0
+
+
+def test_one_verification_serves_every_desk_until_the_trail_grows(team: Team, service):
+    """verify runs off the engine thread, once for everyone asking while the head stands still."""
+    alice, bob = team["alice"], team["bob"]
+    runs = lambda: service.log_text().count("verified the audit trail for the desks")  # noqa: E731
+    before = runs()
+    answers = [who.ok("verify-audit").stdout for who in (alice, bob, alice)]
+    assert all("audit chain verified" in a for a in answers) and runs() == before + 1
+    _file(alice, "Grows the trail")
+    assert "audit chain verified" in bob.ok("verify-audit").stdout and runs() == before + 2

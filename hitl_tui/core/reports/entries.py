@@ -106,6 +106,8 @@ def describe(rec: dict[str, Any]) -> str:
         return f"{verb} {where} as {d.get('decider_role', '?')}; now {after}{agent}{comment}"
     if action == AuditAction.WITHDRAWN:
         return f"withdrew the request{comment}"
+    if action == AuditAction.EXPIRED:
+        return f"expired undecided: its deadline {d.get('expires_at', '?')} passed; nobody may decide it now"
     if action == AuditAction.RESUBMITTED:
         return (f"resubmitted as revision {d.get('revision', '?')} ({d.get('risk_level', '?')} risk; chain "
                 f"{' -> '.join(str(r) for r in d.get('chain') or [])}){comment}")

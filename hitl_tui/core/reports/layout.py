@@ -116,7 +116,7 @@ def _activity(report: Report) -> Iterator[Block]:
         other = sum(c.values()) - sum(c[k] for k in cols)
         rows.append((actor, *(c[k] for k in cols), other))
     yield _table(("Actor", "Created", "Approved", "Rejected", "Changes requested", "Withdrawn", "Resubmitted",
-                  "Other (directory, keys)"), rows)
+                  "Expired", "Other (directory, keys)"), rows)
 
 
 def _flags(report: Report) -> Iterator[Block]:

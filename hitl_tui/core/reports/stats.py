@@ -141,10 +141,10 @@ class Stats:
             st.stages = len(chain) if isinstance(chain, list) else 0
         elif action in DECISION_ACTIONS:
             self._decision(seq, wid, action, actor, when, details, st)
-        elif action == AuditAction.WITHDRAWN:
-            st.status = "withdrawn"
+        elif action in (AuditAction.WITHDRAWN, AuditAction.EXPIRED):
+            st.status = str(action)
         if st.status in FINAL:
-            if st.status != "withdrawn" and st.created is not None and when is not None:
+            if st.status not in ("withdrawn", "expired") and st.created is not None and when is not None:
                 self.to_final.setdefault(st.wtype, Histogram()).add(when - st.created)
             self._fold(st)
             del self._open[wid]

@@ -260,6 +260,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ) WITHOUT ROWID;
     CREATE INDEX sealed_values_key ON sealed_values(key_id);
     """),
+    (13, "integration accounts, and requests filed for approval with their exact action", """
+    -- An integration is a directory account that is an AI agent or a system, not a person: it
+    -- files requests and reads its own, never decides (core/rbac.py); owner: the person
+    -- responsible for it.
+    ALTER TABLE users ADD COLUMN integration INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN owner TEXT;
+    -- A request filed with a payload (core/approvals.py): its canonical JSON and that text's
+    -- sha256, the caller's justification, the agent's name, the integration's owner when it
+    -- filed, and the deadline after which it expires undecided. NULL for every other request.
+    ALTER TABLE requests ADD COLUMN payload TEXT;
+    ALTER TABLE requests ADD COLUMN payload_sha256 TEXT;
+    ALTER TABLE requests ADD COLUMN justification TEXT;
+    ALTER TABLE requests ADD COLUMN agent TEXT;
+    ALTER TABLE requests ADD COLUMN owner TEXT;
+    ALTER TABLE requests ADD COLUMN expires_at TEXT;
+    -- the expiry sweep asks "anything due?" on every listing: an index of the open deadlines only
+    CREATE INDEX requests_deadline ON requests(expires_at)
+        WHERE expires_at IS NOT NULL AND status IN ('awaiting_approval', 'changes_requested');
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -110,12 +110,13 @@ def optimise_search_index(conn: Conn) -> None:
 # --- the tables' personal columns, rewritten after an erasure (erasure.py) ---------------------
 # Only the columns that hold personal values: updated_at and the rest stay as the trail made them.
 
-_PERSONAL_REQUEST_COLS = ("title", "description", "data")
+#: (payload and justification: a request filed for approval, core/approvals.py)
+PERSONAL_REQUEST_COLS = ("title", "description", "data", "payload", "justification")
 
 
 def rewrite_request(conn: Conn, workflow_id: str, values: dict[str, str]) -> None:
-    """values: some of title, description, data (JSON text), as a replay gives them."""
-    cols = [c for c in _PERSONAL_REQUEST_COLS if c in values]
+    """values: some of PERSONAL_REQUEST_COLS (data as JSON text), as a replay gives them."""
+    cols = [c for c in PERSONAL_REQUEST_COLS if c in values]
     if cols:
         conn.execute(f"UPDATE requests SET {', '.join(c + ' = ?' for c in cols)} WHERE id = ?",
                      (*(values[c] for c in cols), workflow_id))

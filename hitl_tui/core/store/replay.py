@@ -15,9 +15,11 @@ from .connection import Conn
 #: the requests columns a replay rebuilds, in the order core/replay.py keeps them
 REQUEST_COLS = ("workflow_type", "title", "description", "requester", "data", "risk_level", "risk_rank",
                 "risk_field", "risk_reason", "headline", "chain", "current_stage", "current_role", "status",
-                "revision", "created_at", "updated_at", "deciders", "policy_version")
+                "revision", "created_at", "updated_at", "deciders", "policy_version",
+                # filed for approval (core/approvals.py FILING_COLS); NULL for every other request
+                "payload", "payload_sha256", "justification", "agent", "owner", "expires_at")
 APPROVAL_COLS = ("role", "approver", "approver_role", "decision", "decided_at", "comments", "proposed_by")
-USER_COLS = ("role", "email", "display_name", "active", "admin", "created_at", "updated_at")
+USER_COLS = ("role", "email", "display_name", "active", "admin", "created_at", "updated_at", "integration", "owner")
 
 _TEMP = """
 CREATE TEMP TABLE IF NOT EXISTS replay_requests (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,

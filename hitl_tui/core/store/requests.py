@@ -11,7 +11,8 @@ from ..models import Approval, Decision, InboxView, RequestSummary, RiskLevel, R
 from .connection import Conn
 
 FULL_COLS = ("id, workflow_type, title, description, requester, data, risk_level, risk_field, risk_reason, "
-             "chain, current_stage, status, revision, created_at, updated_at")
+             "chain, current_stage, status, revision, created_at, updated_at, "
+             "payload, payload_sha256, justification, agent, owner, expires_at, policy_version")
 SUMMARY_COLS = ("r.id, r.workflow_type, r.title, r.requester, r.headline, r.risk_level, r.status, "
                 "r.current_stage, r.chain, r.current_role, r.created_at, r.updated_at")
 
@@ -362,6 +363,26 @@ def pending_ids(conn: Conn, username: str, decidable: frozenset[Role], limit: in
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [r[0] for r in conn.execute(sql, args)]
+
+
+# --- deadlines (core/approvals.py) ------------------------------------------------------------
+
+#: the statuses a deadline still applies to (the partial index requests_deadline, migration 13)
+_OPEN = "status IN ('awaiting_approval', 'changes_requested')"
+
+
+def next_deadline(conn: Conn) -> str | None:
+    """The earliest deadline of a request still open (from the index alone), None when none has one."""
+    row = conn.execute(f"SELECT min(expires_at) FROM requests WHERE expires_at IS NOT NULL AND {_OPEN}").fetchone()
+    return row[0] if row else None
+
+
+def overdue(conn: Conn, now: str) -> list[dict[str, Any]]:
+    """The open requests whose deadline is `now` or earlier, deadline first."""
+    cur = conn.execute(f"SELECT id, status, current_stage, revision, expires_at FROM requests "
+                       f"WHERE expires_at IS NOT NULL AND expires_at <= ? AND {_OPEN} ORDER BY expires_at, id", (now,))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
 def decode_data(text: str) -> dict[str, Any]:

@@ -8,12 +8,13 @@ from typing import Any, Callable
 from ..models import Role, User
 from .connection import Conn
 
-_COLS = "username, role, email, display_name, active, admin, created_at"
+_COLS = "username, role, email, display_name, active, admin, created_at, integration, owner"
 
 
 def _user(row: tuple[Any, ...]) -> User:
     return User(username=row[0], role=Role(row[1]), email=row[2], display_name=row[3],
-                active=bool(row[4]), admin=bool(row[5]), created_at=datetime.fromisoformat(row[6]))
+                active=bool(row[4]), admin=bool(row[5]), created_at=datetime.fromisoformat(row[6]),
+                integration=bool(row[7]), owner=row[8])
 
 
 def get(conn: Conn, username: str) -> User | None:
@@ -28,9 +29,10 @@ def list_all(conn: Conn, include_inactive: bool = True) -> list[User]:
 
 def insert(conn: Conn, user: User, now: str) -> None:
     conn.execute(
-        "INSERT INTO users (username, role, email, display_name, active, admin, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (user.username, user.role.value, user.email, user.display_name, int(user.active), int(user.admin), now, now),
+        "INSERT INTO users (username, role, email, display_name, active, admin, created_at, updated_at, integration, "
+        "owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (user.username, user.role.value, user.email, user.display_name, int(user.active), int(user.admin), now, now,
+         int(user.integration), user.owner),
     )
 
 

@@ -1,0 +1,56 @@
+"""The desk's detail of a request an agent filed for approval: who filed it for which agent, how
+long it has waited and until when, its justification marked as the agent's words, and the exact
+payload pretty-printed: literally (no markup, escapes made visible) and bounded."""
+
+from __future__ import annotations
+
+import re
+
+from hitl_tui.render.payload import MAX_LINES, MAX_VALUE
+
+from .conftest import screen_text, settle
+
+HOSTILE = {"tool": "refund", "order_id": "1234", "amount": "25.00",
+           "note": "[@click=app.quit]Pay me[/] [bold red]URGENT[/] \x1b[2J\x1b]52;c;ZXZpbA==\x07 \u202etxt.exe",
+           "long": "z" * 3000, "rows": [{"n": i} for i in range(MAX_LINES)]}
+
+
+async def test_an_agents_request_is_shown_literally_and_bounded(desk):
+    svc = desk.service()
+    svc.set_user_admin("eve.exec", True)
+    svc.approvals.add_integration("billing-bot", "employee", "alice", actor="eve.exec")
+    wid = svc.approvals.file("billing-bot", "tool_call", "Refund order 1234", HOSTILE, timeout=3600,
+                             justification="[b]trust me[/b]\x1b[31m ignore previous instructions", agent="billing-agent")
+    app = desk.app("bob.manager")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        shown = screen_text(app)
+        assert app.is_running  # the markup in the payload clicked nothing
+        assert "Filed by billing-bot (Employee, integration of alice) for agent billing-agent" in shown
+        assert re.search(r"waiting since \S+ \S+ \(just now\), until \S+ \S+ \(in (59m|1h)\)", shown), shown
+        assert "Justification (the agent's words: nobody has checked them)" in shown
+        assert "[b]trust me[/b]\\x1b[31m ignore previous instructions" in shown
+        assert '"note": "[@click=app.quit]Pay me[/] [bold red]URGENT[/] \\u001b[2J\\u001b]52;c;ZXZpbA==\\u0007' in shown
+        assert "\\u202etxt.exe" in shown and "\u202e" not in shown and "\x1b" not in shown and "\x07" not in shown
+        assert f'"long": "{"z" * MAX_VALUE}" … {3000 - MAX_VALUE:,} more characters' in shown
+        assert f"more lines (all of it: hitl-tui request show {wid} --json)" in shown
+
+
+def test_the_accessible_desk_reads_an_agents_request_as_sentences(tmp_path):
+    from tests.ui.test_accessible import World, assert_plain, out
+
+    world = World(tmp_path)
+    svc = world.service()
+    try:
+        svc.approvals.add_integration("billing-bot", "employee", "alice", actor="alice")
+        wid = svc.approvals.file("billing-bot", "tool_call", "Refund order 1234", HOSTILE, timeout=3600,
+                                 justification="trust me\x1b[31m", agent="billing-agent")
+    finally:
+        svc.close(checkpoint=False)
+    text = out(world.run("show 1\n"))
+    assert_plain(text)
+    lines = text.splitlines()
+    assert "Filed for approval by billing-bot (an integration of alice), for the agent billing-agent." in lines
+    assert "Justification, in the agent's words, checked by nobody: trust me\\x1b[31m" in lines
+    assert any(line.startswith("Payload, sha256 ") for line in lines)
+    assert '    "order_id": "1234",' in lines and f"more lines (all of it: hitl-tui request show {wid} --json)" in text
