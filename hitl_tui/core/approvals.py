@@ -70,7 +70,11 @@ class Draft:
         """The type's field values, read from the payload (payloads.fields_for)."""
         wtype = policy.workflow_type(workflow_type)
         parsed = self.payload_object()
-        return payloads.fields_for([f.name for f in wtype.fields], parsed)
+        found = payloads.fields_for([f.name for f in wtype.fields], parsed)
+        money = [f.name for f in wtype.fields if f.kind == "money" and f.name in found]
+        if money:
+            payloads.check_currency(parsed, policy.currency, money[0])
+        return found
 
     def payload_object(self) -> dict[str, Any]:
         import json

@@ -84,6 +84,25 @@ def fields_for(field_names: list[str] | tuple[str, ...], payload: Mapping[str, A
     return found
 
 
+#: where a payload may say which currency its amounts are in
+CURRENCY = "currency"
+
+
+def check_currency(payload: Mapping[str, Any], currency: str, field: str) -> None:
+    """A payload that names a currency for its money must name the policy's: the risk bands are
+    in that currency, and the desk shows the amount in it, so 740 EUR assessed and shown as
+    740 USD would mislead the approver. Refused in one line (nothing converts currencies)."""
+    arguments = payload.get(ARGUMENTS)
+    nested = arguments if isinstance(arguments, Mapping) else {}
+    named = payload.get(CURRENCY, nested.get(CURRENCY))
+    if named is None:
+        return
+    if not isinstance(named, str) or named.strip().upper() != currency.upper():
+        raise ValidationFailed(f"payload.{CURRENCY} is {str(named)[:20]!r}, but this policy's amounts are in "
+                               f"{currency}: give {field} in {currency} (nothing is converted), or leave "
+                               f"{CURRENCY} out.", CURRENCY)
+
+
 class _Walk:
     """One pass over the payload: types, depth and a running size, so a huge one is refused
     long before it is encoded."""

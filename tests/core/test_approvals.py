@@ -139,6 +139,20 @@ def test_a_bad_payload_is_refused_in_one_line_and_nothing_is_written(desk, paylo
     assert desk.audit_size() == size
 
 
+def test_an_amount_in_another_currency_than_the_policys_is_refused_not_shown_as_the_policys(desk):
+    before = desk.audit_size()
+    with pytest.raises(ValidationFailed) as refused:
+        file(desk, {"tool": "refund", "amount": "740.00", "currency": "EUR"})
+    assert str(refused.value) == ("payload.currency is 'EUR', but this policy's amounts are in USD: give amount "
+                                  "in USD (nothing is converted), or leave currency out.")
+    with pytest.raises(ValidationFailed):
+        file(desk, {"tool": "refund", "arguments": {"amount": "740.00", "currency": 978}})
+    assert desk.audit_size() == before
+    same = desk.get_workflow(file(desk, {"tool": "refund", "amount": "740.00", "currency": "usd"}))
+    assert same.risk_level.value == "MEDIUM"
+    file(desk, {"tool": "deploy", "currency": "EUR"})  # no amount: nothing is read in a currency
+
+
 def test_a_huge_payload_is_refused_before_it_is_encoded(desk):
     huge = {"rows": [{"n": i, "text": "y" * 100} for i in range(200_000)]}  # ~25 MB as JSON
     with pytest.raises(ValidationFailed, match="too large"):
