@@ -6,6 +6,8 @@ lock, policy and key (see service.py).
 
 from __future__ import annotations
 
+import functools
+
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
@@ -124,7 +126,8 @@ class ReadsMixin:
         decidable = rbac.decidable_by(self.policy, user)
 
         def run(conn: Conn) -> list[WorkflowRequest]:
-            return self._load_many(conn, req_sql.pending_ids(conn, user.username, decidable, limit))
+            return self._load_many(conn, req_sql.pending_ids(conn, user.username, decidable, limit,
+                                                             segregated_owner=self._segregated_owner(conn, user)))
         return self._read(run)
 
     def get_pending_approvals_for(self, viewer: str, owner: str, limit: int | None = None) -> list[WorkflowRequest]:
@@ -133,10 +136,16 @@ class ReadsMixin:
         rbac.check_see_queue(self.policy, self.get_user(viewer), owner)
         return self.get_pending_approvals(owner, limit)
 
-    def _view_args(self, viewer: str) -> tuple[User, frozenset[Role], bool]:
+    def _view_args(self, viewer: str) -> tuple[User, frozenset[Role], bool, bool]:
+        """Who `viewer` is, the roles they decide for, whether they see everything, and whether
+        what their integrations file is kept out of what awaits them (rbac.check_decide)."""
         user = self.get_user(viewer)
         policy = self.policy
-        return user, rbac.decidable_by(policy, user), rbac.sees_everything(policy, user)
+        return (user, rbac.decidable_by(policy, user), rbac.sees_everything(policy, user),
+                self._read(self._segregated_owner, user))
+
+    def _segregated_owner(self, conn: Conn, user: User) -> bool:
+        return self.policy.access.segregate_owners and user_sql.owns_integration(conn, user.username)
 
     def list_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *,
                       search: "str | Filter | None" = None, sort: "str | SortOrder" = "oldest",
@@ -148,17 +157,18 @@ class ReadsMixin:
         check_inputs(viewer=viewer)
         flt, order = self._filter(search), parse_sort(sort)
         self.approvals.sweep_on_read()  # an expired request leaves every inbox before it is listed
-        user, decidable, oversight = self._view_args(viewer)
-        return self._read(req_sql.list_view, InboxView.parse(view), user.username, decidable, oversight, flt, order,
+        user, decidable, oversight, owner = self._view_args(viewer)
+        return self._read(functools.partial(req_sql.list_view, segregated_owner=owner), InboxView.parse(view),
+                          user.username, decidable, oversight, flt, order,
                           max(1, min(int(limit), 1000)), max(0, int(offset)), utc_now())
 
     def count_requests(self, viewer: str, view: InboxView | str = InboxView.AWAITING_ME, *,
                        search: "str | Filter | None" = None) -> int:
         check_inputs(viewer=viewer)
         flt = self._filter(search)
-        user, decidable, oversight = self._view_args(viewer)
-        return self._read(req_sql.count_view, InboxView.parse(view), user.username, decidable, oversight, flt,
-                          utc_now())
+        user, decidable, oversight, owner = self._view_args(viewer)
+        return self._read(functools.partial(req_sql.count_view, segregated_owner=owner), InboxView.parse(view),
+                          user.username, decidable, oversight, flt, utc_now())
 
     def count_views(self, viewer: str, views: "Iterable[InboxView | str]" = tuple(InboxView), *,
                     search: "str | Filter | None" = None,
@@ -169,7 +179,7 @@ class ReadsMixin:
         (a newer filter makes these counts pointless)."""
         check_inputs(viewer=viewer)
         flt = self._filter(search)
-        user, decidable, oversight = self._view_args(viewer)
+        user, decidable, oversight, owner = self._view_args(viewer)
         counts: dict[InboxView, int] = {}
         conn = self._reader()
         try:
@@ -177,7 +187,8 @@ class ReadsMixin:
                 if stop is not None and stop():
                     break
                 view = InboxView.parse(view)
-                counts[view] = req_sql.count_view(conn, view, user.username, decidable, oversight, flt, utc_now())
+                counts[view] = req_sql.count_view(conn, view, user.username, decidable, oversight, flt, utc_now(),
+                                                  segregated_owner=owner)
         except DbError as exc:
             raise translate(exc, self.path) from None
         finally:

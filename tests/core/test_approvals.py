@@ -91,6 +91,21 @@ def test_the_owner_may_not_decide_what_their_integration_filed_unless_the_policy
     assert desk.approvals.decision("billing-bot", wid).outcome is ApprovalOutcome.APPROVED
 
 
+def test_what_an_owners_integration_files_does_not_wait_for_the_owner_who_may_not_decide_it(desk):
+    wid = file(desk)
+    awaiting = lambda who: [r.id for r in desk.list_requests(who, InboxView.AWAITING_ME)]  # noqa: E731
+    assert wid in awaiting("tom.manager") and wid not in awaiting("sarah.manager")
+    assert desk.count_requests("sarah.manager", InboxView.AWAITING_ME) == 0
+    assert desk.count_views("sarah.manager")[InboxView.AWAITING_ME] == 0
+    assert wid not in [r.id for r in desk.get_pending_approvals("sarah.manager")]
+    assert wid in [r.id for r in desk.get_pending_approvals("tom.manager")]
+    from hitl_tui.core.policy_store import compose_text
+
+    text, source = compose_text()
+    desk.apply_policy(text.replace("segregate_owners = true", "segregate_owners = false"), source=source, actor=ADMIN)
+    assert wid in awaiting("sarah.manager")  # the policy lets owners decide: it waits for her again
+
+
 # --- the payload -----------------------------------------------------------------------------------
 
 def test_the_risk_and_the_chain_come_from_the_payload_so_a_refund_over_500_needs_a_director(desk):

@@ -285,7 +285,7 @@ def test_migration_5_indexes_a_database_made_before_it(db_path, db_key, service,
 
 def _plans(svc, user, view, text, sort, dense, monkeypatch):
     monkeypatch.setattr(req_sql, "DENSE_MATCHES", 1 if dense else 10**9)
-    user_obj, decidable, oversight = svc._view_args(user)
+    user_obj, decidable, oversight, _owner = svc._view_args(user)
     flt, now = svc.parse_filter(text), datetime.now(timezone.utc)
     out = []
     for sql, args in (req_sql.page_query(svc._conn, view, user_obj.username, decidable, oversight, flt,
@@ -339,7 +339,7 @@ async def test_the_async_api_passes_search_and_counts_through(tmp_path):
 def test_counting_what_a_person_may_see_reads_indexes_only(service, desk, monkeypatch):
     """Migrations 6 and 7: the 'all I may see' count of someone without oversight, and the
     requests they decided, come from covering indexes: no row of requests or approvals is read."""
-    user, decidable, oversight = service._view_args("sarah.manager")
+    user, decidable, oversight, _owner = service._view_args("sarah.manager")
     sql, args = req_sql.count_query(service._conn, InboxView.VISIBLE, user.username, decidable, oversight,
                                     service.parse_filter(None), datetime.now(timezone.utc))
     plan = [row[3] for row in service._conn.execute("EXPLAIN QUERY PLAN " + sql, args)]

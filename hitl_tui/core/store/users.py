@@ -49,3 +49,9 @@ def update(conn: Conn, username: str, now: str, **changes: Any) -> None:
 def has_admin(conn: Conn) -> bool:
     return conn.execute("SELECT 1 FROM users WHERE admin = 1 AND active = 1 LIMIT 1").fetchone() is not None
 
+
+
+def owns_integration(conn: Conn, username: str) -> bool:
+    """Is `username` the owner of an integration account (active or not: what it filed stays)?"""
+    return conn.execute("SELECT 1 FROM users WHERE owner = ? AND integration = 1 LIMIT 1",
+                        (username,)).fetchone() is not None
