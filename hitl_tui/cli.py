@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "hitl_tui.commands.doctor:doctor",
     "receipt": "hitl_tui.commands.receipts:receipt",
     "verify-receipt": "hitl_tui.commands.receipts:verify_receipt",
+    "mcp": "hitl_tui.commands.mcp:mcp",
 }
 
 
