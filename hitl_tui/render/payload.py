@@ -26,6 +26,8 @@ MAX_VALUE = 240
 #: lines of payload shown before the rest is left to `request show --json`
 MAX_LINES = 200
 _INDENT = "  "
+#: a list of scalars that fits in this many columns (with its indent and key) is shown on one line
+FLAT_WIDTH = 72
 
 
 def payload_lines(filing: Filing, workflow_id: str, *, max_value: int = MAX_VALUE,
@@ -51,6 +53,9 @@ def _value(value: Any, depth: int, key: str, comma: str, out: list[str], max_val
         for i, (k, v) in enumerate(items):
             _value(v, depth + 1, _scalar(k, max_value) + ": ", "," if i < len(items) - 1 else "", out, max_value)
         out.append(f"{pad}}}{comma}")
+    elif isinstance(value, list) and value and (flat := _flat(value, max_value)) is not None \
+            and len(pad) + len(key) + len(flat) + len(comma) <= FLAT_WIDTH:
+        out.append(f"{pad}{key}{flat}{comma}")  # [1, 2, 3] on one line: forty numbers need not fill the pane
     elif isinstance(value, list) and value:
         out.append(f"{pad}{key}[")
         for i, v in enumerate(value):
@@ -58,6 +63,13 @@ def _value(value: Any, depth: int, key: str, comma: str, out: list[str], max_val
         out.append(f"{pad}]{comma}")
     else:
         out.append(f"{pad}{key}{_scalar(value, max_value)}{comma}")
+
+
+def _flat(values: list[Any], max_value: int) -> str | None:
+    """A list of scalars on one line, or None when it holds an object or a list."""
+    if any(isinstance(v, (dict, list)) for v in values):
+        return None
+    return "[" + ", ".join(_scalar(v, max_value) for v in values) + "]"
 
 
 def _scalar(value: Any, max_value: int) -> str:

@@ -54,3 +54,22 @@ def test_the_accessible_desk_reads_an_agents_request_as_sentences(tmp_path):
     assert "Justification, in the agent's words, checked by nobody: trust me\\x1b[31m" in lines
     assert any(line.startswith("Payload, sha256 ") for line in lines)
     assert '    "order_id": "1234",' in lines and f"more lines (all of it: hitl-tui request show {wid} --json)" in text
+
+
+def test_a_short_list_of_values_takes_one_line_and_a_long_one_a_line_each():
+    from datetime import datetime, timezone
+
+    from hitl_tui.core.models import Filing
+    from hitl_tui.core.payloads import checked
+    from hitl_tui.render.payload import FLAT_WIDTH, payload_lines
+
+    payload = {"lines": list(range(10)), "skus": ["A-1", "B-2"], "rows": [{"n": 1}], "many": list(range(40))}
+    made = checked(payload)
+    filing = Filing(payload_text=made.text, payload_sha256=made.sha256,
+                    expires_at=datetime(2030, 1, 1, tzinfo=timezone.utc))
+    lines = payload_lines(filing, "WF-1")
+    assert '  "lines": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],' in lines
+    assert '  "skus": ["A-1", "B-2"]' in lines  # the last member: no comma
+    assert '  "rows": [' in lines and '      "n": 1' in lines  # an object inside: a line each
+    assert '  "many": [' in lines and "    39" in lines  # too wide for one line
+    assert all(len(line) <= FLAT_WIDTH for line in lines)
