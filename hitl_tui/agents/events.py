@@ -38,6 +38,8 @@ class DecisionProposal:
     decision: Decision
     rationale: str
     comments: str = ""
+    #: the comment is the human's own, typed in the question (not the model's suggestion)
+    comment_typed: bool = False
 
 
 @dataclass(frozen=True)

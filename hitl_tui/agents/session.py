@@ -3,7 +3,10 @@
 Implements the Assistant protocol (events.py). A turn streams the agent's reply as TextDelta,
 reports tool use as ToolActivity while it happens, and ends with the proposals and drafts the
 tools raised (for the human to confirm), then TurnDone; or TurnFailed if the model could not
-answer. Nothing in here decides or files anything.
+answer. A final answer with no words in it gives way to the tools' own reports (small models
+often end a turn that way); with no tool run either, it is a TurnFailed. A comment the human typed
+in the question goes to the tools, so that a proposal carries the human's words, not the
+model's. Nothing in here decides or files anything.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from .events import ChatEvent, DecisionProposal, DraftRequest, TextDelta, TurnDo
 from .memory import RecentMemoryStore
 from .names import AGENT_NAMES, resolve_agent, route
 from .offline.llm import OfflineAssistantLLM
+from .offline.parser import typed_comment
 from .registry import register_agents, register_tools
 from .settings import ModelSettings
 from .tfx import Message, TFrameXApp
@@ -39,7 +43,8 @@ class AgentSession:
         if self.settings.configured:
             self.llm = CheckedOpenAIChatLLM(
                 self.settings.model, self.settings.base_url, self.settings.api_key,
-                timeout=self.settings.timeout, max_retries=self.settings.max_retries)
+                timeout=self.settings.timeout, max_retries=self.settings.max_retries,
+                temperature=self.settings.temperature, context=self.settings.context)
         else:
             self.llm = OfflineAssistantLLM(service.policy)
         # mcp_config_file=None: never load or spawn MCP servers from whatever directory we run in
@@ -74,11 +79,11 @@ class AgentSession:
                 yield event
 
     async def _turn(self, name: str, text: str) -> AsyncIterator[ChatEvent]:
-        self.tools.start_turn(name)
+        self.tools.start_turn(name, typed_comment(text, self.tools.policy))
         self._sink.drain()
         mark = self.memory.mark()
         held: list[ChatEvent] = []  # proposals and drafts: shown after the reply that explains them
-        said = False
+        said = ""
         try:
             context = await self._runtime()
             if self.settings.stream or self.offline:
@@ -86,14 +91,14 @@ class AgentSession:
                     for event in self._pending(held):
                         yield event
                     if chunk.content:
-                        said = True
+                        said += chunk.content
                         yield TextDelta(name, chunk.content)
             else:
                 reply = await context.call_agent(name, Message(role="user", content=text))
                 for event in self._pending(held):
                     yield event
                 if reply.content:
-                    said = True
+                    said = reply.content
                     yield TextDelta(name, reply.content)
         except ModelUnavailable as exc:
             self.memory.rollback(mark)
@@ -109,8 +114,17 @@ class AgentSession:
             return
         for event in self._pending(held):
             yield event
-        if not said:
-            yield TextDelta(name, "(no reply from the model)")
+        if not _says_something(said):
+            if not self.tools.reports:  # nothing computed, nothing said: not an answer
+                self.memory.rollback(mark)
+                yield TurnFailed(name, f"The model ({self.settings.describe()}) gave an empty answer; ask again "
+                                       f"or rephrase. Nothing was changed.")
+                yield TurnDone(name)
+                return
+            # Small models often end a turn with nothing after the tools ran: the tools' own
+            # reports (the pending list, the status, the trail) are the answer.
+            reports = dict.fromkeys(self.tools.reports)  # a model that repeats a call gets one copy
+            yield TextDelta(name, ("\n" if said else "") + "\n\n".join(reports) + "\n")
         for event in held:
             yield event
         yield TurnDone(name)
@@ -128,6 +142,11 @@ class AgentSession:
             await context.__aexit__(None, None, None)
         elif hasattr(self.llm, "close"):
             await self.llm.close()
+
+
+def _says_something(text: str) -> bool:
+    """An answer worth showing has at least a word in it (not "", "." or a stray fence)."""
+    return any(ch.isalnum() for ch in text)
 
 
 __all__ = ["AgentSession"]

@@ -1,8 +1,8 @@
 """Which model the assistant talks to: an OpenAI-compatible endpoint, or none (offline).
 
 The choices are the [llm] settings (core/settings.py: HITL_LLM_BASE_URL, HITL_LLM_MODEL,
-HITL_LLM_STREAM, HITL_LLM_TIMEOUT, or base_url/model/stream/timeout under [llm] in the config
-file); ModelSettings is what the assistant is built from, with the API key added:
+HITL_LLM_STREAM, HITL_LLM_TIMEOUT, HITL_LLM_TEMPERATURE, HITL_LLM_CONTEXT, or the same names under
+[llm] in the config file); ModelSettings is what the assistant is built from, with the API key added:
 
 HITL_LLM_API_KEY    optional; otherwise the OS keyring entry service "hitl-tui-llm",
                     username = the base URL (real keyrings only, with a time limit). A secret,
@@ -36,6 +36,9 @@ class ModelSettings:
     stream: bool = True
     timeout: float = 60.0
     max_retries: int = 1
+    temperature: float = 0.2
+    #: the model's context size in tokens: bounds the reply asked for (checked_llm.py)
+    context: int = 8192
 
     @property
     def configured(self) -> bool:
@@ -60,7 +63,8 @@ def load_model_settings(env: Mapping[str, str] | None = None, *, keyring_timeout
     if not llm.base_url or not llm.model:
         return ModelSettings()
     key, source = _api_key(os.environ if env is None else env, llm.base_url, keyring_timeout)
-    return ModelSettings(llm.base_url, llm.model, key, source, llm.stream, llm.timeout)
+    return ModelSettings(llm.base_url, llm.model, key, source, llm.stream, llm.timeout,
+                         temperature=llm.temperature, context=llm.context)
 
 
 def _api_key(env: Mapping[str, str], base_url: str, timeout: float) -> tuple[str | None, str]:

@@ -63,14 +63,20 @@ class SessionTools:
         #: the agent whose turn is running (set by the session), named in the events
         self.agent = ""
         self._proposed_this_turn = False
+        #: a comment or reason the human typed in this turn's question: it wins over the model's
+        self._typed_comment = ""
+        #: what the tools reported this turn, for when the model's own answer says nothing
+        self.reports: list[str] = []
 
     @property
     def policy(self):
         return self._service.policy
 
-    def start_turn(self, agent: str) -> None:
+    def start_turn(self, agent: str, typed_comment: str = "") -> None:
         self.agent = agent
         self._proposed_this_turn = False
+        self._typed_comment = " ".join(typed_comment.split())
+        self.reports = []
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -80,8 +86,11 @@ class SessionTools:
             activity, payload = what()
         except HitlError as exc:
             self._sink.emit(ToolActivity(self.agent, f"refused ({doing[:80]}): {exc}"))
+            self.reports.append(f"Refused ({doing[:80]}): {exc}")
             return _json({"refused": str(exc)})
         self._sink.emit(ToolActivity(self.agent, activity))
+        if payload.get("report"):
+            self.reports.append(str(payload["report"]))
         return _json(payload)
 
     def _me(self):
@@ -216,9 +225,11 @@ class SessionTools:
             why = " ".join(str(rationale or "").split()) or (
                 f"{req.risk_level.value} risk ({req.risk_reason}); stage {req.current_stage + 1} "
                 f"({req.current_role.label if req.current_role else '?'}) is {self.username}'s to decide.")
-            note = " ".join(str(comments or "").split())
+            # the human's own words, when they typed a comment in the question, over the model's
+            note = self._typed_comment or " ".join(str(comments or "").split())
             self._proposed_this_turn = True
-            self._sink.emit(DecisionProposal(self.agent, req.id, chosen, why, note))
+            self._sink.emit(DecisionProposal(self.agent, req.id, chosen, why, note,
+                                             comment_typed=bool(self._typed_comment)))
             verb = TERMS[chosen].verb
             lines = [f"Proposal (NOT decided): {verb} {req.id} {reports.quoted(req.title, 120)} at stage "
                      f"{req.current_stage + 1} ({req.current_role.label if req.current_role else '?'}).",

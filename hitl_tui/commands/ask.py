@@ -115,11 +115,13 @@ def _show(service, username: str, item: DecisionProposal | DraftRequest) -> None
     click.echo()
     if isinstance(item, DecisionProposal):
         title = service.get_workflow_for(username, item.workflow_id).title
-        click.echo(f"Proposal from {item.agent} (the agent's words; nothing is decided yet):")
+        click.echo(f"Proposal from {item.agent} (nothing is decided yet):")
         click.echo(f"  {TERMS[item.decision].verb} {item.workflow_id} \u201c{safe(title)}\u201d")
-        click.echo(f"  Rationale: {safe(item.rationale)}")
-        if item.comments:
-            click.echo(f"  Comments for the requester: {safe(item.comments)}")
+        if item.comments:  # recorded with the decision: the human's words, or marked as the agent's
+            whose = "Your comment" if item.comment_typed else f"Comment suggested by {item.agent}"
+            click.echo(f"  {whose} (recorded with the decision): {safe(item.comments)}")
+        click.echo(f"  {item.agent}'s rationale (the agent's words, not recorded as your comment): "
+                   f"{safe(item.rationale)}")
         return
     wtype = service.policy.workflow_type(item.workflow_type)
     click.echo(f"Draft from {item.agent} (nothing is filed yet):")

@@ -184,6 +184,11 @@ class LlmSettings(BaseModel):
     """Stream replies; false asks for whole replies (for servers whose streaming breaks tool calls)."""
     timeout: float = Field(60.0, gt=0, le=3600, **_allowed("a number of seconds above 0, at most 3600"))
     """Seconds allowed for one model call."""
+    temperature: float = Field(0.2, ge=0, le=2, **_allowed("a number from 0 to 2"))
+    """Sampling temperature sent with every request; low keeps tool calls and answers steady."""
+    context: int = Field(8192, ge=512, le=1_048_576, **_allowed("a number of tokens from 512 to 1048576"))
+    """The model's context size in tokens (as the server was started with); each request asks for
+    no longer a reply than fits in what the prompt leaves of it."""
 
     @field_validator("base_url", "model", mode="before")
     @classmethod

@@ -1,8 +1,13 @@
-"""A small OpenAI-compatible /chat/completions server on 127.0.0.1, for the real OpenAIChatLLM.
+"""A small OpenAI-compatible /chat/completions server on 127.0.0.1, for the real model wrapper.
 
-The test scripts the replies (text, tool calls, an HTTP error), in order; the server answers in
-the format the request asks for (JSON, or server-sent events when "stream": true) and records
-every request so the test can check what the model was sent.
+The test scripts the replies (text, tool calls, an HTTP error, a reply that breaks off, a hang),
+in order; the server answers in the format the request asks for (JSON, or server-sent events when
+"stream": true) and records every request so the test can check what the model was sent.
+
+It keeps the habits of the real local servers: text is whatever the script says (a model writing
+its tool call as text, or a <think> block, is scripted as Text), and with `strict_content` it
+answers HTTP 500 to an assistant tool-call message that has no string `content`, as
+llama-cpp-python's server does.
 """
 
 from __future__ import annotations
@@ -31,7 +36,25 @@ class Status:
     message: str = "the model is on fire"
 
 
-Reply = Text | Calls | Status | Callable[[dict], "Text | Calls | Status"]
+@dataclass
+class Break:
+    """200, then the reply stops part-way: a stream sends the first `deltas` events and closes
+    without finishing; a whole reply sends part of its body and closes."""
+
+    content: str = "Let me look that up for"
+    deltas: int = 3
+
+
+@dataclass
+class Hang:
+    """Say nothing for `seconds` (before the headers, or after them when streaming and
+    `after_headers`), as an overloaded server does; the client's timeout ends it."""
+
+    seconds: float = 30.0
+    after_headers: bool = False
+
+
+Reply = Text | Calls | Status | Break | Hang | Callable[[dict], "Text | Calls | Status | Break | Hang"]
 
 
 @dataclass
@@ -54,13 +77,17 @@ class FakeModel:
     replies: list[Reply] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     base_url: str = ""
+    #: refuse a tool-call message without string content, as llama-cpp-python's server does (off
+    #: for tests of code that talks through plain tframex, which leaves it out)
+    strict_content: bool = False
     _server: ThreadingHTTPServer | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def script(self, *replies: Reply) -> "FakeModel":
         self.replies.extend(replies)
         return self
 
-    def next_reply(self, body: dict) -> Text | Calls | Status:
+    def next_reply(self, body: dict) -> Text | Calls | Status | Break | Hang:
         if not self.replies:
             return Status(599, "the test scripted no more replies")
         reply = self.replies.pop(0)
@@ -79,9 +106,17 @@ class FakeModel:
                 model.requests.append(Recorded(self.path, dict(self.headers), body))
                 if not self.path.endswith("/chat/completions"):
                     return self._json(404, {"error": {"message": f"no route {self.path}"}})
+                bare = [m for m in body.get("messages", [])
+                        if m.get("role") == "assistant" and m.get("tool_calls") and not isinstance(m.get("content"), str)]
+                if model.strict_content and bare:
+                    return self._json(500, {"error": {"message": "'content' is a required property (assistant message)"}})
                 reply = model.next_reply(body)
                 if isinstance(reply, Status):
                     return self._json(reply.code, {"error": {"message": reply.message}})
+                if isinstance(reply, Hang):
+                    return self._hang(reply, bool(body.get("stream")))
+                if isinstance(reply, Break):
+                    return self._break(reply, bool(body.get("stream")))
                 if body.get("stream"):
                     return self._sse(reply)
                 return self._json(200, {"choices": [{"index": 0, "message": _message(reply),
@@ -104,12 +139,39 @@ class FakeModel:
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")
 
+            def _hang(self, reply: Hang, stream: bool) -> None:
+                if stream and reply.after_headers:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    self.wfile.write(f"data: {json.dumps(_deltas(Text('Thinking'))[0])}\n\n".encode())
+                    self.wfile.flush()
+                model._stopping.wait(reply.seconds)
+                self.close_connection = True
+
+            def _break(self, reply: Break, stream: bool) -> None:
+                self.send_response(200)
+                if stream:
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    for delta in _deltas(Text(reply.content))[: reply.deltas]:
+                        self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
+                else:
+                    data = json.dumps({"choices": [{"index": 0, "message": _message(Text(reply.content))}]}).encode()
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server:
             self._server.shutdown()
             self._server.server_close()

@@ -33,12 +33,13 @@ def cli(db_path: Path, key: bytes, *args: str, env: dict[str, str] | None = None
                            output=proc.stdout + proc.stderr)
 
 
-def in_a_terminal(db_path: Path, key: bytes, question: str, typed: str) -> tuple[int, str, str]:
+def in_a_terminal(db_path: Path, key: bytes, question: str, typed: str,
+                  env_more: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run `python -m hitl_tui ask` with a pseudo-terminal on stdin, typing `typed` into it."""
     keep = ("PATH", "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME",
             "XDG_RUNTIME_DIR", "PYTHON_KEYRING_BACKEND")
     env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.update(HITL_DB_KEY=key.hex(), LANG="C.UTF-8", PYTHONIOENCODING="utf-8")
+    env.update(HITL_DB_KEY=key.hex(), LANG="C.UTF-8", PYTHONIOENCODING="utf-8", **(env_more or {}))
     master, slave = os.openpty()
     try:
         proc = subprocess.Popen([sys.executable, "-m", "hitl_tui", "--db", str(db_path), "ask", question],
@@ -70,7 +71,9 @@ def test_a_proposal_without_a_terminal_is_refused_and_nothing_is_written(service
     size = service.audit_size()
     result = cli(db_path, db_key, f"Approve workflow {wid} with comment 'Business justification confirmed'")
     assert result.exit_code == 1
-    assert "Proposal from ApprovalManager (the agent's words; nothing is decided yet):" in result.stdout
+    assert "Proposal from ApprovalManager (nothing is decided yet):" in result.stdout
+    assert "Your comment (recorded with the decision): Business justification confirmed" in result.stdout
+    assert "ApprovalManager's rationale (the agent's words, not recorded as your comment): " in result.stdout
     assert result.stderr.endswith(f"hitl-tui: {NEEDS_TERMINAL}\n")
     assert untouched(service, wid) and service.audit_size() == size
 

@@ -59,4 +59,4 @@ def test_tframex_logs_go_to_a_file_never_to_the_terminal(tmp_path):
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     log = Path(os.environ["XDG_STATE_HOME"]) / "hitl-tui" / "log" / "agents.log"
     text = log.read_text()
-    assert "tframex.util.llms" in text and "LLM call (m) failed after 1 attempts" in text
+    assert "tframex.hitl.model" in text and f"Cannot reach the model server at {url}" in text

@@ -11,26 +11,12 @@ import pytest
 from hitl_tui.agents.factory import create_assistant
 from hitl_tui.agents.memory import HISTORY_WINDOW
 from hitl_tui.agents.names import AGENT_TOOLS, COORDINATOR
-from hitl_tui.agents.settings import KEYRING_SERVICE, ModelSettings, load_model_settings
+from hitl_tui.agents.settings import KEYRING_SERVICE, load_model_settings
 from hitl_tui.core.errors import ValidationFailed
 from hitl_tui.core.models import Decision, WorkflowStatus
 
 from .fake_model import Calls, Status, Text, closed_port
 from .helpers import expense, turn
-
-
-@pytest.fixture
-async def session_with(service, fake_model):
-    made = []
-
-    def make(username="sarah.manager", *, stream=True, base_url=None, api_key="sk-test"):
-        settings = ModelSettings(base_url or fake_model.base_url, "fake-model", api_key, "test",
-                                 stream=stream, timeout=5, max_retries=0)
-        made.append(create_assistant(service, username, settings))
-        return made[-1]
-    yield make
-    for assistant in made:
-        await assistant.aclose()
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -91,6 +91,13 @@ def plan(text: str, policy: Policy) -> Plan:
     return Plan(reply=f"Sorry, I did not understand that.\n\n{HELP}")
 
 
+def typed_comment(text: str, policy: Policy) -> str:
+    """The comment or reason the human typed in a request for a decision ("approve WF-... with
+    comment '...'"), read by the same rules the offline assistant uses; "" when there is none."""
+    found = plan(text, policy)
+    return str(found.args.get("comments", "")) if found.tool == "propose_decision" else ""
+
+
 def _named_user(text: str) -> str | None:
     found = _POSSESSIVE.search(text) or _FOR_USER.search(text)
     return found.group("user") if found else None

@@ -1,0 +1,170 @@
+"""The habits of real local models and servers (llama.cpp, llama-cpp-python), reproduced by the
+fake server, against the real model wrapper and the real tframex agents: tool calls written as
+text, empty final answers, <think> blocks, replies that break off or hang, and the human's own
+comment."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hitl_tui.agents.checked_llm import MAX_REPLY_TOKENS, MIN_REPLY_TOKENS
+from hitl_tui.agents.names import APPROVALS, COORDINATOR
+from hitl_tui.core.models import Decision, WorkflowStatus
+
+from .fake_model import Break, Calls, Hang, Status, Text
+from .helpers import expense, turn
+
+STREAMS = pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+
+
+def call_json(name: str, **arguments) -> str:
+    return json.dumps({"name": name, "arguments": arguments})
+
+
+# The shapes Qwen2.5-Coder wrote its calls in under llama-server --jinja, and their cousins.
+SHAPES = {
+    "fenced json": "```json\n{call}\n```",
+    "fenced, prose before": "Let me look that up.\n```\n{call}\n```",
+    "tool_call tags": "<tool_call>\n{call}\n</tool_call>",
+    "tools tags": "<tools>\n{call}\n</tools>",
+    "bare object": "{call}",
+    "a list": "[{call}]",
+    "thinking first": "<think>The user wants the status. I should call the tool.</think>\n{call}",
+}
+
+
+@STREAMS
+@pytest.mark.parametrize("shape", list(SHAPES))
+async def test_a_tool_call_written_as_text_runs_and_is_never_shown(service, fake_model, session_with, stream, shape):
+    wid = expense(service, 15000)
+    written = SHAPES[shape].format(call=call_json("get_workflow_status", workflow_id=wid))
+    fake_model.script(Text(written), Text(f"{wid} waits for the Manager."))
+    t = await turn(session_with(stream=stream), f"where is {wid}?", agent=COORDINATOR)
+    assert not t.failures and t.activity == [f"looked up {wid}"]
+    assert '"arguments"' not in t.text and "```" not in t.text and "<tool" not in t.text and "<think" not in t.text
+    assert t.text.strip().endswith(f"{wid} waits for the Manager.")
+    second = fake_model.requests[1]
+    assistant_msg, tool_msg = second.messages[-2:]
+    assert assistant_msg["content"] == "" or "```" not in assistant_msg["content"]
+    (call,) = assistant_msg["tool_calls"]
+    assert (call["function"]["name"], json.loads(call["function"]["arguments"])) == (
+        "get_workflow_status", {"workflow_id": wid})
+    assert (tool_msg["role"], tool_msg["tool_call_id"]) == ("tool", call["id"])
+    assert "Risk: HIGH" in json.loads(tool_msg["content"])["report"]
+
+
+@STREAMS
+async def test_json_that_is_not_a_call_stays_text(fake_model, session_with, stream):
+    answer = 'The policy field looks like {"amount": 5000} in the data.'
+    fake_model.script(Text(answer))
+    t = await turn(session_with(stream=stream), "what does a field look like?", agent=COORDINATOR)
+    assert t.text.strip() == answer and t.activity == [] and len(fake_model.requests) == 1
+
+
+@STREAMS
+async def test_a_tool_call_message_carries_empty_content(service, fake_model, session_with, stream):
+    """llama-cpp-python's server answers 500 to a tool-call message without content; the fake
+    does too, so the second request getting through is part of the check."""
+    wid = expense(service, 15000)
+    fake_model.script(Calls([("get_workflow_status", {"workflow_id": wid})]), Text("Waiting for the Manager."))
+    t = await turn(session_with(stream=stream), f"status of {wid}", agent=COORDINATOR)
+    assert not t.failures and t.text.strip() == "Waiting for the Manager."
+    assistant_msg = fake_model.requests[1].messages[-2]
+    assert assistant_msg["tool_calls"] and assistant_msg["content"] == ""
+
+
+@STREAMS
+async def test_the_think_block_never_reaches_the_chat(fake_model, session_with, stream):
+    fake_model.script(Text("<think>Secret reasoning about the user.\nMore of it.</think>\n\nThree types need a Director."))
+    t = await turn(session_with(stream=stream), "which types need a director?", agent=COORDINATOR)
+    assert "Secret" not in t.text and "think>" not in t.text
+    assert t.text.strip() == "Three types need a Director."
+
+
+@STREAMS
+@pytest.mark.parametrize("final", ["", "  \n", "."])
+async def test_an_empty_final_answer_shows_the_tools_report(service, fake_model, session_with, stream, final):
+    wid = expense(service, 15000)
+    fake_model.script(Calls([("list_pending_approvals", {})]), Text(final))
+    t = await turn(session_with(stream=stream), "show me my pending approvals", agent=APPROVALS)
+    assert not t.failures and "(no reply" not in t.text
+    assert "You have 1 pending approval:" in t.text and wid in t.text and "Executive travel to Singapore" in t.text
+
+
+async def test_a_call_repeated_gives_its_report_once(service, fake_model, session_with):
+    expense(service, 15000)
+    fake_model.script(*[Calls([("list_pending_approvals", {})])] * 3, Text(""))
+    t = await turn(session_with(), "show me my pending approvals", agent=APPROVALS)
+    assert t.activity == ["listed 1 pending approval for sarah.manager"] * 3
+    assert t.text.count("You have 1 pending approval:") == 1
+
+
+@STREAMS
+async def test_an_empty_answer_with_nothing_computed_is_a_failure(fake_model, session_with, stream):
+    fake_model.script(Text(""))
+    t = await turn(session_with(stream=stream), "hello?")
+    (failure,) = t.failures
+    assert failure.message.startswith("The model (model fake-model at") and "gave an empty answer" in failure.message
+    assert "(no reply" not in t.text
+
+
+FAILURES = {
+    "HTTP 500": (Status(500, "llama_decode failed"), "answered HTTP 500: the server failed (llama_decode failed)"),
+    "breaks off": (Break(), "broke off its reply"),
+    "hangs": (Hang(30), "did not answer within 1 s (HITL_LLM_TIMEOUT)"),
+    "hangs mid-stream": (Hang(30, after_headers=True), "did not answer within 1 s (HITL_LLM_TIMEOUT)"),
+}
+
+
+@STREAMS
+@pytest.mark.parametrize("at", ["first request", "second request"])
+@pytest.mark.parametrize("how", list(FAILURES))
+async def test_a_server_failure_anywhere_in_a_turn_is_a_failed_turn(service, fake_model, session_with,
+                                                                    stream, at, how):
+    wid = expense(service, 15000)
+    failure, words = FAILURES[how]
+    if at == "second request":
+        fake_model.script(Calls([("propose_decision", {"workflow": wid, "decision": "approve", "rationale": "fine"})]))
+    fake_model.script(failure)
+    t = await turn(session_with(stream=stream, timeout=1), f"approve {wid}", agent=APPROVALS)
+    (failed,) = t.failures
+    assert words in failed.message and failed.message.endswith("Nothing was changed.")
+    assert t.proposals == [] and "(no reply" not in t.text  # a proposal from a broken turn is dropped
+    assert service.get_workflow(wid).status is WorkflowStatus.AWAITING_APPROVAL
+
+
+@STREAMS
+async def test_the_comment_the_human_typed_wins(service, fake_model, session_with, stream):
+    wid = expense(service, 15000)
+    fake_model.script(Calls([("propose_decision", {
+        "workflow": wid, "decision": "approve",
+        "rationale": "Business justification confirmed by the user; HIGH risk within policy.",
+        "comments": "Looks good to me"})]), Text("Proposed; please confirm."))
+    t = await turn(session_with(stream=stream),
+                   f"Approve {wid} with comment 'Business justification confirmed'", agent=APPROVALS)
+    (p,) = t.proposals
+    assert (p.decision, p.comments, p.comment_typed) == (Decision.APPROVE, "Business justification confirmed", True)
+    assert p.rationale == "Business justification confirmed by the user; HIGH risk within policy."
+
+
+async def test_without_a_typed_comment_the_models_suggestion_is_marked_as_its_own(service, fake_model, session_with):
+    wid = expense(service, 15000)
+    fake_model.script(Calls([("propose_decision", {"workflow": wid, "decision": "approve", "rationale": "ok",
+                                                   "comments": "Approved per policy"})]), Text("Please confirm."))
+    (p,) = (await turn(session_with(), f"approve {wid}", agent=APPROVALS)).proposals
+    assert (p.comments, p.comment_typed) == ("Approved per policy", False)
+
+
+@pytest.mark.parametrize("context, budget", [(3000, None), (1_000_000, MAX_REPLY_TOKENS), (512, MIN_REPLY_TOKENS)])
+async def test_temperature_and_context_are_sent(fake_model, session_with, context, budget):
+    fake_model.script(Text("hi"))
+    await turn(session_with(temperature=0.1, context=context), "hello", agent=COORDINATOR)
+    body = fake_model.requests[0].body
+    assert body["temperature"] == 0.1
+    if budget is not None:
+        assert body["max_tokens"] == budget
+    else:  # what the prompt (system prompt and tool schemas) leaves of a 3000-token context
+        prompt = len(json.dumps([body["messages"], body["tools"]], ensure_ascii=False)) // 3
+        assert body["max_tokens"] == 3000 - prompt and MIN_REPLY_TOKENS < body["max_tokens"] < MAX_REPLY_TOKENS
