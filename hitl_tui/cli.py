@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "receipt": "hitl_tui.commands.receipts:receipt",
     "verify-receipt": "hitl_tui.commands.receipts:verify_receipt",
     "mcp": "hitl_tui.commands.mcp:mcp",
+    "http": "hitl_tui.commands.http:http",
+    "token": "hitl_tui.commands.tokens:token",
 }
 
 

@@ -209,7 +209,8 @@ TEAM_COMMANDS = frozenset({"key show", "key new", "key passphrase", "users list"
                            "users key register", "users key revoke", "policy show", "policy diff", "policy apply",
                            "erase", "retention", "checkpoint", "rekey", "ask",
                            "export-audit", "prove",  # built and proven by the service (remote/exports.py)
-                           "receipt", "verify-receipt"})  # signed by the service's key (remote/approvals.py)
+                           "receipt", "verify-receipt",  # signed by the service's key (remote/approvals.py)
+                           "token create", "token list", "token revoke"})  # the HTTP API's (remote/tokens.py)
 #: top-level commands that open the database themselves, never through open_service
 _OPEN_THEIR_OWN = ("init",)
 

@@ -238,3 +238,11 @@ class BundleRefused(HitlError):
     missing from this installation, the entries changing while they were proven)."""
 
     code = "bundle_refused"
+
+
+class TokenRefused(HitlError):
+    """A bearer token of the HTTP API that is missing, malformed, unknown or revoked
+    (core/tokens.py): the HTTP API answers 401. Here, with the others, so the service's
+    refusal reaches its client as this class (remote/protocol.py maps codes to these)."""
+
+    code = "token_refused"

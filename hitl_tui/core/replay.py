@@ -30,6 +30,7 @@ from .store import audit_log
 from .store import replay as sql
 from .store.connection import Conn
 from .store.replay import REQUEST_COLS
+from .tokens import ACTIONS as TOKEN_ACTIONS, TokenReplay
 
 #: the details key of an entry that carries everything a replay needs, and its version
 MARK = "replay"
@@ -227,6 +228,8 @@ class Replayer:
         self.revisit: set[str] = set()
         self.out: Replay = Replay()
         self.twice: list[tuple[str, int, int]] = []
+        #: the api_tokens rows the token entries make (tokens.py)
+        self.tokens = TokenReplay()
 
     def feed(self, rows: Iterable[tuple[Any, ...]]) -> None:
         loads, live, out = json.loads, self.live, self.out
@@ -264,6 +267,8 @@ class Replayer:
                 out.entries += 1
                 out.legacy += not marked
                 user_step(self.users, rec, row[0], marked)
+            elif action in TOKEN_ACTIONS:  # the api_tokens table (compared last, in result())
+                self.tokens.step(row[0], rec)
         if len(self.requests_out) + len(self.approvals_out) > FLUSH:
             self._flush()
 
@@ -333,7 +338,8 @@ class Comparison:
         try:
             self.replayer.finish()
             out = self.replayer.out
-            found = self.replayer.unsealer.first_problem() or words.first_difference(self.replayer.conn, self.replayer)
+            found = (self.replayer.unsealer.first_problem() or words.first_difference(self.replayer.conn, self.replayer)
+                     or self.replayer.tokens.first_difference(self.replayer.conn))
             if found is not None:
                 out.seq, out.problem = found
             return out

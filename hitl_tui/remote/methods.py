@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .. import __version__
 from ..core.errors import SigningRefused
 from ..core.models import AgentProposal, InboxView
-from . import approvals, exports, protocol, rekey
+from . import approvals, exports, protocol, rekey, tokens
 
 if TYPE_CHECKING:
     from ..core.policy_store import StoredPolicy
@@ -392,7 +392,9 @@ def _table() -> dict[str, Method]:
         *approvals.approval_methods(),  # requests filed for approval, receipts, integrations (approvals.py)
         Method("rekey", rekey.rotate, writes=True),  # the service makes the new key: it is no parameter
     ]
-    return {m.name: m for m in methods}
+    table = {m.name: m for m in methods}
+    # the HTTP API's bearer tokens, and calls as the account a token stands for (tokens.py)
+    return {**table, **{m.name: m for m in tokens.token_methods(table)}}
 
 
 METHODS: dict[str, Method] = _table()

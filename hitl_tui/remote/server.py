@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..core.errors import HitlError
-from . import approvals, methods, protocol
+from . import approvals, methods, protocol, tokens
 from .verification import SharedVerification
 
 if TYPE_CHECKING:
@@ -267,11 +267,11 @@ class Server:
         listening = [c for c in self._connections if c.subscribed]
         try:
             notes = await self.engine(methods.change_notes, self.service, workflow_ids,
-                                      {c.peer.username for c in listening})
+                                      {c.listens_as for c in listening})
         except (HitlError, RuntimeError):  # the service closed meanwhile: nobody is left to tell
             return
         for conn in listening:
-            self.spawn(conn.send(protocol.notification(protocol.CHANGED, notes[conn.peer.username])))
+            self.spawn(conn.send(protocol.notification(protocol.CHANGED, notes[conn.listens_as])))
 
 
 class Connection:
@@ -282,6 +282,9 @@ class Connection:
         self.limits = server.limits
         self.bucket = TokenBucket(self.limits.rate, self.limits.burst)
         self.subscribed = False
+        #: (token id, account) once subscribed through a bearer token (tokens.py): the changes pushed
+        #: here are those that account may see
+        self.bearer: tuple[str, str] | None = None
         self.tickets: dict[str, str] = {}
         self.closed = False
         self._send_lock = asyncio.Lock()
@@ -297,6 +300,11 @@ class Connection:
     @property
     def who(self) -> str:
         return f"connection {self.number} ({self.peer.username}, uid {self.peer.uid}, pid {self.peer.pid})"
+
+    @property
+    def listens_as(self) -> str:
+        """Whose view of the changes this connection is pushed: its bearer token's account, else its own."""
+        return self.peer.username if self.bearer is None else self.bearer[1]
 
     def close(self) -> None:
         if not self.closed:
@@ -508,6 +516,7 @@ class Connection:
             return
         if name == protocol.SUBSCRIBE:
             self.subscribed = True
+        tokens.after(self, name, done)
         if methods.METHODS[name].writes:
             ids = methods.changed_ids(done.result)
             log("info", f"{self.who} {name}: committed {' '.join(ids)}".rstrip())

@@ -279,6 +279,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     CREATE INDEX requests_deadline ON requests(expires_at)
         WHERE expires_at IS NOT NULL AND status IN ('awaiting_approval', 'changes_requested');
     """),
+    (14, "bearer tokens of the HTTP API, stored as their sha256", """
+    -- A bearer token stands for one directory account (core/tokens.py). Only the token's sha256
+    -- is kept, never the token; id is public (`hitl-tui token list`, log lines). Written in the
+    -- transaction of its token_created / token_revoked entry, whose seq is kept: verify-audit
+    -- rebuilds the table from the trail and compares.
+    CREATE TABLE api_tokens (
+        id            TEXT PRIMARY KEY,
+        token_hash    TEXT NOT NULL UNIQUE,
+        username      TEXT NOT NULL,
+        name          TEXT,
+        created_at    TEXT NOT NULL,
+        created_by    TEXT NOT NULL,
+        created_seq   INTEGER NOT NULL,
+        revoked_at    TEXT,
+        revoked_by    TEXT,
+        revoke_reason TEXT,
+        revoked_seq   INTEGER
+    );
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]
