@@ -154,10 +154,11 @@ class Server:
         except methods.InvalidParams as exc:
             return protocol.error(msg_id, protocol.INVALID_PARAMS, str(exc))
         except HitlError as exc:
+            if self._stopping:  # the shutdown closed the database between the two steps above
+                return _stopping_error(msg_id)
             return protocol.refusal(msg_id, exc)
         except RuntimeError:  # shut down meanwhile
-            return protocol.error(msg_id, protocol.UNAVAILABLE, "The hitl-tui service is stopping; try again when "
-                                                                "it is back.")
+            return _stopping_error(msg_id)
         return protocol.result(msg_id, methods.verify_answer(result))
 
     # --- running -----------------------------------------------------------------------------
@@ -639,3 +640,7 @@ def serve(service: "WorkflowService", socket_path: Path, *, group: str | None = 
           limits: Limits = Limits()) -> int:
     """Run the service in the foreground until SIGTERM/SIGINT; the process's exit status."""
     return asyncio.run(Server(service, socket_path, group=group, limits=limits).run())
+
+
+def _stopping_error(msg_id: Any) -> dict[str, Any]:
+    return protocol.error(msg_id, protocol.UNAVAILABLE, "The hitl-tui service is stopping; try again when it is back.")
