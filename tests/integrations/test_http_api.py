@@ -13,10 +13,8 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -414,46 +412,15 @@ def team_http() -> Iterator[Any]:
     account of its own (tests/remote/conftest.py's helpers). billing-bot, an integration owned by
     root, signs with a key made on gw's account with `hitl-tui key show --as billing-bot`, as
     the README says: the HTTP API's account holds the keys of the accounts it serves."""
-    from tests.remote.conftest import _MAKE_KEY, _TOOLS, Team, _account, _home_env, _prelude
+    from tests.remote.conftest import _MAKE_KEY, _account, private_team
 
-    if os.geteuid() != 0:
-        pytest.skip("the team-mode test makes OS accounts: it needs root")
-    missing = [t for t in _TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"the team-mode test needs {', '.join(missing)}")
-    suffix = f"{os.getpid() % 100000}"
-    group = f"hitlht{suffix}"
-    base = Path(tempfile.mkdtemp(prefix="hitl-http-", dir="/tmp"))
-    base.chmod(0o755)
-    made = subprocess.run(["groupadd", group], capture_output=True, text=True)
-    if made.returncode != 0:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"groupadd refused: {made.stderr.strip()}")
-    team = None
-    try:
-        state, stage = base / "state", base / "stage"
-        state.mkdir(mode=0o700)
-        stage.mkdir(mode=0o700)
-        (base / "homes").mkdir(mode=0o755)
-        team = Team(base, state / "hitl.db", state / "db.key", base / "run" / "hitl.sock", group, _prelude(stage),
-                    state / "root-home")
-        for path in _home_env(team.root_home).values():
-            Path(path).mkdir(mode=0o700, parents=True, exist_ok=True)
-        team.root_cli("init", "--email", "root@example.com")
-        with team.peek() as service:
-            team.database_id = service.database_id
-        bob = _account(team, "bob", f"hhb{suffix}", group)
+    with private_team("hitlht", "hitl-http-") as (team, suffix):
+        bob = _account(team, "bob", f"hhb{suffix}", team.group)
         public = bob.python(_MAKE_KEY, team.database_id, bob.name)
         assert public.returncode == 0, public.stderr
         team.root_cli("users", "add", bob.name, "--role", "manager", "--key", public.stdout.strip())
-        _account(team, "gw", f"hhg{suffix}", group)
+        _account(team, "gw", f"hhg{suffix}", team.group)
         yield team
-    finally:
-        if team is not None:
-            for account in team.accounts.values():
-                subprocess.run(["userdel", account.name], capture_output=True)
-        subprocess.run(["groupdel", group], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_team_mode_through_a_real_service_and_revoked_mid_wait(team_http, tmp_path):

@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -370,47 +369,16 @@ def team_mcp() -> Iterator[Any]:
     an integration owned by root (prefix hmi), each a real OS account of its own, built with
     tests/remote/conftest.py's helpers. Not its session `team` fixture: imported here it would
     be made a second time, with the same account names, beside tests/remote's own."""
-    from tests.remote.conftest import _MAKE_KEY, _TOOLS, Team, _account, _prelude
+    from tests.remote.conftest import _MAKE_KEY, _account, private_team
 
-    if os.geteuid() != 0:
-        pytest.skip("the team-mode test makes OS accounts: it needs root")
-    missing = [t for t in _TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"the team-mode test needs {', '.join(missing)}")
-    suffix = f"{os.getpid() % 100000}"
-    group = f"hitlmt{suffix}"
-    base = Path(tempfile.mkdtemp(prefix="hitl-mcp-", dir="/tmp"))
-    base.chmod(0o755)
-    made = subprocess.run(["groupadd", group], capture_output=True, text=True)
-    if made.returncode != 0:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"groupadd refused: {made.stderr.strip()}")
-    team = None
-    try:
-        state, stage = base / "state", base / "stage"
-        state.mkdir(mode=0o700)
-        stage.mkdir(mode=0o700)
-        (base / "homes").mkdir(mode=0o755)
-        team = Team(base, state / "hitl.db", state / "db.key", base / "run" / "hitl.sock", group, _prelude(stage),
-                    state / "root-home")
-        for path in _home_env(team.root_home).values():
-            Path(path).mkdir(mode=0o700, parents=True, exist_ok=True)
-        team.root_cli("init", "--email", "root@example.com")
-        with team.peek() as service:
-            team.database_id = service.database_id
+    with private_team("hitlmt", "hitl-mcp-") as (team, suffix):
         for key, prefix in (("bob", "hmb"), ("bot", "hmi")):
-            account = _account(team, key, f"{prefix}{suffix}", group)
+            account = _account(team, key, f"{prefix}{suffix}", team.group)
             public = account.python(_MAKE_KEY, team.database_id, account.name)
             assert public.returncode == 0, public.stderr
             role = ["--role", "manager"] if key == "bob" else ["--integration", "--owner", ME, "--role", "employee"]
             team.root_cli("users", "add", account.name, *role, "--key", public.stdout.strip())
         yield team
-    finally:
-        if team is not None:
-            for account in team.accounts.values():
-                subprocess.run(["userdel", account.name], capture_output=True)
-        subprocess.run(["groupdel", group], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 async def test_team_mode_as_an_integrations_own_account_through_a_real_service(team_mcp, tmp_path):

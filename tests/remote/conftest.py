@@ -383,3 +383,44 @@ def service(team: Team) -> Iterator[Service]:
     yield running
     if running.proc.poll() is None:
         running.stop()
+
+
+@contextmanager
+def private_team(group_prefix: str, dir_prefix: str) -> Iterator[tuple[Team, str]]:
+    """A team of its own for a module outside tests/remote (not the session `team`, which would be
+    made a second time beside tests/remote's own): a group named `group_prefix` + a number, a
+    database root has initialised, and no account yet; yields it and the number, to name the
+    accounts the caller makes (_account), and removes accounts, group and files afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("the team-mode test makes OS accounts: it needs root")
+    missing = [t for t in _TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"the team-mode test needs {', '.join(missing)}")
+    suffix = f"{os.getpid() % 100000}"
+    group = f"{group_prefix}{suffix}"
+    base = Path(tempfile.mkdtemp(prefix=dir_prefix, dir="/tmp"))
+    base.chmod(0o755)
+    made = subprocess.run(["groupadd", group], capture_output=True, text=True)
+    if made.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"groupadd refused: {made.stderr.strip()}")
+    team = None
+    try:
+        state, stage = base / "state", base / "stage"
+        state.mkdir(mode=0o700)
+        stage.mkdir(mode=0o700)
+        (base / "homes").mkdir(mode=0o755)
+        team = Team(base, state / "hitl.db", state / "db.key", base / "run" / "hitl.sock", group, _prelude(stage),
+                    state / "root-home")
+        for path in _home_env(team.root_home).values():
+            Path(path).mkdir(mode=0o700, parents=True, exist_ok=True)
+        team.root_cli("init", "--email", "root@example.com")
+        with team.peek() as service:
+            team.database_id = service.database_id
+        yield team, suffix
+    finally:
+        if team is not None:
+            for account in team.accounts.values():
+                subprocess.run(["userdel", account.name], capture_output=True)
+        subprocess.run(["groupdel", group], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
