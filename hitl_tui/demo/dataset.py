@@ -1,6 +1,7 @@
 """The demo's cast and requests, built through the public engine API only.
 
-Seven people (the seed's cast) and 39 requests across all nine workflow types and all four risk
+Seven people (the seed's cast) and 39 requests (plus the agents' four, below) across all nine
+workflow types and all four risk
 levels: some decided (approved, rejected, changes requested, withdrawn, one resubmitted), some
 mid-chain. The seed's scenarios are always present with fixed titles and values (see SCENARIO):
 the $15,000 Singapore travel and the Software License ($8K) and Team Offsite ($3K) requests are
@@ -10,6 +11,11 @@ segregation-of-duties example: his role fits, but he asked for it). The `seed` o
 order of the background requests and nudges their amounts within the same risk band, so titles
 and risk levels never depend on it.
 
+Four `tool_call` requests are filed for approval by two integration accounts (billing-bot, owned
+by john.doe, and deploy-pipeline, owned by ian.itadmin), each bound to its exact payload: a
+refund sarah.manager approved that now waits for mike.director, an approved staging deploy, a
+rejected refund, and a refund whose one-second deadline passed (the engine's sweep expired it).
+
 Timestamps are real (the engine stamps every entry with the current time); the demo does not
 fake history, so decision times in a demo report are seconds, not days.
 """
@@ -17,6 +23,7 @@ fake history, so decision times in a demo report are seconds, not days.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -214,6 +221,60 @@ BACKGROUND = (
 )
 
 
+# Integration accounts (issue 12: an AI agent or a system asks a human): username -> (role,
+# display name, the person responsible for it). The owners decide nothing these file.
+INTEGRATIONS: dict[str, tuple[str, str, str]] = {
+    "billing-bot": ("employee", "Billing support agent", "john.doe"),
+    "deploy-pipeline": ("employee", "Release pipeline", "ian.itadmin"),
+}
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """A `tool_call` filed for approval by an integration, bound to its exact payload."""
+
+    key: str
+    requester: str
+    agent: str
+    title: str
+    payload: dict[str, Any]
+    justification: str
+    script: tuple = ()
+    timeout: float = 7 * 86_400.0
+
+
+#: the shortest deadline the engine allows (approvals.MIN_TIMEOUT): the build takes about as long,
+#: so the demo's own sweep finds this one expired without faking the clock
+_EXPIRES_AT_ONCE = 1.0
+
+AGENT_REQUESTS = (
+    # filed first, so that its deadline has passed by the time the build ends
+    AgentSpec("agent_expired_refund", "billing-bot", "support-triage-agent", "Refund order 90412 (late delivery)",
+              {"tool": "refund", "arguments": {"order_id": "90412", "amount": "95.00", "currency": "USD",
+                                                "customer": "R. Alvarez", "reason": "late_delivery"}},
+              "Parcel tracked as delivered nine days late; the customer asked for the shipping fee back.",
+              timeout=_EXPIRES_AT_ONCE),
+    AgentSpec("agent_refund", "billing-bot", "support-triage-agent", "Refund order 91877 (charged twice)",
+              {"tool": "refund", "arguments": {"order_id": "91877", "amount": "740.00", "currency": "USD",
+                                                "customer": "M. Novak", "reason": "duplicate_charge"}},
+              "The payment processor shows two captures of 740.00 for order 91877 on the same day; refunding "
+              "the second one.",
+              # from 500 a refund needs a director too: sarah.manager has approved, mike.director decides
+              # (sarah's own queue stays the seed's three, which the tour walks through)
+              _s(("A", "Both captures are in the processor log; fine from my side."),)),
+    AgentSpec("agent_deploy", "deploy-pipeline", "release-agent", "Deploy search-service 4.8.2 to staging",
+              {"tool": "deploy", "environment": "staging",
+               "arguments": {"service": "search-service", "version": "4.8.2", "strategy": "rolling"}},
+              "All 1,412 tests passed on commit 3f9c2e1; the canary in development stayed healthy for 2 hours.",
+              _s(("A", "Release notes reviewed."), ("A", "Approved for staging."))),
+    AgentSpec("agent_rejected_refund", "billing-bot", "support-triage-agent", "Refund order 88904 (not as described)",
+              {"tool": "refund", "arguments": {"order_id": "88904", "amount": "310.00", "currency": "USD",
+                                                "customer": "T. Okoye", "reason": "not_as_described"}},
+              "Customer says the jacket's colour differs from the photos and asked for a full refund.",
+              _s(("R", "The return has not arrived yet; refund once the warehouse confirms it."),)),
+)
+
+
 @dataclass
 class DemoDataset:
     seed: int
@@ -227,16 +288,31 @@ def build_demo_dataset(service, seed: int = DEFAULT_SEED) -> DemoDataset:
     admin = "ian.itadmin"
     for name, (role, display, is_admin) in USERS.items():
         service.add_user(name, role, f"{name}@example.com", display_name=display, admin=is_admin, actor=admin)
+    for name, (role, display, owner) in INTEGRATIONS.items():
+        service.approvals.add_integration(name, role, owner, email=f"{name}@example.com", display_name=display,
+                                          actor=admin)
+    started = time.monotonic()
+    dataset = DemoDataset(seed)
+    for agent_spec in AGENT_REQUESTS:
+        wid = service.approvals.file(agent_spec.requester, "tool_call", agent_spec.title, agent_spec.payload,
+                                     justification=agent_spec.justification, agent=agent_spec.agent,
+                                     timeout=agent_spec.timeout)
+        for step in agent_spec.script:
+            _run(service, wid, agent_spec.requester, step)
+        dataset.ids[agent_spec.key], dataset.titles[agent_spec.key] = wid, agent_spec.title
     rng = random.Random(seed)
     background = list(BACKGROUND)
     rng.shuffle(background)
-    dataset = DemoDataset(seed)
     for spec in background + list(SCENARIO):  # the scenarios last: they are the newest requests
         data = spec.data if spec.scenario else _nudged(service.policy, spec, rng)
         wid = service.create_workflow_request(spec.workflow_type, spec.title, spec.description, spec.requester, data)
         for step in spec.script:
             _run(service, wid, spec.requester, step)
         dataset.ids[spec.key], dataset.titles[spec.key] = wid, spec.title
+    # the engine's own sweep expires the short-deadline refund; on a fast machine the build may
+    # end before its deadline, so wait out the rest of it (real time, never a faked clock)
+    time.sleep(max(0.0, _EXPIRES_AT_ONCE + 0.05 - (time.monotonic() - started)))
+    service.approvals.sweep()
     return dataset
 
 

@@ -24,7 +24,7 @@ START_AS = "sarah.manager"
 PEOPLE = {
     "john.doe": "files requests: the travel, the migration",
     "sarah.manager": "3 pending approvals (scenario 3)",
-    "mike.director": "second stages; filed his own summit travel",
+    "mike.director": "second stages; billing-bot's refund waits for him",
     "lisa.executive": "final stages; oversight: sees everything",
     "carol.compliance": "oversight: sees everything, may export",
     "sam.security": "the Security stage of infrastructure",

@@ -35,7 +35,8 @@ class UserPicker(ModalScreen[str | None]):
         super().__init__(classes="dialog-screen")
         self.hints = hints or {}
         order = {name: i for i, name in enumerate(self.hints)}
-        self.people = sorted((p for p in people if p.active), key=lambda p: (order.get(p.username, len(order)),
+        # integrations file through the API and never sit at a desk, so nobody acts as one
+        self.people = sorted((p for p in people if p.active and not p.integration), key=lambda p: (order.get(p.username, len(order)),
                                                                               p.username))
         self.current = current
 

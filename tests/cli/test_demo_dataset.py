@@ -8,9 +8,11 @@ from collections import Counter
 
 import pytest
 
-from hitl_tui.core.models import InboxView, RiskLevel, WorkflowStatus
+from hitl_tui.core import payloads
+from hitl_tui.core.models import ApprovalOutcome, InboxView, RiskLevel, WorkflowStatus
 from hitl_tui.core.reports import ExportFilter, export_audit
 from hitl_tui.demo import SCENARIO, USERS, open_demo
+from hitl_tui.demo.dataset import AGENT_REQUESTS, INTEGRATIONS
 
 
 @pytest.fixture
@@ -24,14 +26,14 @@ def test_demo_builds_and_verifies(demo):
     s = demo.service
     result = s.verify_audit()
     assert result.ok and result.entries > 100
-    assert {u.username: u.role.value for u in s.list_users()} == {k: v[0] for k, v in USERS.items()}
+    people = {u.username: u.role.value for u in s.list_users() if not u.integration}
+    assert people == {k: v[0] for k, v in USERS.items()}
     reqs = [s.get_workflow(w) for w in demo.dataset.ids.values()]
     assert len(reqs) >= 30
-    # every workflow type and status but what only agents and systems file (issue 12: the demo files
-    # nothing for approval yet, so no tool_call request and none past its deadline)
-    assert set(Counter(r.workflow_type for r in reqs)) == set(s.policy.types) - {"tool_call"}
+    # every workflow type (tool_call too: the agents' requests) and every status (expired too)
+    assert set(Counter(r.workflow_type for r in reqs)) == set(s.policy.types)
     assert set(Counter(r.risk_level for r in reqs)) == set(RiskLevel)  # every risk level
-    assert set(Counter(r.status for r in reqs)) == set(WorkflowStatus) - {WorkflowStatus.EXPIRED}
+    assert set(Counter(r.status for r in reqs)) == set(WorkflowStatus)
     assert any(r.revision > 1 for r in reqs)  # one was resubmitted
     assert sum(1 for r in reqs if r.status is WorkflowStatus.AWAITING_APPROVAL and r.current_stage > 0) >= 5
 
@@ -42,6 +44,8 @@ def test_demo_scenarios(demo):
     titles = {r.title for r in pending}
     assert titles == {demo.dataset.titles[k] for k in ("singapore_travel", "software_license", "team_offsite")}
     assert {r.headline for r in pending} == {"15000.00", "8000.00", "3000.00"}
+    # the refund an AI agent filed waits for a human: the director, after sarah's approval (issue 12)
+    assert ids["agent_refund"] in {r.id for r in s.list_requests("mike.director", InboxView.AWAITING_ME)}
 
     travel = s.get_workflow(ids["singapore_travel"])
     assert [r.value for r in travel.required_approvers] == ["manager", "director", "executive"]
@@ -90,3 +94,31 @@ def test_demo_report_flags_the_split_purchase(demo):
     text = out.getvalue().decode()
     assert result.ok and "Possible split purchase" in text
     assert demo.dataset.ids["laptops_1"] in text and "Database migration: orders DB to PostgreSQL 16" in text
+
+
+def test_demo_agents_ask_a_human(demo):
+    """The integrations file tool calls bound to their payloads; people decide, or the deadline does."""
+    s, ids = demo.service, demo.dataset.ids
+    users = {u.username: u for u in s.list_users()}
+    assert {n for n, u in users.items() if u.integration} == set(INTEGRATIONS)
+    for name, (_role, _display, owner) in INTEGRATIONS.items():
+        assert users[name].owner == owner and not users[owner].integration
+    outcomes = {}
+    for spec in AGENT_REQUESTS:
+        req = s.get_workflow(ids[spec.key])
+        assert req.workflow_type == "tool_call" and req.requester == spec.requester
+        assert req.filing is not None and req.filing.agent == spec.agent
+        assert req.filing.owner == INTEGRATIONS[spec.requester][2]
+        assert req.filing.justification == spec.justification
+        assert req.filing.payload_sha256 == payloads.sha256_of(spec.payload)  # bound to exactly this payload
+        assert req.filing.payload == spec.payload
+        outcomes[spec.key] = s.approvals.decision("lisa.executive", req.id)
+    assert outcomes["agent_refund"].outcome is ApprovalOutcome.PENDING
+    assert outcomes["agent_deploy"].outcome is ApprovalOutcome.APPROVED
+    assert outcomes["agent_deploy"].receipt is not None
+    assert outcomes["agent_rejected_refund"].outcome is ApprovalOutcome.REJECTED
+    assert outcomes["agent_expired_refund"].outcome is ApprovalOutcome.EXPIRED
+    assert outcomes["agent_expired_refund"].decided_by == "system"  # the engine's sweep, not a person
+    # nobody decided the deploy who owns the pipeline, and no integration decided anything
+    deploy = s.get_workflow(ids["agent_deploy"])
+    assert {a.approver for a in deploy.approvals}.isdisjoint({"ian.itadmin", *INTEGRATIONS})

@@ -261,6 +261,9 @@ async def test_user_switch_exists_only_in_the_demo(demo):
         await pilot.press("u")
         await settle(pilot)
         assert isinstance(app.screen, UserPicker)
+        # the demo's integrations (billing-bot, deploy-pipeline) never sit at a desk
+        listed = [p.username for p in app.screen.people]
+        assert listed == list(PICK), listed
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, DeskScreen) and app.username == "sarah.manager"
