@@ -6,6 +6,8 @@ with the engine's core functions (audit.build_record, canonical_bytes, chain_has
 signatures.sign, merkle, checkpoints.Signer) rather than through WorkflowService, whose clock,
 request ids and session ids are random. tests/verifier/test_vectors.py checks that the
 committed files equal what this writes now, so docs/VERIFY.md cannot drift from the code.
+The signed trail, the tree, the checkpoint and broken.json are made here; what the parts share
+is in vectors_common.py, personal data in vectors_privacy.py, receipts in vectors_receipts.py.
 
     python scripts/make_vectors.py [--out DIR]     (default: docs/vectors)
 """
@@ -16,48 +18,20 @@ import argparse
 import base64
 import hashlib
 import json
-import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# first: it puts the repository on sys.path (the script runs from a checkout, not an install)
+from vectors_common import CTX, DATABASE_ID, KEYS, ROOT, START, WF, b64, key_fields, raw_public  # isort: skip
+from vectors_privacy import privacy_broken, privacy_vectors
+from vectors_receipts import receipt_vectors
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat  # noqa: E402
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from hitl_tui.core import checkpoints, merkle, privacy, signatures  # noqa: E402
-from hitl_tui.core.audit import GENESIS, AuditContext, build_record, canonical_bytes, chain_hash, iso  # noqa: E402
-
-DATABASE_ID = "0123456789abcdef0123456789abcdef"
-START = datetime(2026, 12, 1, 9, 0, 0, tzinfo=timezone.utc)
-WF = "WF-1764579600-0042"
-CTX = AuditContext(session_id="5e55105e55105e55105e55105e551050", os_login="ann", tty="/dev/pts/3",
-                   remote_addr="192.0.2.10")
-
-
-def seed_key(name: str) -> Ed25519PrivateKey:
-    """A fixed key: the private key is sha256 of its name (for vectors only, obviously)."""
-    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"hitl-tui test vector key: {name}".encode()).digest())
-
-
-def raw_public(key: Ed25519PrivateKey) -> bytes:
-    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-KEYS = {name: seed_key(name) for name in ("ann.admin", "sarah.manager", "sarah.manager#2", "john.doe",
-                                           "mike.director", "checkpoint", "mallory")}
-
-
-def key_fields(name: str) -> dict[str, str]:
-    raw = raw_public(KEYS[name])
-    return {"public_key": signatures.public_key_text(raw), "key_id": signatures.key_id(raw)}
+from hitl_tui.core import checkpoints, merkle, signatures
+from hitl_tui.core.audit import GENESIS, build_record, canonical_bytes, chain_hash
 
 
 def trail_actions() -> list[tuple[str, str, str | None, dict[str, Any], str | None]]:
@@ -293,151 +267,27 @@ def broken_vectors(trail: list[dict[str, Any]], tree: dict[str, Any], note: str,
                   "records": _rechain(records[:6] + [first_use], resign={7: "sarah.manager#2"}),
                   "first_bad_entry": 7, "must_fail_because": "first use is allowed only for a person who never had a key"})
 
+    token = hashlib.sha256(b"hitl-tui test vector: a bearer token").hexdigest()
+    made = {**{k: v for k, v in records[9].items() if k != "sig"}, "action": "token_created", "workflow_id": None,
+            "details": {"token_id": "tk-" + token[:12], "token_hash": token, "username": "john.doe", "name": "ERP"}}
+    cases.append({"name": "token made by someone who is no administrator", "kind": "trail",
+                  "database_id": DATABASE_ID,
+                  "records": _rechain(records + [dict(made, actor="sarah.manager")], resign={11: "sarah.manager#2"}),
+                  "first_bad_entry": 11, "must_fail_because": "a valid signature by sarah.manager, who was not an "
+                                                              "administrator: only one makes or revokes a token"})
+    revoked = dict(made, action="token_revoked",
+                   details={"token_id": "tk-" + token[:12], "username": "john.doe", "reason": "rotated"})
+    cases.append({"name": "unsigned token revocation", "kind": "trail", "database_id": DATABASE_ID,
+                  "records": _rechain(records + [made, revoked], resign={11: "ann.admin"}),
+                  "first_bad_entry": 12, "must_fail_because": "token_revoked is signed by its administrator; "
+                                                              "entry 11, the token's creation, is signed and valid"})
+
     cases.append({"name": "duplicate key", "kind": "json", "text": '{"seq":1,"action":"approved","action":"rejected"}',
                   "must_fail_because": "a parser would keep one of two values; canonical JSON has none"})
     cases.append({"name": "NaN", "kind": "json", "text": '{"amount":NaN}',
                   "must_fail_because": "NaN is not JSON"})
     cases += privacy_broken()
     return {"about": "cases that must FAIL, each with the reason (VERIFY.md 9)", "cases": cases}
-
-
-# --- personal data (VERIFY.md 10) ---------------------------------------------------------------
-
-WF_REFUND = "WF-1764583200-0043"
-
-
-def data_key(person: str, workflow_id: str | None) -> str:
-    """A fixed data key id per (person, request), as privacy.Sealer draws them at random."""
-    return hashlib.sha256(f"hitl-tui test vector data key: {person} {workflow_id}".encode()).hexdigest()[:32]
-
-
-def privacy_steps() -> list[tuple[str, str, str | None, dict[str, Any], tuple[str, ...]]]:
-    """(actor, action, workflow_id, details before sealing, the data fields marked personal)."""
-    return [
-        ("john.doe", "created", WF_REFUND, {
-            "workflow_type": "refund_approval", "title": "Refund for a damaged parcel",
-            "description": "Ada Lovelace, 12 Crescent Road: the parcel arrived crushed.",
-            "data": {"customer": "Ada Lovelace", "order_id": "A-1001", "amount": "120.00"},
-            "risk_level": "LOW", "risk_field": "amount", "chain": ["manager"], "status_after": "awaiting_approval",
-            "stage_after": 0, "revision": 1, "policy_version": 1}, ("customer",)),
-        ("sarah.manager", "rejected", WF_REFUND, {
-            "decision": "reject", "stage": 0, "stage_role": "manager", "decider_role": "manager",
-            "comments": "Ask Ada for a photo of the parcel first.", "revision": 1,
-            "status_before": "awaiting_approval", "status_after": "rejected", "stage_after": 0, "stages": 1}, ()),
-        ("ann.admin", "erasure_requested", None, {"target": WF_REFUND,
-                                                  "reason": "The customer asked to be forgotten (GDPR Art. 17)."}, ()),
-    ]
-
-
-def _sealed_at(details: dict[str, Any], path: tuple[str, ...], seal: dict[str, str]) -> dict[str, Any]:
-    out = dict(details)
-    out[path[0]] = seal if len(path) == 1 else _sealed_at(dict(out[path[0]]), path[1:], seal)
-    return out
-
-
-def privacy_trail() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The trail of privacy_steps, sealed as the engine seals it (privacy.personal_positions),
-    then erased by a second administrator: (entries as an export carries them, sealed values)."""
-    sealed: list[dict[str, Any]] = []
-    records: list[dict[str, Any]] = []
-    for i, (actor, action, wid, details, fields) in enumerate(privacy_steps(), 1):
-        for path, person in privacy.personal_positions(action, actor, details, fields):
-            value: Any = details
-            for part in path:
-                value = value.get(part) if isinstance(value, dict) else None
-            if not isinstance(value, str) or not value:
-                continue  # only non-empty strings are sealed
-            scope = None if action.startswith("erasure_") else wid
-            salt = hashlib.sha256(f"hitl-tui test vector salt {len(sealed) + 1}".encode()).digest()[:16]
-            seal = {"key": data_key(person, scope), "sealed": privacy.digest_of(salt, value)}
-            details = _sealed_at(details, path, seal)
-            sealed.append({"entry": i, "path": ".".join(path), "person": person, "value": value, "salt": salt.hex(),
-                           "key": seal["key"], "digest": seal["sealed"],
-                           "message_b64": b64(privacy.PREFIX + salt + canonical_bytes(value))})
-        records.append({"seq": i, "ts": START + timedelta(hours=1, minutes=i), "actor": actor, "action": action,
-                        "workflow_id": wid, "details": details})
-    erased = sorted({s["key"] for s in sealed if s["entry"] < 3})  # the request's keys, not the reason's
-    records.append({"seq": 4, "ts": START + timedelta(days=40), "actor": "bob.admin", "action": "personal_data_erased",
-                    "workflow_id": None, "details": {"target": WF_REFUND, "keys": erased, "request_seq": 3,
-                                                     "requested_by": "ann.admin", "rule": None}})
-    return privacy_entries(records, sealed), sealed
-
-
-def privacy_entries(records: list[dict[str, Any]], sealed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records chained (audit.build_record), each with the openings an export made now carries."""
-    gone = {k: r["seq"] for r in records if r["action"] in privacy.ERASING_ACTIONS for k in r["details"]["keys"]}
-    by_seq = {r["seq"]: r for r in records}
-    out, prev = [], GENESIS
-    for r in records:
-        ts = r["ts"] if isinstance(r["ts"], datetime) else datetime.fromisoformat(r["ts"])
-        record = build_record(r["seq"], prev, ts, r["actor"], r["action"], r["workflow_id"], r["details"], CTX)
-        prev = chain_hash(prev, canonical_bytes(record))
-        personal = {}
-        for s in sealed:
-            if s["entry"] != r["seq"]:
-                continue
-            by = gone.get(s["key"])
-            personal[s["digest"]] = ({"salt": s["salt"], "value": s["value"]} if by is None else
-                                     {"erased": _when(by_seq[by]["ts"])[:10], "by": by})
-        out.append({"record": record, **({"personal": personal} if personal else {}), "hash": prev.hex()})
-    return out
-
-
-def _when(ts: Any) -> str:
-    return ts if isinstance(ts, str) else iso(ts)
-
-
-def privacy_vectors() -> dict[str, Any]:
-    entries, sealed = privacy_trail()
-    erased_on = entries[3]["record"]["ts"]
-    return {"about": "sealed personal values, the placeholder, and a trail whose request was erased by two "
-                     "administrators, with the openings an export made now carries (VERIFY.md 10); the trail is "
-                     "not signed: entries.json has the signatures",
-            "prefix": privacy.PREFIX.decode(), "sealed": sealed,
-            "placeholder": {"erased_on": erased_on, "reads": privacy.placeholder(erased_on)},
-            "trail": entries, "expect": {"opened": 1, "erased": 4, "two_person": 1}}
-
-
-def with_openings(trail: list[dict[str, Any]], source: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`trail` carrying the openings of `source` (the good trail's), whatever its records say."""
-    return [{**e, **({"personal": s["personal"]} if "personal" in s else {})} for e, s in zip(trail, source)]
-
-
-def privacy_broken() -> list[dict[str, Any]]:
-    entries, sealed = privacy_trail()
-
-    def case(name: str, trail: list[dict[str, Any]], bad: int, why: str) -> dict[str, Any]:
-        return {"name": name, "kind": "personal", "entries": trail, "first_bad_entry": bad, "must_fail_because": why}
-
-    wrong = json.loads(json.dumps(entries))
-    reason = next(iter(wrong[2]["personal"].values()))
-    reason["value"] = reason["value"].replace("Art. 17", "Art. 15")
-    records = [dict(e["record"]) for e in entries]
-    keys = records[3]["details"]["keys"]
-    sarah = data_key("sarah.manager", WF_REFUND)
-    unlisted = [dict(r) for r in records]
-    unlisted[3] = {**records[3], "details": {**records[3]["details"], "keys": [sarah]}}
-    still = json.loads(json.dumps(entries))
-    comment = next(s for s in sealed if s["entry"] == 2)
-    still[1]["personal"][comment["digest"]] = {"salt": comment["salt"], "value": comment["value"]}
-    alone = [dict(r) for r in records]
-    alone[3] = {**records[3], "actor": "ann.admin"}
-    cancelled = [dict(r) for r in records[:3]] + [
-        {"seq": 4, "ts": START + timedelta(days=39), "actor": "bob.admin", "action": "erasure_cancelled",
-         "workflow_id": None, "details": {"target": WF_REFUND, "request_seq": 3, "reason": ""}},
-        {**records[3], "seq": 5, "ts": START + timedelta(days=40)}]
-    assert keys and sarah in keys
-    return [
-        case("opening with another value", wrong, 3, "the value no longer hashes to the digest the entry seals"),
-        case("erased by an entry that does not list the key", with_openings(privacy_entries(unlisted, sealed), entries), 1,
-             "entry 4 destroyed only sarah.manager's key, so john.doe's values cannot read as erased by it"),
-        case("value still opened after its key was erased", still, 2,
-             "entry 4 destroyed the key: an export made since cannot hold the value"),
-        case("erasure carried out by the administrator who asked for it", privacy_entries(alone, sealed), 4,
-             "the two-person rule: ann.admin asked for it in entry 3"),
-        case("erasure of a cancelled request", privacy_entries(cancelled, sealed), 5,
-             "entry 4 cancelled the request of entry 3"),
-    ]
 
 
 def write(out: Path) -> list[Path]:
@@ -452,6 +302,7 @@ def write(out: Path) -> list[Path]:
         "checkpoint.json": cp_meta,
         "signatures.json": signature_vectors(trail),
         "privacy.json": privacy_vectors(),
+        "receipts.json": receipt_vectors(),
         "broken.json": broken_vectors(trail, tree, note, vkey),
     }
     out.mkdir(parents=True, exist_ok=True)

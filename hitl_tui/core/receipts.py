@@ -83,10 +83,13 @@ def parse_key(text: str | bytes) -> bytes:
                      f"(NAME+HASH+BASE64), or ed25519: and 64 hex digits")
 
 
-def problem(receipt: Any, trusted_key: bytes, payload_sha256: str | None = None) -> str | None:
+def problem(receipt: Any, trusted_key: bytes, payload_sha256: str | None = None, *, request_id: str | None = None,
+            database_id: str | None = None) -> str | None:
     """None when `receipt` is genuine: well formed, signed by `trusted_key` over exactly what it
-    says, and (when given) for the payload whose sha256 is `payload_sha256`; else why not, in a
-    few words."""
+    says, and (each when given) from the database `database_id`, for the request `request_id`
+    and for the payload whose sha256 is `payload_sha256`; else why not, in a few words. The
+    signature alone does not bind a receipt to the request in hand: a genuine receipt of another
+    request (or of another database whose checkpoints the same key signs) verifies too."""
     if not isinstance(receipt, Mapping):
         return "it is not a receipt (a JSON object)"
     if receipt.get("version") != FORMAT:
@@ -104,10 +107,29 @@ def problem(receipt: Any, trusted_key: bytes, payload_sha256: str | None = None)
         return (f"it is signed by key {_fingerprint(public)}, not by the trusted key {_fingerprint(trusted_key)}")
     if not _ed25519_ok(public, bytes.fromhex(sig["value"]), message(receipt)):
         return "its signature does not verify: it was altered or forged"
+    if database_id is not None and receipt["database_id"] != database_id:
+        return (f"it is from database {receipt['database_id'][:40]!r}, not {database_id[:40]!r}: a receipt of "
+                f"another database")
+    if request_id is not None and receipt["request_id"] != request_id:
+        return f"it is for request {receipt['request_id'][:40]!r}, not {request_id[:40]!r}: a receipt of another request"
     if payload_sha256 is not None and receipt["payload_sha256"] != payload_sha256:
         return (f"it is for another payload (sha256 {receipt['payload_sha256'][:16]}..., this one is "
                 f"{payload_sha256[:16]}...)")
     return None
+
+
+def database_of_key(text: str | bytes) -> str | None:
+    """The database a verifier key names (its name is the checkpoint origin, hitl-tui.local/ and
+    the database id), or None for a bare key, which names none."""
+    from .checkpoints import ORIGIN_PREFIX
+
+    if isinstance(text, bytes) and len(text) == 32:
+        return None  # the raw key
+    value = (text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)).strip()
+    name = value.split("+", 1)[0] if value.count("+") >= 2 else ""
+    if not name.startswith(ORIGIN_PREFIX) or len(name) == len(ORIGIN_PREFIX):
+        return None
+    return name[len(ORIGIN_PREFIX):]
 
 
 def _shape_problem(receipt: Mapping[str, Any]) -> str | None:

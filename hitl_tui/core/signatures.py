@@ -39,6 +39,7 @@ SIGNED_ACTIONS = frozenset({
     "user_added", "user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed",
     "policy_applied", "user_key_registered", "user_key_revoked",
     "erasure_requested", "erasure_cancelled", "personal_data_erased", "personal_data_expired",
+    "token_created", "token_revoked",
 })
 #: entries that change who holds which key, or whether the directory has an administrator
 #: (which decides whether an entry is bootstrap): verify-audit reads these in order
@@ -50,7 +51,11 @@ KEY_ACTIONS = frozenset({"user_added", "user_key_registered", "user_key_revoked"
 ADMIN_ACTIONS = frozenset({"user_added", "user_role_changed", "user_deactivated", "user_reactivated",
                            "user_admin_changed", "policy_applied", "user_key_registered", "user_key_revoked",
                            "erasure_requested", "erasure_cancelled", "personal_data_erased",
-                           "personal_data_expired"})
+                           "personal_data_expired", "token_created", "token_revoked"})
+#: an HTTP API bearer token is made and revoked by an active administrator even while the directory
+#: has none (core/tokens.py: a credential is never part of setting a directory up), so no
+#: bootstrap lets anyone else's entry, signed or not, pass for one
+ALWAYS_ADMIN_ACTIONS = frozenset({"token_created", "token_revoked"})
 #: the actions whose signature check needs the key history's state (parsed in full when verified)
 HISTORY_ACTIONS = KEY_ACTIONS | ADMIN_ACTIONS
 DECISIONS = {"approved": "approved", "rejected": "rejected", "changes_requested": "requested changes"}
@@ -223,6 +228,9 @@ def expectation(history: KeyHistory, seq: int, rec: Mapping[str, Any]) -> Expect
         return Expectation(_own_key(actor, d, seq), None, first_use=True)
     if action in ADMIN_ACTIONS and not bootstrap and not history.is_admin(actor):
         return Expectation(None, None, forged=f"{actor} was not an active administrator at that point of the trail")
+    if action in ALWAYS_ADMIN_ACTIONS and not history.is_admin(actor):
+        return Expectation(None, None, forged=f"{actor} was not an active administrator at that point of the trail, "
+                                              f"and only one makes or revokes a token")
     held = history.key_of(actor)
     if held is None and bootstrap and action == "user_added" and d.get("username") == actor and d.get("public_key"):
         held = _own_key(actor, d, seq)  # self-signed: the first person adds themselves (bootstrap only)
@@ -316,6 +324,10 @@ def meaning(rec: Mapping[str, Any]) -> str:
         return f"revoked {d.get('username')}'s key {d.get('key_id')}"
     if action == "policy_applied":
         return f"applied policy version {d.get('version')}"
+    if action == "token_created":
+        return f"made bearer token {d.get('token_id')} for {d.get('username')}"
+    if action == "token_revoked":
+        return f"revoked bearer token {d.get('token_id')} of {d.get('username')}"
     if action.startswith("user_"):
         return f"{action.removeprefix('user_').replace('_', ' ')} {d.get('username')}"
     return f"{action.replace('_', ' ')} by {actor}"

@@ -12,10 +12,12 @@ Making and revoking a token are an active administrator's, always (no bootstrap 
 credential is never part of setting up a directory), each recorded in the audit trail as an
 entry filed under no request, `token_created` (with the hash, never the token) and
 `token_revoked`, written in the transaction that changes the table, so the table is a replay of
-the trail (TokenReplay, run by verify-audit with the other tables: replay.py). Like
-`key_rotated`, these entries are hash-chained and name their administrator, but nobody signs
-them: every request a token files is still signed by its account's own key (the `created`
-entry), which the token does not hold.
+the trail (TokenReplay, run by verify-audit with the other tables: replay.py). Both are signed
+by their administrator like every other change an administrator makes (signatures.SIGNED_ACTIONS
+and ALWAYS_ADMIN_ACTIONS): whoever holds only the database key could otherwise rewrite whom a
+token stands for without a trace a verifier sees. In team mode the administrator's own account
+signs the dry run's statement (two_phase.py), so the token's random bytes are drawn through
+draws.py: the commit must draw the very token the signed statement hashes.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -133,7 +134,7 @@ def create(service: "WorkflowService", username: str, name: str | None = None, *
 def _new(conn: Conn) -> tuple[str, str]:
     """A fresh token and its hash, whose id no other token has."""
     while True:
-        token = PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
+        token = PREFIX + base64.urlsafe_b64encode(draws.token_bytes(32)).decode("ascii").rstrip("=")
         digest = token_hash(token)
         if not sql.exists(conn, id_of(digest)):
             return token, digest

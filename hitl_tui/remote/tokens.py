@@ -1,10 +1,14 @@
 """The service's side of the HTTP API's bearer tokens (core/tokens.py).
 
-The administrators' methods, as the CONNECTION's user like every other (methods.py):
+The administrators' methods, as the CONNECTION's user like every other (methods.py). Making and
+revoking a token are signed writes (`token_created`, `token_revoked`: signatures.SIGNED_ACTIONS),
+so each comes in two methods, prepare and commit (core/two_phase.py), and the administrator's
+own account signs the statement; the commit answers the token, once, to this caller only:
 
-    tokens.create(username, name)   a new token for `username`: answered once, to this caller only
-    tokens.list()                   every token (never a token, never a hash)
-    tokens.revoke(which, reason)    by id (or the token itself); connections listening through it are closed
+    tokens.create.prepare(username, label) / .commit(ticket, signatures)   a new token for `username`
+    tokens.list()                                                         every token (never a token, never a hash)
+    tokens.revoke.prepare(which, reason) / .commit(ticket, signatures)    by id (or the token itself);
+                                                                          connections listening through it are closed
 
 Bearer calls. `hitl-tui http` runs on an account of its own and serves callers on other hosts,
 each with a token. It sends the token with each call, "bearer.<method>"; the service (which
@@ -28,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 from ..core import tokens
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .methods import Call, Method
     from .server import Connection, Done
 
@@ -37,16 +43,26 @@ BEARER_METHODS = ("approval.file.prepare", "approval.file.commit", "approval.dec
                   "approval.sweep", "receipt.keys", "withdraw.prepare", "withdraw.commit", "policy.show")
 WHOAMI = PREFIX + "whoami"
 SUBSCRIBE = PREFIX + "subscribe"
-REVOKE = "tokens.revoke"
+#: the method whose answer closes the revoked token's connections (after())
+REVOKE = "tokens.revoke.commit"
 
 
-def _created(call: "Call") -> dict[str, Any]:
-    token, info = tokens.create(call.service, call.params["username"], call.params["name"], actor=call.username)
+def _creation(call: "Call") -> "Callable[[], tuple[str, tokens.TokenInfo]]":
+    p, service, me = call.params, call.service, call.username
+    return lambda: tokens.create(service, p["username"], p["label"], actor=me)
+
+
+def _created(made: tuple[str, tokens.TokenInfo]) -> dict[str, Any]:
+    token, info = made
     return {"token": token, "info": info.model_dump(mode="json")}
 
 
-def _revoked(call: "Call") -> dict[str, Any]:
-    info = tokens.revoke(call.service, call.params["which"], call.params["reason"], actor=call.username)
+def _revocation(call: "Call") -> "Callable[[], tokens.TokenInfo]":
+    p, service, me = call.params, call.service, call.username
+    return lambda: tokens.revoke(service, p["which"], p["reason"], actor=me)
+
+
+def _revoked(info: tokens.TokenInfo) -> dict[str, Any]:
     return {"token_id": info.id, "info": info.model_dump(mode="json")}
 
 
@@ -81,13 +97,14 @@ def _as_bearer(inner: "Method") -> "Method":
 
 def token_methods(table: dict[str, "Method"]) -> list["Method"]:
     """The methods above, for methods._table() (built there from its own table: no import cycle)."""
-    from .methods import Method, _p, dump
+    from .methods import Method, _p, _signed_method, dump
 
     token = {"token": _p(str, required=True)}
     return [
-        Method("tokens.create", _created, {"username": _p(str, required=True), "name": _p(str)}, writes=True),
+        *_signed_method("tokens.create", _creation, {"username": _p(str, required=True), "label": _p(str)}, _created),
         Method("tokens.list", lambda c: dump(tokens.listing(c.service, c.username))),
-        Method(REVOKE, _revoked, {"which": _p(str, required=True), "reason": _p(str, default="")}, writes=True),
+        *_signed_method("tokens.revoke", _revocation, {"which": _p(str, required=True), "reason": _p(str, default="")},
+                        _revoked),
         Method(WHOAMI, _whoami, token, members_only=False),
         Method(SUBSCRIBE, _subscribed, token, members_only=False),
         *(_as_bearer(table[name]) for name in BEARER_METHODS),

@@ -1,7 +1,8 @@
 """Team mode's side of the bearer tokens (core/tokens.py), answered by the service (tokens.py).
 
 RemoteTokens: the administrators' token commands through the service, as this OS account (the
-methods of core.tokens.Tokens, with the same signatures).
+methods of core.tokens.Tokens, with the same signatures); making and revoking one are signed by
+this account's own key, as every administrator's change is.
 
 BearerService: what `hitl-tui http` holds for one token. A RemoteService whose calls of the
 bearer methods carry the token ("bearer.<method>"), so the service answers them as the token's
@@ -33,12 +34,14 @@ class RemoteTokens:
 
     def create(self, username: str, name: str | None = None, *, actor: str | None = None) -> tuple[str, TokenInfo]:
         self._remote._as_me(actor, "make tokens")
-        got = self._remote.call("tokens.create", username=username, name=name)
+        # signed on this account; the wire calls the token's name `label`, `name` being _signed's own
+        got = self._remote._signed("tokens.create", None, username=username, label=name)
         return str(got["token"]), TokenInfo.model_validate(got["info"])
 
     def revoke(self, token: str, reason: str = "", *, actor: str | None = None) -> TokenInfo:
         self._remote._as_me(actor, "revoke tokens")
-        return TokenInfo.model_validate(self._remote.call("tokens.revoke", which=token, reason=reason or "")["info"])
+        revoked = self._remote._signed("tokens.revoke", None, which=token, reason=reason or "")
+        return TokenInfo.model_validate(revoked["info"])
 
     def listing(self, viewer: str) -> list[TokenInfo]:
         self._remote._as_me(viewer, "list tokens")

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from hitl_tui.core import tokens
 from hitl_tui.core.audit import iso, utc_now
 from hitl_tui.core.errors import ReauthRequired, SigningRefused
 from hitl_tui.core.models import AgentProposal, Decision, User
@@ -100,6 +101,9 @@ def test_every_signed_action_carries_its_actors_signature(service):
     service.apply_policy(service.policy_in_force().text.replace(
         "[types.expense_approval]\n", '[types.expense_approval]\nretain_personal = "PT1S"\n', 1), actor=admin)
     service.erasure.apply_retention(actor=admin, now=utc_now() + timedelta(seconds=5))
+    service.add_user("erp.bot", "employee", actor=admin, integration=True, owner="john.doe")
+    _token, info = tokens.create(service, "erp.bot", "ERP", actor=admin)
+    tokens.revoke(service, info.id, "rotated", actor=admin)
     keys = service.user_key_ids()
     seen = set()
     history = KeyHistory()

@@ -13,7 +13,7 @@ import sys
 from .conftest import REPO, VECTORS, verify
 
 FILES = {"canonical.json", "entries.json", "tree.json", "checkpoint.json", "checkpoint.note", "checkpoint.vkey",
-         "signatures.json", "privacy.json", "broken.json"}
+         "signatures.json", "privacy.json", "receipts.json", "broken.json"}
 
 
 def test_committed_vectors_equal_what_the_code_makes_now(tmp_path):
@@ -30,10 +30,11 @@ def test_the_verifier_passes_every_vector():
     result = verify("--vectors", VECTORS)
     assert result.code == 0 and result.last == "verified", result.out
     for name in ("canonical.json", "entries.json", "tree.json", "checkpoint.json", "signatures.json", "privacy.json",
-                 "broken.json"):
+                 "receipts.json", "broken.json"):
         assert result.line(f"vectors {name}").startswith("ok"), result.out
     assert "9 signatures by the key history" in result.line("vectors entries.json")
     assert "1 opened, 4 erased, 1 erasure by two administrators" in result.line("vectors privacy.json")
+    assert result.line("vectors receipts.json").endswith("3 genuine receipts accepted, 9 refused for their reason")
 
 
 def _copy(tmp_path):
@@ -156,3 +157,78 @@ def test_a_broken_privacy_case_that_passes_is_reported(tmp_path):
     (vec / "privacy.json").write_text(json.dumps(data))
     assert verify("--vectors", vec).last == ("FAILED: vectors privacy.json: sealed value title of entry 1: its hashed "
                                              "bytes differ")
+
+
+# --- receipts (VERIFY.md 11): each case through `hitl_verify.py --receipt`, and core/receipts.py -------
+
+def _receipts() -> dict:
+    return json.loads((VECTORS / "receipts.json").read_text())
+
+
+def _as_file(path, value) -> str:
+    path.write_text(json.dumps(value, ensure_ascii=False), "utf-8")
+    return str(path)
+
+
+def test_every_receipt_case_gets_its_verdict_from_the_standalone_verifier(tmp_path):
+    data = _receipts()
+    verdicts = {c["verdict"] for c in data["cases"]}
+    assert verdicts == {"genuine", "refused"} and len(data["cases"]) == 12
+    for n, case in enumerate(data["cases"]):
+        args = ["--receipt", _as_file(tmp_path / f"receipt-{n}.json", case["receipt"]), "--vkey", case["trusted_key"]]
+        if case["payload"] is not None:
+            args += ["--payload", _as_file(tmp_path / f"payload-{n}.json", case["payload"])]
+        if case["request_id"] is not None:
+            args += ["--request", case["request_id"]]
+        result = verify(*args)
+        assert result.code == case["exit_status"], (case["name"], result.out, result.err)
+        if case["verdict"] == "genuine":
+            assert result.last == "verified" and result.line("receipt").startswith("ok"), (case["name"], result.out)
+        else:
+            assert result.last.startswith("FAILED: receipt: it") and case["refused_because"] in result.last, \
+                (case["name"], result.out)
+
+
+def test_receipt_vectors_are_what_core_receipts_signs_and_judges():
+    from hitl_tui.core import payloads, receipts
+
+    data = _receipts()
+    assert data["vkey"] + "\n" == (VECTORS / "checkpoint.vkey").read_text()  # the checkpoint key signs receipts
+    assert receipts.parse_key(data["vkey"]) == receipts.parse_key(data["public_key"])
+    good = data["cases"][0]["receipt"]
+    assert base64.b64decode(data["signed_message_b64"]) == receipts.message(good)
+    assert good["payload_sha256"] == data["payload_sha256"] == payloads.sha256_of(data["payload"])
+    assert data["domain"].encode() == receipts.DOMAIN
+    for case in data["cases"]:
+        key = case["trusted_key"]
+        digest = None if case["payload"] is None else payloads.sha256_of(case["payload"])
+        found = receipts.problem(case["receipt"], receipts.parse_key(key), digest, request_id=case["request_id"],
+                                 database_id=receipts.database_of_key(key))
+        if case["verdict"] == "genuine":
+            assert found is None, (case["name"], found)
+        else:
+            assert found is not None and case["refused_because"] in found, (case["name"], found)
+
+
+def test_a_receipt_case_with_the_wrong_verdict_is_reported(tmp_path):
+    vec = _copy(tmp_path)
+    data = json.loads((vec / "receipts.json").read_text())
+    case = next(c for c in data["cases"] if c["name"] == "outcome changed")
+    case["verdict"], case["refused_because"] = "genuine", None  # a verifier that accepted it would be wrong
+    (vec / "receipts.json").write_text(json.dumps(data))
+    assert verify("--vectors", vec).last == ("FAILED: vectors receipts.json: receipt case 'outcome changed' is "
+                                             "genuine, but was refused: its signature does not verify: it was "
+                                             "altered or forged")
+    vec = _copy(tmp_path / "2")
+    data = json.loads((vec / "receipts.json").read_text())
+    case = next(c for c in data["cases"] if c["name"] == "genuine receipt replayed for another request")
+    case["request_id"] = None  # nothing binds it to the request in hand: it passes, and must not
+    (vec / "receipts.json").write_text(json.dumps(data))
+    assert verify("--vectors", vec).last.startswith("FAILED: vectors receipts.json: receipt case 'genuine receipt "
+                                                    "replayed for another request' must be refused")
+
+
+def test_request_and_payload_go_with_a_receipt():
+    result = verify("--request", "WF-1764590400-0077", str(VECTORS / "receipts.json"))
+    assert result.code == 2 and result.out == ""
+    assert result.err == "hitl_verify: --payload and --request go with --receipt (see --help)\n"
