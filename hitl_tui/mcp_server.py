@@ -1,6 +1,8 @@
 """`hitl-tui mcp`: the Python client's calls as MCP tools over stdio, for agent hosts (issue 12).
 
-An agent host launches `hitl-tui mcp` as it launches any MCP server. The server acts as the OS
+Tools: request_approval, get_decision, list_my_requests, resubmit_request (a new revision after
+a human asked for changes: the one they proposed, accepted explicitly, or another) and
+cancel_request. An agent host launches `hitl-tui mcp` as it launches any MCP server. The server acts as the OS
 account running it, through hitl_tui.client.Desk and nothing else: team mode when a service is
 named (HITL_SERVER, the server setting, the system socket), else the database here. Every rule
 is the engine's: which types exist, what a payload may hold, what this account may see, and that
@@ -137,6 +139,25 @@ def _tools() -> list[types.Tool]:
             outputSchema=listing,
             annotations=types.ToolAnnotations(readOnlyHint=True, openWorldHint=False)),
         types.Tool(
+            name="resubmit_request", title="File a new revision after a human asked for changes",
+            description=("When a request you filed has outcome 'changes_requested': file `payload` as its new "
+                         "revision, then wait up to wait_seconds for the decision. To accept the revision the "
+                         "human proposed, send exactly its proposed_payload; you may send another payload "
+                         "instead. The policy rates the revision afresh and the approvals start over; it does "
+                         "not extend the deadline. Nothing runs until a human approves the revision."),
+            inputSchema={"type": "object", "additionalProperties": False, "required": ["request_id", "payload"],
+                         "properties": {
+                             "request_id": request_id,
+                             "payload": {"type": "object", "description": "Exactly what is to be approved now."},
+                             "justification": {"type": "string", "description": "Why (shown as your words); "
+                                               "leave it out to keep the one you filed with."},
+                             "comments": {"type": "string", "default": "",
+                                          "description": "What you changed, for the approver."},
+                             "wait_seconds": wait}},
+            outputSchema=result,
+            annotations=types.ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False,
+                                              openWorldHint=False)),
+        types.Tool(
             name="cancel_request", title="Withdraw a request for approval",
             description="Withdraw a request you filed that nobody has settled yet (outcome cancelled, audited).",
             inputSchema={"type": "object", "additionalProperties": False, "required": ["request_id"],
@@ -197,9 +218,13 @@ def decision_result(found: ApprovalDecision, *, waited: float | None = None) -> 
                 f"(sha256 {str(found.payload_sha256)[:16]}...); {sealed}.")
     else:
         text = str(refusal_of(found))  # the client's own words for every other outcome
-        if found.outcome is Outcome.CHANGES_REQUESTED:
-            nxt = {"tool": "cancel_request", "arguments": {"request_id": rid},
-                   "why": "a human asked for changes: cancel this one and file a new request_approval with them"}
+        if found.outcome is Outcome.CHANGES_REQUESTED and found.proposed_payload is not None:
+            nxt = {"tool": "resubmit_request", "arguments": {"request_id": rid, "payload": found.proposed_payload},
+                   "why": "a human proposes this revision: resubmit exactly it to accept it (or another payload), "
+                          "or cancel_request"}
+        elif found.outcome is Outcome.CHANGES_REQUESTED:
+            nxt = {"tool": "resubmit_request", "arguments": {"request_id": rid},
+                   "why": "a human asked for changes: resubmit_request with a changed payload, or cancel_request"}
     return {**found.model_dump(mode="json"), "text": one_line(text), "final": found.outcome.is_final, "next": nxt}
 
 
@@ -251,7 +276,7 @@ class _DeskSlot:
 
 
 class HitlMcp:
-    """The four tools on one Desk (see the module docstring)."""
+    """The five tools on one Desk (see the module docstring)."""
 
     def __init__(self, opener: Opener, *, agent: str | None = None,
                  report_unexpected: Callable[[], str] | None = None) -> None:
@@ -262,7 +287,8 @@ class HitlMcp:
         self._tools = {t.name: t for t in TOOLS}
         self._calls: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
             "request_approval": self.request_approval, "get_decision": self.get_decision,
-            "list_my_requests": self.list_my_requests, "cancel_request": self.cancel_request}
+            "list_my_requests": self.list_my_requests, "resubmit_request": self.resubmit_request,
+            "cancel_request": self.cancel_request}
 
         async def list_tools() -> list[types.Tool]:
             return list(TOOLS)
@@ -317,6 +343,12 @@ class HitlMcp:
         which = f" {status}" if status else ""
         return {"requests": rows, "count": len(rows),
                 "text": f"{len(rows)}{which} request(s) for approval filed by {desk.username}, newest first."}
+
+    async def resubmit_request(self, args: dict[str, Any]) -> dict[str, Any]:
+        desk = await self.slot.get()
+        rid = args["request_id"]
+        await desk.resubmit(rid, args["payload"], justification=args.get("justification"), comments=args["comments"])
+        return await self._waited(desk, rid, float(args["wait_seconds"]), filed=True)
 
     async def cancel_request(self, args: dict[str, Any]) -> dict[str, Any]:
         desk = await self.slot.get()

@@ -8,7 +8,7 @@ can read it, run it offline, and trust it as far as they trust that specificatio
     python hitl_verify.py EXPORT [--checkpoint NOTE] [--vkey VKEY] [--state STATE.json]
     python hitl_verify.py BUNDLE_DIR          (what `hitl-tui export-audit --bundle` writes)
     python hitl_verify.py --vectors DIR       (the test vectors of docs/vectors/)
-    python hitl_verify.py --receipt RECEIPT.json --vkey VKEY [--payload PAYLOAD.json]
+    python hitl_verify.py --receipt RECEIPT.json --vkey VKEY [--payload PAYLOAD.json] [--request WF-ID]
 
 EXPORT is a JSONL or CSV export (the whole file is checked), or an HTML/Markdown report (only
 the evidence it embeds: its header, trailer and timeline entries). One line per check, then a
@@ -56,6 +56,7 @@ SIGNED_ACTIONS = frozenset({
     "user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed", "policy_applied",
     "user_key_registered", "user_key_revoked",
     "erasure_requested", "erasure_cancelled", "personal_data_erased", "personal_data_expired",
+    "token_created", "token_revoked",
 })
 DECISIONS = {"approved": "approve", "rejected": "reject", "changes_requested": "request_changes"}
 HTML_EVIDENCE = '<script type="application/json" id="hitl-audit-evidence">'
@@ -611,7 +612,9 @@ KEY_ACTIONS = frozenset({"user_added", "user_key_registered", "user_key_revoked"
 ADMIN_ACTIONS = frozenset({"user_added", "user_role_changed", "user_deactivated", "user_reactivated",
                            "user_admin_changed", "policy_applied", "user_key_registered", "user_key_revoked",
                            "erasure_requested", "erasure_cancelled", "personal_data_erased",
-                           "personal_data_expired"})
+                           "personal_data_expired", "token_created", "token_revoked"})
+# ...and these only an active administrator, even before the directory has one (VERIFY.md 3.3).
+ALWAYS_ADMIN_ACTIONS = frozenset({"token_created", "token_revoked"})
 
 
 class Keys:
@@ -658,6 +661,9 @@ class Keys:
         else:
             if action in ADMIN_ACTIONS and not self.bootstrap and not self._is_admin(actor):
                 return f"{what} is a forgery: {actor} was not an active administrator at that point of the trail"
+            if action in ALWAYS_ADMIN_ACTIONS and not self._is_admin(actor):
+                return (f"{what} is a forgery: {actor} was not an active administrator at that point of the trail, "
+                        f"and only one makes or revokes a token")
             held = self.current.get(actor)
             key = held.public if held else None
             if key is None and self.bootstrap and action == "user_added" and d.get("username") == actor \
@@ -950,6 +956,7 @@ REQUEST_ACTIONS = frozenset({"created", "resubmitted", *CLOSINGS, *DECISIONS})
 USER_CHANGES = frozenset({"user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed"})
 FINAL = frozenset({"approved", "rejected", "withdrawn", "expired"})
 FILED = ("payload", "payload_sha256", "justification", "agent", "owner", "expires_at")  # filed for approval
+REVISED = ("payload", "payload_sha256", "justification")  # what a resubmission of such a request sends again
 RISK_RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2, "CRITICAL": 3}
 
 
@@ -988,7 +995,8 @@ class Replay:
                                                               "data", "risk_level", "risk_rank", "risk_field",
                                                               "risk_reason", "headline", "chain", "current_stage",
                                                               "current_role", "status", "revision", "created_at",
-                                                              "updated_at", "deciders", "policy_version", *FILED)}
+                                                              "updated_at", "deciders", "policy_version", *FILED,
+                                                              "proposed_payload")}
             self.made_by[("request", wid)] = seq
             if action != "created":
                 self.problems.append(f"entry {seq} ({action}) names {wid}, which no earlier entry created")
@@ -1009,6 +1017,7 @@ class Replay:
             req["current_stage"] = d.get("stage_after", 0)
             req["deciders"] = ","
             req["updated_at"] = ts
+            req["proposed_payload"] = None  # filed or resubmitted: nothing proposed any more
             if action == "created":
                 req["workflow_type"] = d.get("workflow_type", UNKNOWN)
                 req["requester"] = actor
@@ -1018,6 +1027,9 @@ class Replay:
                     req[key] = d.get(key)
             else:
                 req["revision"] = d.get("revision", UNKNOWN)
+                for key in REVISED:  # a new revision of a request filed for approval (VERIFY.md 11)
+                    if key in d:
+                        req[key] = d[key]
             self._current_role(req)
         elif action in CLOSINGS:
             req["status"] = d.get("status_after", action)
@@ -1030,6 +1042,8 @@ class Replay:
             req["deciders"] = UNKNOWN if req["deciders"] is UNKNOWN else f"{req['deciders']}{actor},"
             req["updated_at"] = ts
             self._current_role(req)
+            if rec["action"] == "changes_requested":  # a reviewer's proposed revision, or none
+                req["proposed_payload"] = d.get("proposed_payload")
             revision, stage = d.get("revision", req["revision"]), d.get("stage")
             if isinstance(revision, int) and isinstance(stage, int):
                 key = (wid, revision, stage)
@@ -1578,7 +1592,7 @@ def run_vectors(directory: str, rep: Report) -> None:
 
     runners = (("canonical.json", _vec_canonical), ("entries.json", _vec_entries), ("tree.json", _vec_tree),
                ("checkpoint.json", _vec_checkpoint), ("signatures.json", _vec_signatures),
-               ("privacy.json", _vec_privacy), ("broken.json", _vec_broken))
+               ("privacy.json", _vec_privacy), ("receipts.json", _vec_receipts), ("broken.json", _vec_broken))
     found = False
     for name, run in runners:
         if not os.path.exists(p(name)):
@@ -1683,6 +1697,26 @@ def _personal_trail(entries: list[dict[str, Any]]) -> tuple[Personal, list[tuple
     return check, check.finish(entries[-1]["record"]["seq"] if entries else 0), chain_problem
 
 
+def _vec_receipts(data: Any, _dir: str) -> tuple[str | None, str]:
+    """Each receipt case judged as --receipt judges it: genuine ones pass, the others fail for
+    their stated reason (VERIFY.md 11)."""
+    refused = 0
+    for case in data["cases"]:
+        trusted, database_id = receipt_key(case["trusted_key"])
+        payload = case["payload"]
+        digest = None if payload is None else sha256(canonical(payload)).hex()
+        problem = receipt_problem(case["receipt"], trusted, digest, case["request_id"], database_id)
+        if case["verdict"] == "genuine":
+            if problem is not None:
+                return f"receipt case {case['name']!r} is genuine, but was refused: {problem}", ""
+        elif problem is None or case["refused_because"] not in problem:
+            return (f"receipt case {case['name']!r} must be refused because {case['refused_because']!r}, but "
+                    f"{'was accepted' if problem is None else 'was refused: ' + problem}"), ""
+        else:
+            refused += 1
+    return None, f"{len(data['cases']) - refused} genuine receipts accepted, {refused} refused for their reason"
+
+
 def _vec_privacy(data: Any, _dir: str) -> tuple[str | None, str]:
     prefix = data["prefix"].encode()
     if prefix != SEALED_PREFIX:
@@ -1774,10 +1808,12 @@ def _is_number(value: Any, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def receipt_problem(receipt: Any, trusted: bytes, payload_sha256: str | None = None) -> str | None:
+def receipt_problem(receipt: Any, trusted: bytes, payload_sha256: str | None = None, request_id: str | None = None,
+                    database_id: str | None = None) -> str | None:
     """None when `receipt` is genuine (VERIFY.md 11): well formed, signed by the `trusted` key
-    over exactly what it states, and for the payload whose sha256 is `payload_sha256` when one
-    is given; otherwise what is wrong."""
+    over exactly what it states, and (each when given) from the database `database_id`, for the
+    request `request_id` and for the payload whose sha256 is `payload_sha256`; otherwise what is
+    wrong. A genuine receipt of another request verifies too: only these bind it to yours."""
     if not isinstance(receipt, dict) or receipt.get("version") != RECEIPT_FORMAT:
         return f"it is not a {RECEIPT_FORMAT} receipt"
     members = set(receipt)
@@ -1807,21 +1843,31 @@ def receipt_problem(receipt: Any, trusted: bytes, payload_sha256: str | None = N
     statement = {k: v for k, v in receipt.items() if k != "signature"}
     if not ed25519_ok(public, value, RECEIPT_DOMAIN + canonical(statement)):
         return "its signature does not verify: it was altered or forged"
+    if database_id is not None and receipt["database_id"] != database_id:
+        return (f"it is from database {_short(receipt['database_id'], 40)}, not {_short(database_id, 40)}: a receipt "
+                f"of another database")
+    if request_id is not None and receipt["request_id"] != request_id:
+        return (f"it is for request {_short(receipt['request_id'], 40)}, not {_short(request_id, 40)}: a receipt of "
+                f"another request")
     if payload_sha256 is not None and receipt["payload_sha256"] != payload_sha256:
         return (f"it is for another payload (sha256 {receipt['payload_sha256'][:16]}..., the payload given hashes "
                 f"to {payload_sha256[:16]}...)")
     return None
 
 
-def receipt_key(text: str) -> bytes:
-    """The trusted key for a receipt: a verifier key (NAME+HASH+BASE64) or ed25519:HEX."""
+def receipt_key(text: str) -> tuple[bytes, str | None]:
+    """The trusted key for a receipt: a verifier key (NAME+HASH+BASE64), whose name is the
+    checkpoint origin and so names the database (VERIFY.md 5), or ed25519:HEX, which names none."""
     value = text.strip()
     if value.startswith("ed25519:"):
-        return parse_public_key(value)
-    return parse_vkey(value).public
+        return parse_public_key(value), None
+    vk = parse_vkey(value)
+    origin = vk.name[len(ORIGIN_PREFIX):] if vk.name.startswith(ORIGIN_PREFIX) else ""
+    return vk.public, origin or None
 
 
-def check_receipt(path: str, rep: Report, key_text: str | None, payload_path: str | None) -> None:
+def check_receipt(path: str, rep: Report, key_text: str | None, payload_path: str | None,
+                  request_id: str | None = None) -> None:
     if key_text is None:
         raise Bad("a receipt is checked against the key you trust: give --vkey (a file or the key itself)")
     receipt = read_json_file(path)
@@ -1831,7 +1877,8 @@ def check_receipt(path: str, rep: Report, key_text: str | None, payload_path: st
         if not isinstance(payload, dict):
             raise Bad(f"{payload_path} is not a JSON object, so it is no payload")
         digest = sha256(canonical(payload)).hex()
-    problem = receipt_problem(receipt, receipt_key(key_text), digest)
+    trusted, database_id = receipt_key(key_text)
+    problem = receipt_problem(receipt, trusted, digest, request_id, database_id)
     if problem is None:
         rep.check("receipt", True, f"{receipt['request_id']} {receipt['outcome']} by {receipt['decided_by']}, entry "
                                    f"{receipt['audit_seq']}, payload sha256 {receipt['payload_sha256'][:16]}..."
@@ -1861,11 +1908,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--receipt", metavar="RECEIPT.json", help="a signed receipt (`hitl-tui receipt`), checked "
                                                                   "against --vkey (VERIFY.md 11)")
     parser.add_argument("--payload", metavar="PAYLOAD.json", help="with --receipt: the payload it must be for")
+    parser.add_argument("--request", metavar="WF-ID", help="with --receipt: the request it must be for")
     args = parser.parse_args(argv)
     if not args.export and not args.vectors and not args.receipt:
         parser.error("give an EXPORT to check, --receipt FILE, or --vectors DIR")
-    if args.payload and not args.receipt:
-        parser.error("--payload goes with --receipt")
+    if (args.payload or args.request) and not args.receipt:
+        parser.error("--payload and --request go with --receipt")
     rep = Report(lambda line: print(line, flush=True))
     try:
         if Ed25519PublicKey is None:
@@ -1889,7 +1937,7 @@ def _run(args: argparse.Namespace, rep: Report) -> None:
     vkey = None
     key_text = None if not args.vkey else (read_text(args.vkey) if os.path.exists(args.vkey) else args.vkey)
     if args.receipt:
-        check_receipt(args.receipt, rep, key_text, args.payload)
+        check_receipt(args.receipt, rep, key_text, args.payload, args.request)
         if not args.export and not args.vectors:
             return
     if key_text is not None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import shlex
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable, Literal
 
 from ..commands.common import log_traceback
 from ..commands.common import safe
 from ..core import rbac
-from ..core.errors import HitlError, StoreError
+from ..core.errors import HitlError, StoreError, ValidationFailed
 from ..core.decisions import TERMS
 from ..core.filter_query import SORT_KEYS, parse_sort
 from ..core.text import refuse_invalid
@@ -296,13 +296,44 @@ class Desk:
         if text:
             refuse_invalid(text, words.comment_name)  # before the question
             self.say(f"Your {wanted.split(' (')[0]}: {safe(text)}")
+        revised = self._revision(req) if decision is Decision.REQUEST_CHANGES else None
+        if revised is False:
+            return
         self.say(transcript.consequence(req, decision, svc.policy, people))
         if not self.confirm(word):
             return
         from ..commands.keys import reauth_prompt  # the policy's re-authentication at signing asks here
 
-        done = svc.decide(req.id, self.username, decision, text, unlock=reauth_prompt(self.username))
+        done = svc.decide(req.id, self.username, decision, text, unlock=reauth_prompt(self.username),
+                          payload=revised or None)
         self.say(f"{words.done} {safe(done.id)} ({safe(done.title)}); {transcript.outcome(done)}.")
+
+    def _revision(self, req: WorkflowRequest) -> dict[str, Any] | None | Literal[False]:
+        """On a request filed for approval: the revised payload the reviewer proposes (None: none;
+        False: what was typed is not one, said in one line, and nothing is decided)."""
+        import json
+
+        from ..core.payloads import checked
+
+        if req.filing is None or req.filing.payload is None:
+            return None
+        self.say("Propose a revised payload? Type it as one line of JSON, or press enter to leave it as filed:")
+        typed = (self.ask("revised payload: ", remember=False) or "").strip()
+        if self.ended or not typed:
+            return None
+        try:
+            value = json.loads(typed)
+            if checked(value).sha256 == req.filing.payload_sha256:
+                return None
+        except json.JSONDecodeError as exc:
+            self.say(f"That is not JSON ({exc.msg} at column {exc.colno}); nothing was decided.")
+            return False
+        except ValidationFailed as exc:
+            self.say(f"That payload could not be filed: {exc} Nothing was decided.")
+            return False
+        self.say(f"Your proposed payload: {safe(json.dumps(value, sort_keys=True, ensure_ascii=False))} "
+                 f"({safe(req.requester)} must accept it before anyone approves it)")
+        return value if isinstance(value, dict) else None
 
     def do_withdraw(self, rest: str) -> None:
         found = self._target("withdraw", rest)

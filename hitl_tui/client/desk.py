@@ -71,6 +71,12 @@ def refusal_of(decision: ApprovalDecision) -> ApprovalRefused:
         ApprovalOutcome.CANCELLED: "The request for approval was cancelled; this did not run.",
         ApprovalOutcome.PENDING: "No human decided in time; this did not run.",
     }.get(decision.outcome, f"This was {decision.outcome.value}; it did not run.")
+    if decision.outcome is ApprovalOutcome.CHANGES_REQUESTED and decision.proposed_payload is not None:
+        import json
+
+        text += (f" They propose this revision instead: {json.dumps(decision.proposed_payload, sort_keys=True)}."
+                 f" Nothing runs on it unless you accept it: make the same call again with exactly those "
+                 f"arguments (that files the revision for approval), or leave it.")
     return ApprovalRefused(f"{text} (request {decision.request_id})", decision)
 
 
@@ -166,6 +172,25 @@ class Desk:
                     pause = await self._polled(min(left, HEARTBEAT), pause)
         finally:
             self._unlisten(request_id, event)
+
+    async def resubmit(self, request_id: str, payload: dict[str, Any], *, justification: str | None = None,
+                       comments: str = "", wait: float = 0.0) -> ApprovalDecision:
+        """After a human asked for changes: file a new revision of `request_id` with `payload`
+        (what is to be approved now: the reviewer's proposal, or another), which the policy
+        assesses again; with `wait` > 0, wait for its decision as get_decision does."""
+        await self._call(self._engine.approvals.resubmit, self.username, request_id, payload,
+                         justification=justification, comments=comments)
+        return await self.get_decision(request_id, wait=wait)
+
+    async def accept_revision(self, decision: ApprovalDecision, *, comments: str = "",
+                              wait: float = 0.0) -> ApprovalDecision:
+        """Accept the revision a reviewer proposed with `decision` (changes_requested): resubmit
+        exactly that payload. Nothing is accepted without this call: a proposal alone runs nothing."""
+        if decision.outcome is not ApprovalOutcome.CHANGES_REQUESTED or decision.proposed_payload is None:
+            raise HitlError(f"{decision.request_id} has no proposed revision to accept (it is "
+                            f"{decision.outcome.value}).")
+        return await self.resubmit(decision.request_id, decision.proposed_payload,
+                                   comments=comments or "accepted the reviewer's revision", wait=wait)
 
     async def list_my_requests(self, limit: int = 100) -> list[ApprovalDecision]:
         """What this account filed for approval, newest first."""
@@ -369,6 +394,12 @@ class SyncDesk:
 
     def get_decision(self, request_id: str, wait: float = 0.0) -> ApprovalDecision:
         return run_sync(lambda: self.desk.get_decision(request_id, wait))
+
+    def resubmit(self, request_id: str, payload: dict[str, Any], **kwargs: Any) -> ApprovalDecision:
+        return run_sync(lambda: self.desk.resubmit(request_id, payload, **kwargs))
+
+    def accept_revision(self, decision: ApprovalDecision, **kwargs: Any) -> ApprovalDecision:
+        return run_sync(lambda: self.desk.accept_revision(decision, **kwargs))
 
     def list_my_requests(self, limit: int = 100) -> list[ApprovalDecision]:
         return run_sync(lambda: self.desk.list_my_requests(limit))

@@ -12,6 +12,11 @@ expired, cancelled, a changed payload, a bad receipt, the service unreachable) r
 caller gets ApprovalRefused, or with on_refusal="return" its message as the result, which is
 what a tool framework hands back to the model ("A human rejected this: <their reason>").
 
+A reviewer who asks for changes may propose revised arguments: the refusal shows them, and
+nothing runs on them. Calling the function again with exactly those arguments is how the caller
+(a model) accepts the revision explicitly: that call resubmits the same request with them
+(Desk.resubmit), and it runs only once a human approves the revision.
+
 Both async and plain functions are gated; a plain one waits on a loop of its own (run_sync), so
 a framework that calls tools synchronously, on a worker thread or not, gets the same gate.
 """
@@ -23,7 +28,8 @@ import inspect
 from typing import Any, Callable, Literal, TypeVar
 
 from ..core.errors import HitlError
-from .desk import ApprovalRefused, Desk, run_sync
+from ..core.payloads import sha256_of
+from .desk import GRACE, ApprovalRefused, Desk, run_sync
 
 F = TypeVar("F", bound=Callable[..., Any])
 Maker = Callable[..., Any]
@@ -50,6 +56,8 @@ def require_approval(desk: Desk, *, type: str = "tool_call", title: str | Maker 
 
     def decorate(fn: F) -> F:
         make = payload or default_payload(fn)
+        #: proposed revisions not yet accepted: their payload's sha256 -> the request they revise
+        proposals: dict[str, str] = {}
 
         def said(value: str | Maker | None, args: tuple[Any, ...], kwargs: dict[str, Any], default: str) -> str:
             if value is None:
@@ -57,9 +65,17 @@ def require_approval(desk: Desk, *, type: str = "tool_call", title: str | Maker 
             return str(value(*args, **kwargs)) if callable(value) else value
 
         async def approved(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-            decision = await desk.request_approval(
-                type=type, title=said(title, args, kwargs, f"Run {fn.__name__}"), payload=make(*args, **kwargs),
-                justification=said(justification, args, kwargs, ""), timeout=timeout, agent=agent)
+            asked = make(*args, **kwargs)
+            revises = proposals.pop(sha256_of(asked), None)
+            if revises is not None:  # the call accepts a reviewer's revision: that request, resubmitted
+                decision = await desk.resubmit(revises, asked, comments="accepted the reviewer's revision",
+                                               wait=float(timeout) + GRACE)
+            else:
+                decision = await desk.request_approval(
+                    type=type, title=said(title, args, kwargs, f"Run {fn.__name__}"), payload=asked,
+                    justification=said(justification, args, kwargs, ""), timeout=timeout, agent=agent)
+            if decision.proposed_payload_sha256 is not None:
+                proposals[decision.proposed_payload_sha256] = decision.request_id
             await desk.check_approved(decision, make(*args, **kwargs))  # the arguments as they are now
 
         def refused(exc: Exception) -> Any:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from ..core.decisions import TERMS
 from ..core.models import Decision
+from ..core.payloads import sha256_of
 from .common import echo_json, guarded, me, open_service, safe
 from .keys import reauth_prompt
 
@@ -24,11 +28,16 @@ def _report(req, verb: str, as_json: bool) -> None:
         click.echo(f"{verb} {req.id} ({safe(req.title)}); {_outcome(req)}.")
 
 
-def _decide(ctx: click.Context, decision: Decision, workflow_id: str, comments: str, as_json: bool) -> None:
+def _decide(ctx: click.Context, decision: Decision, workflow_id: str, comments: str, as_json: bool,
+            payload: Any = None) -> None:
     """One decision as your OS login, through the engine's one `decide` (words: decisions.TERMS)."""
     with open_service(ctx, writes=True) as service:
-        req = service.decide(workflow_id.strip(), me(), decision, comments, unlock=reauth_prompt(me()))
+        req = service.decide(workflow_id.strip(), me(), decision, comments, unlock=reauth_prompt(me()),
+                             payload=payload)
     _report(req, TERMS[decision].done, as_json)
+    if payload is not None and not as_json:
+        click.echo(f"Proposed a revised payload (sha256 {sha256_of(payload)[:16]}...): {safe(req.requester)} must "
+                   f"accept it, or send another, before anyone may approve it.")
 
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -74,17 +83,29 @@ def reject(ctx: click.Context, workflow_id: str, reason: str, as_json: bool) -> 
 @click.command("request-changes", short_help="Send a request back to its requester for changes.")
 @click.argument("workflow_id")
 @click.option("-m", "--comment", default="", help="What must change (required).")
+# readable=False: click's check asks access(2), which ignores what the account may read; reading says why it cannot
+@click.option("--payload", "payload_file", type=click.Path(exists=True, dir_okay=False, readable=False, path_type=Path),
+              default=None, help="A JSON file holding the revised payload you propose (a request filed for approval only).")
 @_JSON
 @click.pass_context
 @guarded
-def request_changes(ctx: click.Context, workflow_id: str, comment: str, as_json: bool) -> None:
+def request_changes(ctx: click.Context, workflow_id: str, comment: str, payload_file: Path | None,
+                    as_json: bool) -> None:
     """Send WORKFLOW_ID back to its requester for changes; they may resubmit it.
 
+    On a request an agent or a system filed for approval, --payload proposes exactly what it
+    should ask for instead: a proposal, signed with your decision, that nobody may approve until
+    the caller accepts it by resubmitting it.
+
     \b
-    Example:
+    Examples:
       hitl-tui request-changes WF-1704462345-7892 -m "Attach the vendor quote"
+      hitl-tui request-changes WF-1704462345-7892 -m "Order 1243, not 1234" --payload revised.json
     """
-    _decide(ctx, Decision.REQUEST_CHANGES, workflow_id, comment, as_json)
+    from .receipts import read_payload
+
+    payload = None if payload_file is None else read_payload(payload_file)
+    _decide(ctx, Decision.REQUEST_CHANGES, workflow_id, comment, as_json, payload)
 
 
 @click.command(short_help="Withdraw a request you filed.")

@@ -61,13 +61,17 @@ def receipt(ctx: click.Context, workflow_id: str, output: Path | None) -> None:
                    "or ed25519:HEX. Without it, the keys this database's checkpoints are signed with.")
 @click.option("--payload", "payload_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A JSON file holding the payload about to be run: the receipt must be for exactly it.")
+@click.option("--request", "request_id", default=None, metavar="WF-ID",
+              help="The request you hold it for: a genuine receipt of another request fails.")
 @click.pass_context
 @guarded
-def verify_receipt(ctx: click.Context, receipt_file: Path, key_text: str | None, payload_file: Path | None) -> None:
+def verify_receipt(ctx: click.Context, receipt_file: Path, key_text: str | None, payload_file: Path | None,
+                   request_id: str | None) -> None:
     """Check that FILE is a genuine receipt: signed by the key you trust (--key; offline, no
     database opened), over exactly what it says, and, with --payload, for that very payload.
     Exit 0 when it is; 3 when it is forged, altered, signed by another key or for another
-    payload (one line says which).
+    payload (one line says which). With --request, it must be that request's; a verifier key
+    (not a bare ed25519: key) also binds it to the database whose checkpoints the key signs.
 
     \b
     Examples:
@@ -79,16 +83,19 @@ def verify_receipt(ctx: click.Context, receipt_file: Path, key_text: str | None,
     data = _read_json(receipt_file, "receipt")
     digest = None
     if payload_file is not None:
-        digest = payloads.sha256_of(_read_json(payload_file, "payload", broken=False))
+        digest = payloads.sha256_of(read_payload(payload_file))
+    database = None
     if key_text is not None:
         trusted = [_trusted_key(key_text)]
+        database = receipts.database_of_key(_key_value(key_text))
     else:
         with open_service(ctx) as service:
             trusted = [bytes.fromhex(k) for k in service.approvals.receipt_keys()]
         if not trusted:
             raise Failure("No checkpoint key is known here to check the receipt against; give the one you trust "
                           "with --key VKEY (`hitl-tui checkpoint` prints it).")
-    problems = [receipts.problem(data, key, digest) for key in trusted]
+    problems = [receipts.problem(data, key, digest, request_id=request_id.strip() if request_id else None,
+                                 database_id=database) for key in trusted]
     if None not in problems:
         raise Failure(f"{receipt_file} is not a genuine receipt: {problems[0]}.", EXIT_BROKEN)
     role = f" ({data['decider_role']})" if data.get("decider_role") else ""
@@ -97,25 +104,39 @@ def verify_receipt(ctx: click.Context, receipt_file: Path, key_text: str | None,
                f"chain head {data['chain_head'][:16]}...")
 
 
+def _key_value(text: str) -> str:
+    """--key as given: the key itself, or the file holding it."""
+    if len(text) < 4096 and os.path.isfile(text):
+        return _read_text(Path(text), "key")
+    return text
+
+
 def _trusted_key(text: str) -> bytes:
     from ..core import receipts
 
-    value = text
-    if len(text) < 4096 and os.path.isfile(text):
-        value = _read_text(Path(text), "key")
+    value = _key_value(text)
     try:
         return receipts.parse_key(value)
     except ValueError as exc:
         raise Failure(f"--key: {exc}.", 2) from None
 
 
-def _read_text(path: Path, what: str) -> str:
+def _read_text(path: Path, what: str, *, broken: bool = True) -> str:
+    """The file's text; a file too large or not UTF-8 is one line (exit 3 when it is what is being
+    verified, as a forged receipt is; else 1, as any bad input)."""
+    code = EXIT_BROKEN if broken else 1
     try:
         if path.stat().st_size > _MAX_FILE:
-            raise Failure(f"{safe(path)} is too large to be a {what} file.", EXIT_BROKEN)
+            raise Failure(f"{safe(path)} is too large to be a {what} file.", code)
         return path.read_text("utf-8")
     except UnicodeDecodeError:
-        raise Failure(f"{safe(path)} is not UTF-8 text, so it is no {what}.", EXIT_BROKEN) from None
+        raise Failure(f"{safe(path)} is not UTF-8 text, so it is no {what}.", code) from None
+
+
+def read_payload(path: Path) -> Any:
+    """A payload from a JSON file (`verify-receipt --payload`, `request-changes --payload`): a file
+    that is not JSON, or too large, is one line."""
+    return _read_json(path, "payload", broken=False)
 
 
 def _read_json(path: Path, what: str, *, broken: bool = True) -> Any:
@@ -123,7 +144,7 @@ def _read_json(path: Path, what: str, *, broken: bool = True) -> Any:
     from ..core.errors import ValidationFailed
     from ..core.receipts import strict_json
 
-    text = _read_text(path, what)
+    text = _read_text(path, what, broken=broken)
     try:
         return strict_json(text)
     except ValueError as exc:

@@ -93,6 +93,72 @@ class Draft:
 
 #: the members filed() gives, in the order of the requests table (store/replay.py)
 FILING_COLS = ("payload", "payload_sha256", "justification", "agent", "owner", "expires_at")
+#: what a resubmission of a request filed for approval replaces of its filing (revised()); the
+#: agent, the owner and the deadline stay as filed: a revision does not buy more time
+REVISED_COLS = ("payload", "payload_sha256", "justification")
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A new revision of a request filed for approval: the payload the caller now asks to have
+    approved (the reviewer's proposal, accepted, or another), checked before any write."""
+
+    payload: payloads.Payload
+    #: the caller's words for this revision; None keeps the filed justification
+    justification: str | None
+
+    @classmethod
+    def make(cls, payload: Any, justification: str | None = None) -> "Revision":
+        check_inputs(justification=justification)
+        words = (None if justification is None
+                 else check_text(justification, "justification", DESCRIPTION_MAX, required=False))
+        return cls(payloads.checked(payload), words)
+
+    def fields_for(self, policy: Policy, workflow_type: str) -> dict[str, Any]:
+        return Draft(self.payload, "", None, MIN_TIMEOUT).fields_for(policy, workflow_type)
+
+    def payload_object(self) -> dict[str, Any]:
+        return Draft(self.payload, "", None, MIN_TIMEOUT).payload_object()
+
+    def revised(self, req: WorkflowRequest) -> dict[str, Any]:
+        """The row's new filing columns, which are also the `resubmitted` entry's members."""
+        assert req.filing is not None
+        words = req.filing.justification if self.justification is None else self.justification
+        return {"payload": self.payload.text, "payload_sha256": self.payload.sha256, "justification": words}
+
+
+def check_revision(req: WorkflowRequest, data: dict[str, Any] | None, revision: Revision | None) -> dict[str, Any]:
+    """What a resubmission changes of the row's filing columns, or the ValidationFailed line
+    when it does not fit how the request was filed: a request filed for approval is revised by
+    its payload alone (the fields come from it), any other by its fields alone."""
+    if req.filing is None:
+        if revision is not None:
+            raise ValidationFailed(f"{req.id} was not filed with a payload; resubmit it with its fields.", "payload")
+        return {}
+    if data is not None or revision is None:
+        raise ValidationFailed(f"{req.id} was filed for approval with a payload, and its fields come from it: "
+                               f"resubmit it with the payload to approve (the reviewer's proposal, or another).",
+                               "payload")
+    return {**revision.revised(req), "proposed_payload": None}
+
+
+def revised_accepts(req: WorkflowRequest, revision: Revision) -> bool:
+    """Whether the caller resubmitted exactly the revision the reviewer proposed."""
+    return req.filing is not None and revision.payload.sha256 == req.filing.proposed_sha256
+
+
+def proposed_revision(req: WorkflowRequest, payload: Any, policy: Policy) -> payloads.Payload:
+    """A reviewer's proposed revision of `req`'s payload, checked as a filing would be (so the
+    caller can file it as it is): a ValidationFailed line when it cannot be."""
+    if req.filing is None:
+        raise ValidationFailed(f"{req.id} was not filed with a payload, so there is none to revise; say what "
+                               f"should change in the comment.", "payload")
+    revision = Revision.make(payload)
+    if revision.payload.sha256 == req.filing.payload_sha256:
+        raise ValidationFailed(f"The proposed payload is the one {req.id} was filed with; change it, or leave "
+                               f"it out and say in the comment what should change.", "payload")
+    policy.assess(req.workflow_type, revision.fields_for(policy, req.workflow_type))
+    return revision.payload
 #: the statuses a deadline still applies to
 _OPEN = (WorkflowStatus.AWAITING_APPROVAL, WorkflowStatus.CHANGES_REQUESTED)
 
@@ -134,6 +200,12 @@ class ApprovalDecision(BaseModel):
     agent: str | None = None
     #: the signed receipt (receipts.py), once the outcome is final and it was asked for
     receipt: dict[str, Any] | None = None
+    #: the revision of the payload the reviewer proposes, with changes_requested: nothing runs on
+    #: it until the caller accepts it explicitly by resubmitting it (Desk.accept_revision)
+    proposed_payload: dict[str, Any] | None = None
+    proposed_payload_sha256: str | None = None
+    #: the request's revision: 1 as filed, one more for each resubmission
+    revision: int = 1
 
 
 def decision_of(req: WorkflowRequest) -> ApprovalDecision:
@@ -153,12 +225,15 @@ def decision_of(req: WorkflowRequest) -> ApprovalDecision:
     elif outcome is ApprovalOutcome.EXPIRED:
         by, at = SYSTEM_ACTOR, req.updated_at
     filing = req.filing
+    proposed = filing if filing is not None and outcome is ApprovalOutcome.CHANGES_REQUESTED else None
     return ApprovalDecision(
         request_id=req.id, outcome=outcome, title=req.title, workflow_type=req.workflow_type,
         payload_sha256=filing.payload_sha256 if filing else None,
         policy_version=filing.policy_version if filing else None, decided_by=by, decider_role=role, decided_at=at,
         comments=comments, filed_at=req.created_at, expires_at=filing.expires_at if filing else None,
-        agent=filing.agent if filing else None)
+        agent=filing.agent if filing else None, revision=req.revision,
+        proposed_payload=proposed.proposed_payload if proposed else None,
+        proposed_payload_sha256=proposed.proposed_sha256 if proposed else None)
 
 
 class Approvals:
@@ -178,6 +253,15 @@ class Approvals:
         with the policy's fields read from the payload."""
         draft = Draft.make(payload, justification=justification, agent=agent, timeout=timeout)
         return self.service.create_workflow_request(workflow_type, title, description, requester, filing=draft)
+
+    def resubmit(self, requester: str, workflow_id: str, payload: Any, *, justification: str | None = None,
+                 comments: str = "") -> ApprovalDecision:
+        """File a new revision of `workflow_id` (changes were requested): `payload` is what the
+        caller now asks to have approved, the reviewer's proposal accepted or another; the risk
+        is assessed again on it and the chain starts over. The decision as it now stands."""
+        self.service.resubmit(workflow_id, requester, revision=Revision.make(payload, justification),
+                              comments=comments)
+        return self.decision(requester, workflow_id, receipt=False)
 
     def add_integration(self, username: str, role: Role | str, owner: str, *, email: str | None = None,
                         display_name: str | None = None, actor: str | None = None,
@@ -268,5 +352,5 @@ class Approvals:
             pass
 
 
-__all__ = ["ApprovalDecision", "Approvals", "Draft", "FILING_COLS", "check_deadline", "decision_of",
-           "past_deadline"]
+__all__ = ["ApprovalDecision", "Approvals", "Draft", "FILING_COLS", "REVISED_COLS", "Revision", "check_deadline",
+           "decision_of", "past_deadline", "proposed_revision"]

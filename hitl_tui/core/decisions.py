@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable
+from typing import Any, Callable
 
 from .errors import ValidationFailed
 from .models import AgentProposal, Decision, WorkflowRequest
@@ -145,7 +145,7 @@ class Decides(ABC):
     @abstractmethod
     def decide(self, workflow_id: str, username: str, decision: Decision | str, comments: str = "",
                proposal: AgentProposal | None = None, *,
-               unlock: Callable[[], str] | None = None) -> WorkflowRequest: ...
+               unlock: Callable[[], str] | None = None, payload: Any = None) -> WorkflowRequest: ...
 
     def approve_workflow(self, workflow_id: str, approver: str, comments: str = "",
                          proposal: AgentProposal | None = None) -> WorkflowRequest:
@@ -156,8 +156,9 @@ class Decides(ABC):
         return self.decide(workflow_id, rejector, Decision.REJECT, reason, proposal)
 
     def request_changes(self, workflow_id: str, approver: str, comments: str,
-                        proposal: AgentProposal | None = None) -> WorkflowRequest:
-        return self.decide(workflow_id, approver, Decision.REQUEST_CHANGES, comments, proposal)
+                        proposal: AgentProposal | None = None, *, payload: Any = None) -> WorkflowRequest:
+        """`payload`: on a request filed for approval, the revision the reviewer proposes."""
+        return self.decide(workflow_id, approver, Decision.REQUEST_CHANGES, comments, proposal, payload=payload)
 
 
 __all__ = ["Decides", "AuditAction", "SYSTEM_ACTOR", "BY_ACTION", "BY_AUDIT_ACTION", "DECISION_ACTIONS", "DecisionTerms", "FINAL_ACTIONS",

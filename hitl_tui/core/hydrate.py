@@ -48,6 +48,6 @@ def filing_from_row(row: dict[str, Any]) -> Filing | None:
         payload_text=row["payload"], payload_sha256=row["payload_sha256"], justification=row["justification"] or "",
         agent=row["agent"], owner=row["owner"],
         expires_at=datetime.fromisoformat(row["expires_at"]) if row["expires_at"] else None,
-        policy_version=row["policy_version"],
+        policy_version=row["policy_version"], proposed_payload_text=row.get("proposed_payload"),
     ))
 

@@ -208,17 +208,39 @@ class Filing(BaseModel):
     expires_at: datetime | None = None
     #: the policy version the request was assessed under (0: the built-in default)
     policy_version: int | None = None
+    #: a reviewer who asked for changes proposed this revision of the payload (canonical JSON):
+    #: it is not approved, nor filed, until the caller accepts it by resubmitting it
+    proposed_payload_text: str | None = None
+
+    @property
+    def proposed_payload(self) -> dict[str, Any] | None:
+        return _json_object(self.proposed_payload_text)
+
+    @property
+    def proposed_sha256(self) -> str | None:
+        """The sha256 of the proposed revision's canonical text (what accepting it would file)."""
+        import hashlib
+
+        text = self.proposed_payload_text
+        return None if text is None or self.proposed_payload is None else hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def payload(self) -> dict[str, Any] | None:
         """The payload as an object; None once erased."""
-        import json
+        return _json_object(self.payload_text)
 
-        try:
-            value = json.loads(self.payload_text)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    """A stored payload's object; None when absent or erased (`erased on DATE` is not JSON)."""
+    import json
+
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 class WorkflowRequest(BaseModel):

@@ -76,13 +76,15 @@ def personal_positions(action: str, actor: str, details: Mapping[str, Any],
     found: list[tuple[Path, str]] = []
     if action in _FILED:
         found += [(("title",), actor), (("description",), actor)]
-        if action == "created":  # a request filed for approval: the action's payload, the caller's words
-            found += [(("payload",), actor), (("justification",), actor)]
+        # a request filed for approval, or resubmitted as a new revision: the action's payload, the caller's words
+        found += [((name,), actor) for name in ("payload", "justification") if name in details]
         data = details.get("data")
         if isinstance(data, Mapping):
             found += [(("data", name), actor) for name in sorted(personal_fields) if name in data]
     if action in _COMMENTED:
         found.append((("comments",), actor))
+    if action == "changes_requested" and "proposed_payload" in details:  # the reviewer's revision
+        found.append((("proposed_payload",), actor))
     if action in _DIRECTORY:
         person = details.get("username")
         if isinstance(person, str):

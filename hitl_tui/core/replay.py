@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .approvals import FILING_COLS
+from .approvals import FILING_COLS, REVISED_COLS
 from .hydrate import data_to_json
 from .models import RiskLevel, VerifyResult, WorkflowStatus
 from .privacy import has_seals
@@ -46,6 +46,8 @@ REPLAYED = REQUEST_ACTIONS | USER_CHANGES | {"user_added"}
 FINAL = frozenset(s.value for s in WorkflowStatus if s.is_final)
 #: what a request filed for approval carries: its `created` entry's members of these names
 FILED = FILING_COLS
+#: what a resubmission of a request filed for approval carries of its filing (approvals.REVISED_COLS)
+REVISED = REVISED_COLS
 AWAITING = WorkflowStatus.AWAITING_APPROVAL.value
 FLUSH = 5_000
 
@@ -127,6 +129,7 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
         state[R["current_stage"]] = d.get("stage_after", 0)
         state[R["deciders"]] = ","
         state[R["updated_at"]] = ts
+        state[R["proposed_payload"]] = None  # filed or resubmitted: nothing proposed any more
         if action == "created":
             state[R["workflow_type"]] = d.get("workflow_type", UNKNOWN)
             state[R["requester"]] = actor
@@ -136,6 +139,9 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
                 state[R[key]] = d.get(key)
         else:
             state[R["revision"]] = d.get("revision", UNKNOWN)
+            for key in REVISED:  # a resubmission of a payload request sends its (new) payload
+                if key in d:
+                    state[R[key]] = d[key]
         _current_role(state)
         return None
     if action in CLOSINGS:
@@ -151,6 +157,8 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
     state[R["deciders"]] = UNKNOWN if deciders is UNKNOWN else f"{deciders}{actor},"
     state[R["updated_at"]] = ts
     _current_role(state)
+    if action == "changes_requested":  # the reviewer's proposed revision, or none
+        state[R["proposed_payload"]] = d.get("proposed_payload")
     proposal = d.get("agent_proposal")
     values = (d.get("stage_role", UNKNOWN), actor, d.get("decider_role", UNKNOWN), d.get("decision", UNKNOWN), ts,
               d.get("comments", UNKNOWN), proposal.get("agent") if isinstance(proposal, dict) else None)

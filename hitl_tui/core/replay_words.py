@@ -28,11 +28,12 @@ _LABEL = {"workflow_type": "type", "risk_level": "risk level", "risk_field": "ri
           "role": "stage role", "approver_role": "approver's role", "decided_at": "decision time",
           "proposed_by": "proposing agent", "email": "email", "display_name": "display name",
           "payload_sha256": "payload's sha256", "agent": "filing agent", "owner": "integration's owner",
-          "expires_at": "deadline", "integration": "integration flag"}
+          "expires_at": "deadline", "integration": "integration flag",
+          "proposed_payload": "proposed revision of the payload"}
 _REQUEST_ORDER = ("requester", "workflow_type", "title", "description", "data", "risk_level", "status", "chain",
                   "revision", "created_at", "updated_at", "risk_field", "risk_reason", "risk_rank", "headline",
                   "current_role", "deciders", "policy_version", "payload", "payload_sha256", "justification", "agent",
-                  "owner", "expires_at")
+                  "owner", "expires_at", "proposed_payload")
 
 
 def first_difference(conn: Conn, rp: Replayer) -> tuple[int | None, str] | None:
@@ -205,7 +206,8 @@ def _a(word: Any) -> str:
     return f"{'an' if text[:1].lower() in 'aeiou' else 'a'} {text}"
 
 
-_FREE_TEXT = frozenset({"title", "description", "risk_reason", "comments", "payload", "justification"})
+_FREE_TEXT = frozenset({"title", "description", "risk_reason", "comments", "payload", "justification",
+                        "proposed_payload"})
 
 
 def _quoted(value: Any) -> str:

@@ -24,7 +24,7 @@ from .crashpoints import crash_point
 from .replay import MARKED as REPLAY_MARK, REPLAYED
 from .decisions import TERMS, Decides, parse_decision
 from .directory import DirectoryMixin
-from .errors import ConcurrentChange, StoreError, UnknownUser, WrongKey
+from .errors import ConcurrentChange, StoreError, UnknownUser, ValidationFailed, WrongKey
 from .hydrate import data_to_json
 from .keys import ResolvedKey
 from .models import AgentProposal, Approval, Checkpoint, Decision, User, WorkflowRequest, WorkflowStatus
@@ -34,7 +34,8 @@ from .reads import ReadsMixin
 from .rotation import KeyRotation, open_beside_pending
 from .sealing import Sealer
 from .erasure import Erasure
-from .approvals import Approvals, Draft, check_deadline
+from .approvals import (REVISED_COLS, Approvals, Draft, Revision, check_deadline, check_revision, proposed_revision,
+                        revised_accepts)
 from .key_directory import KeyDirectory
 from .personal_keys import KeyStore
 from .signatures import SIGNED_ACTIONS
@@ -327,12 +328,18 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
 
     def decide(self, workflow_id: str, username: str, decision: Decision | str, comments: str = "",
                proposal: AgentProposal | None = None, *,
-               unlock: Callable[[], str] | None = None) -> WorkflowRequest:
+               unlock: Callable[[], str] | None = None, payload: Any = None) -> WorkflowRequest:
         """`username` approves, rejects or requests changes on the request's current stage (the
         words of each decision: decisions.TERMS). A reject or a request for changes needs `comments`.
         Where the policy asks for re-authentication at signing (reauth_at), `unlock()` gives the
-        passphrase of the decider's signing key; it is asked before the write lock is taken."""
+        passphrase of the decider's signing key; it is asked before the write lock is taken.
+        `payload`: with a request for changes on a request filed for approval, the revision the
+        reviewer proposes (the caller must accept it explicitly: approvals.Approvals.resubmit)."""
         decision = decision if isinstance(decision, Decision) else parse_decision(decision)
+        if payload is not None and decision is not Decision.REQUEST_CHANGES:
+            raise ValidationFailed(f"Only a request for changes proposes a revised payload; to "
+                                   f"{TERMS[decision].verb} {str(workflow_id)[:40]}, leave the payload as filed.",
+                                   "payload")
         action = TERMS[decision].action
         required, what = TERMS[decision].comment_required, TERMS[decision].comment_name
         check_inputs(workflow_id=workflow_id, **{what: comments,
@@ -349,11 +356,13 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
             outcome = transition(action, req.status, req.current_stage, len(req.required_approvers), req.id)
             when = draws.now()
             check_deadline(req, when)  # fail closed: past its deadline nobody decides it
+            proposed = None if payload is None else proposed_revision(req, payload, self._policies.current(conn).policy)
             now = iso(when)
             changed = req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "status": outcome.status.value, "current_stage": outcome.stage, "updated_at": now,
                 "current_role": (req.required_approvers[outcome.stage].value
                                  if outcome.status is WorkflowStatus.AWAITING_APPROVAL else None),
+                **({} if proposed is None else {"proposed_payload": proposed.text}),
             }, add_decider=user.username)
             if not changed:  # cannot happen under BEGIN IMMEDIATE; kept as the last line of defence
                 raise ConcurrentChange(f"{req.id} changed while you were deciding; nothing was written.")
@@ -368,6 +377,9 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "status_before": req.status.value, "status_after": outcome.status.value,
                 "stage_after": outcome.stage, "stages": len(req.required_approvers),  # "stage 2 of 3", signed
             }
+            if proposed is not None:  # signed with the decision: the reviewer proposed exactly this
+                details["proposed_payload"] = proposed.text
+                details["proposed_payload_sha256"] = proposed.sha256
             if proposal:
                 details["agent_proposal"] = {"agent": proposal.agent, "decision": proposal.decision.value,
                                              "rationale": proposal.rationale}
@@ -399,8 +411,10 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
 
     def resubmit(self, workflow_id: str, requester: str, *, title: str | None = None,
                  description: str | None = None, data: dict[str, Any] | None = None,
-                 comments: str = "") -> WorkflowRequest:
-        """After changes were requested: edit, re-assess the risk, and restart the chain."""
+                 comments: str = "", revision: "Revision | None" = None) -> WorkflowRequest:
+        """After changes were requested: edit, re-assess the risk, and restart the chain. A request
+        filed for approval is resubmitted with a `revision` (approvals.Revision: the payload the
+        caller now asks to have approved), never with field values of its own."""
         check_inputs(workflow_id=workflow_id, requester=requester, title=title, description=description, data=data,
                      comments=comments)
         comments = check_text(comments or "", "comments", COMMENT_MAX, required=False)
@@ -408,14 +422,17 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
             user = self._require_user(conn, requester)
             req = self._load(conn, workflow_id)
             rbac.check_requester_action(user, req, Action.RESUBMIT)
+            revised = check_revision(req, data, revision)
             new_title = check_text(title, "title", TITLE_MAX, single_line=True) if title is not None else req.title
             new_desc = (check_text(description, "description", DESCRIPTION_MAX, required=False)
                         if description is not None else req.description)
-            merged = dict(req.data) if data is None else data
             policy = self._policies.current(conn)
+            merged = (dict(req.data) if data is None else data) if revision is None \
+                else revision.fields_for(policy.policy, req.workflow_type)
             assessment = policy.policy.assess(req.workflow_type, merged)
             outcome = transition(Action.RESUBMIT, req.status, req.current_stage, len(assessment.chain), req.id)
             when = draws.now()
+            check_deadline(req, when)  # a revision does not buy more time
             req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "title": new_title, "description": new_desc, "data": data_to_json(assessment.data),
                 "risk_level": assessment.risk_level.value, "risk_rank": assessment.risk_level.rank,
@@ -423,7 +440,7 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "chain": req_sql.encode_chain(assessment.chain), "current_stage": outcome.stage,
                 "current_role": assessment.chain[0].value, "status": outcome.status.value,
                 "revision": req.revision + 1, "updated_at": iso(when), "deciders": ",",
-                "policy_version": policy.version,
+                "policy_version": policy.version, **revised,
             })
             self._audit(conn, user.username, "resubmitted", req.id, {
                 "comments": comments, "revision": req.revision + 1, "title": new_title, "data": assessment.data,
@@ -431,7 +448,8 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "risk_before": req.risk_level.value, "risk_level": assessment.risk_level.value,
                 "risk_reason": assessment.risk_reason, "chain": [r.value for r in assessment.chain],
                 "status_before": req.status.value, "status_after": outcome.status.value, "stage_after": 0,
-                **_assessed_under(policy),
+                **_assessed_under(policy), **{k: v for k, v in revised.items() if k in REVISED_COLS},
+                **({} if revision is None else {"accepted_proposal": revised_accepts(req, revision)}),
             }, ts=when, personal_fields=policy.policy.workflow_type(req.workflow_type).personal_fields)
             return self._load(conn, req.id)
 

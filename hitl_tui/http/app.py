@@ -43,7 +43,7 @@ from ..core.text import neutralise
 from ..remote.protocol import MAX_MESSAGE, ServiceUnavailable
 from ..remote.server import TokenBucket
 from . import models
-from .models import Cancel, NewRequest, decision_json
+from .models import Cancel, NewRequest, Revision, decision_json
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -222,6 +222,13 @@ async def _wait(api: "Api", request: Request, desk: Desk) -> Answer:
                    {"Retry-After": "5"})
 
 
+async def _resubmit(api: "Api", request: Request, desk: Desk) -> Answer:
+    new = checked(Revision, await read_json(request, api.limits.max_body))
+    found = await desk.resubmit(_request_id(request), new.payload, justification=new.justification,
+                                comments=new.comments)
+    return 200, decision_json(found), {}
+
+
 async def _cancel(api: "Api", request: Request, desk: Desk) -> Answer:
     cancel = checked(Cancel, await read_json(request, api.limits.max_body, required=False))
     return 200, decision_json(await desk.cancel_request(_request_id(request), cancel.reason)), {}
@@ -246,6 +253,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/v1/requests/{request_id}/wait", _wait, "wait_for_request", "Wait (a long poll, bounded) "
              "until a human settles the request or asks for changes, or `seconds` have passed.", models.Decision,
              query=(_SECONDS,), errors=(401, 403, *_ID, 422, 429, 503)),
+    Endpoint("POST", "/v1/requests/{request_id}/resubmit", _resubmit, "resubmit_request", "After a human asked "
+             "for changes: file `payload` as the request's new revision (their proposed_payload, accepted "
+             "explicitly, or another); it is pending again, and does not get a later deadline.", models.Decision,
+             body=Revision, errors=(401, 403, *_ID, 409, 413, 422, 429, 503)),
     Endpoint("POST", "/v1/requests/{request_id}/cancel", _cancel, "cancel_request", "Withdraw a request this "
              "account filed that nobody has settled yet (outcome cancelled, audited).", models.Decision,
              body=Cancel, body_required=False, errors=(401, 403, *_ID, 409, 413, 422, 429, 503)),

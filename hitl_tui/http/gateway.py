@@ -71,6 +71,11 @@ class BoundEngine:
         self._writes.bump()
         return found
 
+    def resubmit(self, requester: str, workflow_id: str, payload: Any, **options: Any) -> ApprovalDecision:
+        found = self.service.approvals.resubmit(self._me(requester), workflow_id, payload, **options)
+        self._writes.bump()
+        return found
+
     def decision(self, viewer: str, workflow_id: str, *, receipt: bool = True) -> ApprovalDecision:
         return self.service.approvals.decision(self._me(viewer), workflow_id, receipt=receipt)
 

@@ -39,6 +39,18 @@ class NewRequest(BaseModel):
     agent: str | None = Field(None, description="The agent's or system's name, shown to the approver.")
 
 
+class Revision(BaseModel):
+    """POST /v1/requests/{id}/resubmit: after a human asked for changes, the payload to approve now."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    payload: dict[str, Any] = Field(description="Exactly what is to be approved now: the reviewer's "
+                                                "`proposed_payload` to accept their revision, or another. The "
+                                                "policy rates it afresh and the approvals start over.")
+    justification: str | None = Field(None, description="Why (your words); leave it out to keep the one filed.")
+    comments: str = Field("", description="What changed, for the approver.")
+
+
 class Cancel(BaseModel):
     """POST /v1/requests/{id}/cancel (the body is optional)."""
 

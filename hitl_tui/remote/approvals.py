@@ -4,6 +4,8 @@ Methods, each as the CONNECTION's user like every other (methods.py):
 
     approval.file.prepare / .commit   file a request bound to a payload (signed on the caller's
                                       own account, like request.create)
+    approval.resubmit.prepare / .commit   a new revision after changes were requested: the
+                                      payload to approve now (the reviewer's proposal, or another)
     approval.decision(workflow_id)    where it stands: an ApprovalDecision, with its receipt once final
     approval.mine(limit)              what the caller filed for approval, newest first
     approval.sweep()                  expire what is past its deadline now (a waiter at its
@@ -42,6 +44,12 @@ def _file(call: "Call") -> Callable[[], Any]:
                                   timeout=p["timeout"], agent=p["agent"], description=p["description"])
 
 
+def _resubmitted(call: "Call") -> Callable[[], Any]:
+    p, approvals, me = call.params, call.service.approvals, call.username
+    return lambda: approvals.resubmit(me, p["workflow_id"], p["payload"], justification=p["justification"],
+                                      comments=p["comments"])
+
+
 def _integration_added(call: "Call") -> Callable[[], Any]:
     p, approvals, me = call.params, call.service.approvals, call.username
     return lambda: approvals.add_integration(p["username"], p["role"], p["owner"], email=p["email"],
@@ -72,6 +80,9 @@ def approval_methods() -> list["Method"]:
             "payload": _p(dict, required=True), "justification": _p(str, default=""),
             "timeout": _p(int, float, default=3600), "agent": _p(str), "description": _p(str, default="")},
             lambda wid: {"workflow_id": wid}),
+        *_signed_method("approval.resubmit", _resubmitted, {
+            "workflow_id": _p(str, required=True), "payload": _p(dict, required=True), "justification": _p(str),
+            "comments": _p(str, default="")}),
         Method("approval.decision", _decision, {"workflow_id": _p(str, required=True),
                                                 "receipt": _p(bool, default=True)}),
         Method("approval.mine", _mine, {"limit": _p(int, default=100)}),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..core.approvals import ApprovalDecision, Draft
+from ..core.approvals import ApprovalDecision, Draft, Revision
 from ..core.models import Role, User
 
 if TYPE_CHECKING:
@@ -33,6 +33,14 @@ class RemoteApprovals:
                                     payload=draft.payload_object(), justification=draft.justification,
                                     timeout=draft.timeout, agent=draft.agent, description=description or "")
         return str(done["workflow_id"])
+
+    def resubmit(self, requester: str, workflow_id: str, payload: Any, *, justification: str | None = None,
+                 comments: str = "") -> ApprovalDecision:
+        self._remote._as_me(requester, "resubmit requests")
+        revision = Revision.make(payload, justification)
+        self._remote._signed("approval.resubmit", None, workflow_id=workflow_id, payload=revision.payload_object(),
+                             justification=revision.justification, comments=comments or "")
+        return self.decision(requester, workflow_id, receipt=False)
 
     def add_integration(self, username: str, role: Role | str, owner: str, *, email: str | None = None,
                         display_name: str | None = None, actor: str | None = None,

@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from ..core.approvals import Revision
 from ..core.decisions import Decides
 from ..core.errors import HitlError, PermissionDenied, UnknownUser
 from ..core.models import (AgentProposal, AuditEntry, Checkpoint, Decision, InboxView, RequestSummary, Role, User,
@@ -312,11 +313,12 @@ class RemoteService(Decides):
 
     def decide(self, workflow_id: str, username: str, decision: Decision | str, comments: str = "",
                proposal: AgentProposal | None = None, *,
-               unlock: Callable[[], str] | None = None) -> WorkflowRequest:
+               unlock: Callable[[], str] | None = None, payload: Any = None) -> WorkflowRequest:
         self._as_me(username, "decide")
         value = decision.value if isinstance(decision, Decision) else str(decision)
+        revised = None if payload is None else Revision.make(payload).payload_object()  # refused here, in one line
         done = self._signed("decide", unlock, workflow_id=workflow_id, decision=value, comments=comments or "",
-                            proposal=proposal.model_dump(mode="json") if proposal else None)
+                            proposal=proposal.model_dump(mode="json") if proposal else None, payload=revised)
         return self._request(done)
 
     def withdraw_workflow(self, workflow_id: str, requester: str, reason: str = "") -> WorkflowRequest:

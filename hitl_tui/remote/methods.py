@@ -229,7 +229,7 @@ def _decision(call: Call) -> Callable[[], Any]:
         proposal = AgentProposal.model_validate(p["proposal"]) if p["proposal"] is not None else None
     except ValueError:  # pydantic's ValidationError
         raise InvalidParams("decide: 'proposal' must be {agent, decision, rationale}.") from None
-    return lambda: service.decide(p["workflow_id"], me, p["decision"], p["comments"], proposal)
+    return lambda: service.decide(p["workflow_id"], me, p["decision"], p["comments"], proposal, payload=p["payload"])
 
 
 def _withdrawal(call: Call) -> Callable[[], Any]:
@@ -314,7 +314,7 @@ _TICKET = {"ticket": _p(str, required=True), "signatures": _p(list, required=Tru
 _CREATE = {"workflow_type": _p(str, required=True), "title": _p(str, required=True),
            "description": _p(str, default=""), "data": _p(dict)}
 _DECIDE = {"workflow_id": _p(str, required=True), "decision": _p(str, required=True),
-           "comments": _p(str, default=""), "proposal": _p(dict)}
+           "comments": _p(str, default=""), "proposal": _p(dict), "payload": _p(dict)}
 _WITHDRAW = {"workflow_id": _p(str, required=True), "reason": _p(str, default="")}
 _VIEW = {"view": _p(str, default="awaiting_me"), "search": _p(str)}
 _RESUBMIT = {"workflow_id": _p(str, required=True), "title": _p(str), "description": _p(str), "data": _p(dict),

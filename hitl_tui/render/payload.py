@@ -17,7 +17,7 @@ from typing import Any
 from rich.text import Text
 
 from ..core.erased import is_placeholder
-from ..core.models import Filing, WorkflowRequest
+from ..core.models import Filing, WorkflowRequest, WorkflowStatus
 from ..core.text import neutralise
 from .text import local_time, relative_age
 
@@ -100,6 +100,16 @@ def _time_left(until: datetime, now: datetime) -> str:
     return f"in {max(seconds, 0)}s"
 
 
+def proposed(req: WorkflowRequest) -> Filing | None:
+    """The reviewer's proposed revision as a filing of its own (for payload_lines), while the
+    request waits for its caller to accept it; None when there is none."""
+    filing = req.filing
+    if filing is None or filing.proposed_payload_text is None or req.status is not WorkflowStatus.CHANGES_REQUESTED:
+        return None
+    return filing.model_copy(update={"payload_text": filing.proposed_payload_text,
+                                     "payload_sha256": filing.proposed_sha256 or "(erased)"})
+
+
 def filing_lines(req: WorkflowRequest, now: datetime) -> list[str]:
     """The same as sentences, for the accessible desk (each safe to print as it is)."""
     filing = req.filing
@@ -112,7 +122,16 @@ def filing_lines(req: WorkflowRequest, now: datetime) -> list[str]:
             f"Deadline: {waiting_words(req, now)}.",
             f"Justification, in the agent's words, checked by nobody: {words}",
             f"Payload, sha256 {filing.payload_sha256}, what approving approves exactly:",
-            *(f"  {line}" for line in payload_lines(filing, req.id))]
+            *(f"  {line}" for line in payload_lines(filing, req.id)),
+            *_proposed_lines(req)]
+
+
+def _proposed_lines(req: WorkflowRequest) -> list[str]:
+    revision = proposed(req)
+    if revision is None:
+        return []
+    return [f"Proposed revision, sha256 {revision.payload_sha256}, by the reviewer: not filed until "
+            f"{neutralise(req.requester)} accepts it:", *(f"  {line}" for line in payload_lines(revision, req.id))]
 
 
 def filing_text(req: WorkflowRequest, now: datetime, requester_role: str | None = None) -> Text:
@@ -141,4 +160,11 @@ def filing_text(req: WorkflowRequest, now: datetime, requester_role: str | None 
     out.append(f"sha256 {filing.payload_sha256[:16]}… (what approving approves, exactly)\n", style="dim")
     out.append("\n".join(payload_lines(filing, req.id)))
     out.append("\n")
+    revision = proposed(req)
+    if revision is not None:
+        out.append("\nProposed revision ", style="bold")
+        out.append(f"sha256 {revision.payload_sha256[:16]}… (the reviewer's: not filed until "
+                   f"{neutralise(req.requester)} accepts it)\n", style="dim")
+        out.append("\n".join(payload_lines(revision, req.id)))
+        out.append("\n")
     return out

@@ -3,11 +3,17 @@
 The modal returns a typed result and never calls the engine; the desk does that in a worker.
 A decision proposed by an agent opens this same modal, marked as the agent's proposal with its
 rationale shown as the agent's words: only the human's keystroke decides.
+
+Asking for changes on a request filed for approval (an agent's, a system's) also shows its payload
+in an editor: a reviewer who edits it proposes that revision, signed with the decision; the caller
+must accept it explicitly before anyone may approve it (core/approvals.py).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -15,13 +21,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Input, Static, TextArea
 
 from ..agents.events import DecisionProposal
 from ..core.decisions import TERMS
 from ..core.models import AgentProposal, Decision, User, WorkflowRequest
 from ..core.policy import Policy
 from ..core.consequences import consequence
+from ..core.errors import ValidationFailed
+from ..core.payloads import checked
 from ..render.text import format_value, plain, risk_badge
 
 
@@ -32,6 +40,8 @@ class DecisionResult:
     decision: Decision
     comments: str
     proposal: AgentProposal | None = None
+    #: with a request for changes on a request filed for approval: the revision the reviewer proposes
+    payload: dict[str, Any] | None = None
 
 
 def summary_line(req: WorkflowRequest, policy: Policy) -> Text:
@@ -56,11 +66,15 @@ def summary_line(req: WorkflowRequest, policy: Policy) -> Text:
 
 
 class DecisionModal(ModalScreen[DecisionResult | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel"),
+                Binding("ctrl+s", "send", "Send", id="modal.send", priority=True)]
 
     def __init__(self, request: WorkflowRequest, decision: Decision, policy: Policy, people: list[User],
-                 *, proposal: DecisionProposal | None = None, comments: str | None = None) -> None:
+                 *, proposal: DecisionProposal | None = None, comments: str | None = None,
+                 payload: dict[str, Any] | None = None) -> None:
         super().__init__(classes="dialog-screen")
+        #: the revision typed before, when the dialog comes back after a write that did not go through
+        self.payload = payload
         #: the comment typed before, when the dialog comes back after a write that did not go through
         self.comments = comments
         self.request = request
@@ -82,9 +96,17 @@ class DecisionModal(ModalScreen[DecisionResult | None]):
             typed = self.comments if self.comments is not None else self.proposal.comments if self.proposal else ""
             yield Input(value=typed, id="decision-comment",
                         placeholder="type here", compact=True)
+            if self.editable_payload is not None:
+                yield Static("Revised payload (optional): your edit is a proposal the caller must accept "
+                             "before anyone approves it.", id="decision-payload-prompt", markup=False)
+                yield TextArea(self.editable_payload, id="decision-payload", soft_wrap=False, show_line_numbers=False,
+                               tab_behavior="focus")
             yield Static("", id="decision-error", markup=False)
-            yield Static(Text.assemble(("enter", "bold"), f" {verb.lower()}  ·  ", ("escape", "bold"), " cancel"),
-                         id="decision-keys")
+            keys = Text.assemble(("enter", "bold"), f" {verb.lower()}  ·  ")
+            if self.editable_payload is not None:
+                keys = Text.assemble(("enter", "bold"), " or ", ("ctrl+s", "bold"), f" {verb.lower()}  ·  ",
+                                     ("tab", "bold"), " edit the payload  ·  ")
+            yield Static(Text.assemble(keys, ("escape", "bold"), " cancel"), id="decision-keys")
 
     def _proposal_text(self) -> Text:
         p = self.proposal
@@ -98,23 +120,57 @@ class DecisionModal(ModalScreen[DecisionResult | None]):
         text.append("”")
         return text
 
+    @property
+    def editable_payload(self) -> str | None:
+        """The payload as the editor shows it (pretty JSON), when a revision may be proposed."""
+        filing = self.request.filing
+        if self.decision is not Decision.REQUEST_CHANGES or filing is None or filing.payload is None:
+            return None
+        return json.dumps(self.payload or filing.payload, indent=2, ensure_ascii=False, sort_keys=True)
+
     def on_mount(self) -> None:
         self.query_one("#decision-comment", Input).focus()
 
     @on(Input.Submitted, "#decision-comment")
-    def _confirm(self, event: Input.Submitted) -> None:
+    def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        comments = event.value.strip()
+        self.action_send()
+
+    def action_send(self) -> None:
+        comments = self.query_one("#decision-comment", Input).value.strip()
         words = TERMS[self.decision]
         if words.comment_required and not comments:
-            self.query_one("#decision-error", Static).update(
-                Text(f"{words.comment_missing} is required, so {self.request.requester} knows what to do.", style="bold red"))
+            self._refuse(f"{words.comment_missing} is required, so {self.request.requester} knows what to do.")
+            return
+        try:
+            revised = self._revised_payload()
+        except ValueError as exc:
+            self._refuse(str(exc))
             return
         proposal = None
         if self.proposal is not None:
             proposal = AgentProposal(agent=self.proposal.agent, decision=self.proposal.decision,
                                      rationale=self.proposal.rationale)
-        self.dismiss(DecisionResult(self.request.id, self.decision, comments, proposal))
+        self.dismiss(DecisionResult(self.request.id, self.decision, comments, proposal, revised))
+
+    def _revised_payload(self) -> dict[str, Any] | None:
+        """The edited payload when it differs from what was filed; ValueError naming what is wrong."""
+        if self.editable_payload is None:
+            return None
+        text = self.query_one("#decision-payload", TextArea).text
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"The revised payload is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
+        try:
+            digest = checked(value).sha256
+        except ValidationFailed as exc:
+            raise ValueError(f"The revised payload cannot be filed: {exc}") from None
+        filing = self.request.filing
+        return None if filing is None or digest == filing.payload_sha256 else value
+
+    def _refuse(self, why: str) -> None:
+        self.query_one("#decision-error", Static).update(Text(why, style="bold red"))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

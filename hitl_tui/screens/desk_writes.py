@@ -52,11 +52,12 @@ class DeskWrites(Widget):
     def open_decision(self, decision: Decision, req: WorkflowRequest, proposal=None) -> None:
         self.open_decision_again(decision, req, proposal, None)
 
-    def open_decision_again(self, decision: Decision, req: WorkflowRequest, proposal, comments: str | None) -> None:
+    def open_decision_again(self, decision: Decision, req: WorkflowRequest, proposal, comments: str | None,
+                            payload: dict | None = None) -> None:
         from .decision_modal import DecisionModal
 
         self.app.push_screen(DecisionModal(req, decision, self.policy, self.people, proposal=proposal,
-                                           comments=comments),
+                                           comments=comments, payload=payload),
                              lambda result: self._sign_decision(req, result, proposal))
 
     def _sign_decision(self, req: WorkflowRequest, result, proposal=None) -> None:
@@ -88,13 +89,13 @@ class DeskWrites(Widget):
             return  # the dialog was cancelled
         try:
             done = self.service.decide(result.workflow_id, self.user.username, result.decision, result.comments,
-                                       proposal=result.proposal,
+                                       proposal=result.proposal, payload=result.payload,
                                        unlock=(lambda: passphrase) if passphrase is not None else None)
         except HitlError as exc:
             if not undelivered(exc):
                 raise
             self.post_message(self.Undelivered(str(exc), lambda: self.open_decision_again(
-                result.decision, req, proposal, result.comments)))
+                result.decision, req, proposal, result.comments, result.payload)))
             return
         self.post_message(DecisionRecorded(done, result.decision))
 

@@ -208,3 +208,46 @@ def test_a_plain_function_is_gated_too_for_frameworks_that_call_tools_synchronou
         payload = json.loads(desk.sync.list_my_requests()[0].model_dump_json())
     assert ran == [] and said.startswith("Nobody approved this before its deadline")
     assert payload["outcome"] == "expired"
+
+
+async def test_a_reviewers_revision_runs_only_once_the_agent_calls_again_with_it_and_a_human_approves(db, fake_model):
+    """The reviewer asks for changes and proposes other arguments; the model reads the proposal
+    in the refusal and calls the tool again with exactly those, which accepts the revision (the
+    same request, resubmitted); only once a human approves that does the tool run, with them."""
+    revised = {"order_id": "1243", "amount": "24.00"}
+    fake_model.script(Calls([("refund", ARGS)]), Calls([("refund", revised)]), Text("Refunded the right order."))
+    ran: list = []
+    seen: list = []
+    with Desk.open(db[0], key=db[1]) as desk:
+        async def review() -> None:
+            svc = WorkflowService.open(*db)
+            try:
+                for step in ("propose", "approve"):
+                    for _ in range(800):
+                        rows = svc.list_requests("bob.manager", InboxView.AWAITING_ME)
+                        if rows:
+                            break
+                        await asyncio.sleep(0.025)
+                    req = svc.get_workflow(rows[0].id)
+                    seen.append((req.id, req.revision, req.filing.payload))
+                    if step == "propose":
+                        assert ran == []
+                        svc.request_changes(req.id, "bob.manager", "wrong order: 1243, and 24.00",
+                                            payload={"tool": "refund", **revised})
+                    else:
+                        assert ran == []  # the revision waits for a human like the first one
+                        svc.decide(req.id, "bob.manager", "approve")
+            finally:
+                svc.close(checkpoint=False)
+
+        reviewer = asyncio.create_task(review())
+        reply = await asyncio.wait_for(_run(_agent(desk, fake_model.base_url, ran, timeout=60)), 60)
+        await reviewer
+        mine = await desk.list_my_requests()
+    assert reply == "Refunded the right order."
+    assert ran == [revised]  # once, with the revision a human approved
+    first = fake_model.requests[1].messages[-1]["content"]
+    assert "They propose this revision instead" in first and '"order_id": "1243"' in first, first
+    (wid1, rev1, _), (wid2, rev2, payload2) = seen
+    assert wid1 == wid2 and (rev1, rev2) == (1, 2) and payload2 == {"tool": "refund", **revised}
+    assert len(mine) == 1 and mine[0].outcome is Outcome.APPROVED and mine[0].revision == 2

@@ -89,6 +89,19 @@ def test_the_integration_cannot_decide_by_the_cli_and_sees_only_its_own(bot):
     bot.refused("request", "show", other, match="outside what")
 
 
+def test_a_proposed_payload_file_that_is_not_json_or_cannot_be_read_is_one_line_and_nothing_is_written(bot, tmp_path):
+    mine = file(bot)
+    size = bot.audit_size()
+    bad = tmp_path / "revised.json"
+    bad.write_text('{"tool": "refund",')
+    bot.refused("request-changes", mine, "-m", "order 1243", "--payload", str(bad), match="is not a JSON payload")
+    bad.write_bytes(b"\xff\xfe{}")
+    bot.refused("request-changes", mine, "-m", "order 1243", "--payload", str(bad), match="is not UTF-8 text")
+    missing = bot("request-changes", mine, "-m", "x", "--payload", str(tmp_path / "missing.json"))
+    assert missing.exit_code == 2 and "missing.json' does not exist" in missing.stderr  # click's usage line
+    assert bot.audit_size() == size
+
+
 def test_request_show_prints_a_hostile_payload_literally_and_bounded(bot):
     hostile = {"tool": "refund", "note": "\x1b[31mred\x1b[0m [bold]x[/bold] [@click=app.quit]quit[/] \u202egnp.exe",
                "long": "y" * 5000, "rows": list(range(400)), "nested": {"a": {"b": {"c": [1, {"d": None}]}}}}
@@ -127,6 +140,9 @@ def test_receipt_and_verify_receipt_offline_with_the_published_key(bot):
     (bot.root / "key.txt").write_text(key + "\n")
     bot.ok("verify-receipt", str(path), "--key", str(bot.root / "key.txt"))
     bot.refused("verify-receipt", str(path), "--key", key, "--payload", str(other), code=3, match="for another payload")
+    bot.ok("verify-receipt", str(path), "--key", key, "--request", wid)
+    bot.refused("verify-receipt", str(path), "--key", key, "--request", "WF-1764150000-0001", code=3,
+                match="a receipt of another request")
     altered = bot.root / "altered.json"
     altered.write_text(json.dumps({**receipt, "outcome": "rejected"}))
     bot.refused("verify-receipt", str(altered), "--key", key, code=3, match="does not verify: it was altered or forged")
@@ -197,3 +213,31 @@ def test_the_auditors_bundle_carries_filings_and_expiries_and_the_standalone_ver
     bad = verify(bundle / "export.jsonl", "--state", bot.root / "edited.json", "--vkey",
                  (bundle / "checkpoint.vkey").read_text().strip())
     assert bad.code == 3 and f"{approved} payload is" in bad.last, bad.out
+
+
+def test_the_standalone_verifier_replays_a_proposed_revision_and_the_accepted_one(bot):
+    revised = {"tool": "refund", "arguments": {"order_id": "1243", "amount": "25.00"}}
+    accepted, waiting = file(bot), file(bot)
+    with bot.service() as s:
+        for wid in (accepted, waiting):
+            s.request_changes(wid, "tom", "order 1243, not 1234", payload=revised)
+        s.approvals.resubmit(ME, accepted, revised)
+        s.decide(accepted, "tom", "approve", "right order")
+        bundle = bot.root / "bundle"
+        from hitl_tui.core.reports.bundle import write_bundle
+
+        write_bundle(s, bundle, generated_by="ann")
+    vkey = (bundle / "checkpoint.vkey").read_text().strip()
+    result = verify(bundle, "--vkey", vkey, verifier=bundle / "hitl_verify.py")
+    assert result.code == 0 and result.last == "verified", result.out
+    state = {r["id"]: r for r in json.loads((bundle / "state.json").read_text())["requests"]}
+    assert json.loads(state[accepted]["payload"]) == revised and state[accepted]["proposed_payload"] is None
+    assert json.loads(state[waiting]["proposed_payload"]) == revised and json.loads(state[waiting]["payload"]) == PAYLOAD
+    for column, wid in (("proposed_payload", waiting), ("payload", accepted)):
+        edited = json.loads((bundle / "state.json").read_text())
+        for row in edited["requests"]:
+            if row["id"] == wid:
+                row[column] = row[column].replace("1243", "9999")
+        (bot.root / "edited.json").write_text(json.dumps(edited))
+        bad = verify(bundle / "export.jsonl", "--state", bot.root / "edited.json", "--vkey", vkey)
+        assert bad.code == 3 and f"{wid} {column} is" in bad.last, bad.out

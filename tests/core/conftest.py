@@ -46,6 +46,7 @@ def raw_connection(path: Path, key: bytes):
 #: what undoes each migration's schema, newest first (the tests that open "a database made
 #: before migration N" roll a fresh one back with roll_back_schema)
 _UNDO: dict[int, tuple[str, ...]] = {
+    15: ("ALTER TABLE requests DROP COLUMN proposed_payload",),
     14: ("DROP TABLE api_tokens",),
     13: ("DROP INDEX requests_deadline", *(f"ALTER TABLE requests DROP COLUMN {c}" for c in (
         "payload", "payload_sha256", "justification", "agent", "owner", "expires_at")),

@@ -35,7 +35,7 @@ FILING = {"type": "tool_call", "title": "Refund order 1234", "payload": PAYLOAD,
           "justification": "the customer was charged twice", "timeout_seconds": 600, "agent": "erp-webhooks"}
 ENDPOINTS = {("post", "/v1/requests"), ("get", "/v1/requests"), ("get", "/v1/requests/{request_id}"),
              ("get", "/v1/requests/{request_id}/wait"), ("post", "/v1/requests/{request_id}/cancel"),
-             ("get", "/v1/receipt-key")}
+             ("post", "/v1/requests/{request_id}/resubmit"), ("get", "/v1/receipt-key")}
 _LISTENING = re.compile(r"listening on (https?)://127\.0\.0\.1:(\d+)")
 
 
@@ -289,6 +289,31 @@ def test_no_endpoint_approves_and_an_integration_cannot_decide(desk, api):
     with cli.service() as s:  # the engine refuses billing-bot every decision, whatever path asks
         with pytest.raises(PermissionDenied, match="billing-bot is an integration"):
             s.decide(rid, "billing-bot", "approve", "self-approved")
+
+
+def test_a_revision_a_person_proposes_is_filed_only_when_the_system_resubmits_it(desk, api, tmp_path):
+    cli, token = desk
+    revised = {**PAYLOAD, "order_id": "1243"}
+    (tmp_path / "revised.json").write_text(json.dumps(revised))
+    with api.client(token) as client:
+        rid = _filed(client)["request_id"]
+        one_line_error(client.post(f"/v1/requests/{rid}/resubmit", json={"payload": revised}), 409, rid)  # pending
+        cli.ok("request-changes", rid, "-m", "order 1243, not 1234", "--payload", str(tmp_path / "revised.json"))
+        asked = client.get(f"/v1/requests/{rid}/wait", params={"seconds": 5}).json()
+        assert (asked["outcome"], asked["final"], asked["proposed_payload"]) == ("changes_requested", False, revised)
+        cli.refused("approve", rid, "-m", "the revision looks right")  # nothing to approve until it is accepted
+        one_line_error(client.post(f"/v1/requests/{rid}/resubmit", json={"payload": [1]}), 422, "payload")
+        one_line_error(client.post(f"/v1/requests/{rid}/resubmit", json={"payload": {**revised, "amount": "x" * 99}}),
+                       422, "amount")
+        again = client.post(f"/v1/requests/{rid}/resubmit", json={"payload": asked["proposed_payload"],
+                                                                  "comments": "accepted"})
+        assert again.status_code == 200, again.text
+        assert (again.json()["outcome"], again.json()["revision"]) == ("pending", 2)
+        cli.ok("approve", rid, "-m", "the revision looks right")
+        done = client.get(f"/v1/requests/{rid}").json()
+        key = client.get("/v1/receipt-key").json()["key"]
+    assert done["outcome"] == "approved" and verify_receipt(done["receipt"], key, revised)
+    assert not verify_receipt(done["receipt"], key, PAYLOAD)
 
 
 def test_cancel_other_peoples_requests_and_unknown_ids(desk, api):

@@ -32,7 +32,7 @@ from tests.cli.conftest import ME, SCRIPT, Cli
 from tests.cli.test_erase_cli import AsAccount, _home_env, _share
 
 PAYLOAD = {"tool": "refund", "order_id": "1234", "amount": "25.00"}
-TOOLS = {"request_approval", "get_decision", "list_my_requests", "cancel_request"}
+TOOLS = {"request_approval", "get_decision", "list_my_requests", "resubmit_request", "cancel_request"}
 
 
 # --- the MCP client -----------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def approver(bot: Cli, tmp_path: Path) -> Iterator[AsAccount]:
 
 # --- the tools ----------------------------------------------------------------------------------
 
-async def test_exactly_the_four_tools_and_none_decides(bot, tmp_path):
+async def test_exactly_the_five_tools_and_none_decides(bot, tmp_path):
     async with mcp(_env(bot), tmp_path / "mcp.log") as client:
         listed = (await client.session.list_tools()).tools
         assert {t.name for t in listed} == TOOLS
@@ -229,9 +229,38 @@ async def test_rejected_or_changes_requested_by_the_cli(bot, approver, tmp_path,
         assert got["final"] and got["next"] is None
         assert verify_receipt(got["receipt"], vkey(bot.ok, tmp_path / "cp.note"), PAYLOAD)
         assert got["receipt"]["outcome"] == "rejected"
-    else:  # not final: the integration cannot resubmit here, so it is told to cancel and file again
-        assert not got["final"] and got["receipt"] is None
-        assert got["next"]["tool"] == "cancel_request"
+    else:  # not final: nothing was proposed, so the integration is told to send a changed payload
+        assert not got["final"] and got["receipt"] is None and got["proposed_payload"] is None
+        assert got["next"] == {"tool": "resubmit_request", "arguments": {"request_id": wid}, "why": (
+            "a human asked for changes: resubmit_request with a changed payload, or cancel_request")}
+
+
+async def test_a_revision_proposed_with_the_cli_is_accepted_explicitly_and_its_approval_is_for_it(
+        bot, approver, tmp_path):
+    revised = {**PAYLOAD, "order_id": "1243"}
+    proposal = bot.root / "revised.json"  # where the approver's account may read it (the shared directory)
+    proposal.write_text(json.dumps(revised))
+    os.chown(proposal, -1, bot.root.stat().st_gid)
+    proposal.chmod(0o640)
+    async with mcp(_env(bot), tmp_path / "mcp.log") as client:
+        wid = (await client.ok("request_approval", type="tool_call", title="Refund order 1234", payload=PAYLOAD,
+                               wait_seconds=0))["request_id"]
+        said = approver.ok("request-changes", wid, "-m", "wrong order", "--payload", str(proposal))
+        assert "Proposed a revised payload (sha256 " in said.stdout and f"{ME} must accept it" in said.stdout
+        got = await client.ok("get_decision", request_id=wid, wait_seconds=5)
+        assert (got["outcome"], got["proposed_payload"], got["revision"]) == ("changes_requested", revised, 1)
+        assert got["next"]["tool"] == "resubmit_request" and got["next"]["arguments"] == {
+            "request_id": wid, "payload": revised}
+        assert "They propose this revision instead" in got["text"]
+        # the agent accepts it, as `next` says; a human must still approve the revision
+        again = await client.ok("resubmit_request", **got["next"]["arguments"], wait_seconds=0)
+        assert (again["outcome"], again["revision"], again["proposed_payload"]) == ("pending", 2, None)
+        approver.ok("approve", wid, "-m", "right order now")
+        done = await client.ok("get_decision", request_id=wid, wait_seconds=5)
+    key = vkey(bot.ok, tmp_path / "cp.note")
+    assert done["outcome"] == "approved" and done["revision"] == 2
+    assert verify_receipt(done["receipt"], key, revised)
+    assert not verify_receipt(done["receipt"], key, PAYLOAD)  # the first payload was never approved
 
 
 async def test_cancelled_and_what_is_no_longer_pending_cannot_be_cancelled_or_decided(bot, approver, tmp_path):

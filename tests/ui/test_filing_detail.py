@@ -73,3 +73,30 @@ def test_a_short_list_of_values_takes_one_line_and_a_long_one_a_line_each():
     assert '  "rows": [' in lines and '      "n": 1' in lines  # an object inside: a line each
     assert '  "many": [' in lines and "    39" in lines  # too wide for one line
     assert all(len(line) <= FLAT_WIDTH for line in lines)
+
+
+def test_the_accessible_desk_proposes_a_revised_payload_and_refuses_one_that_is_not_json(tmp_path):
+    import json
+
+    from hitl_tui.core.models import WorkflowStatus
+    from tests.ui.test_accessible import World, out
+
+    world = World(tmp_path)
+    svc = world.service()
+    try:
+        svc.approvals.add_integration("billing-bot", "employee", "alice", actor="alice")
+        wid = svc.approvals.file("billing-bot", "tool_call", "Refund order 1234", HOSTILE | {"rows": []},
+                                 timeout=3600, agent="billing-agent")
+    finally:
+        svc.close(checkpoint=False)
+    text = out(world.run('changes 1 wrong order\n{"tool": "refund",\n'))
+    assert "That is not JSON (Expecting property name enclosed in double quotes at column 19); nothing was decided." \
+        in text, text
+    assert world.request(wid).status is WorkflowStatus.AWAITING_APPROVAL
+    revised = {"tool": "refund", "order_id": "1243", "amount": "25.00"}
+    text = out(world.run(f"changes 1 wrong order\n{json.dumps(revised)}\nchanges\n"))
+    assert 'Your proposed payload: {"amount": "25.00", "order_id": "1243", "tool": "refund"} (billing-bot must ' \
+           'accept it before anyone approves it)' in text, text
+    req = world.request(wid)
+    assert req.status is WorkflowStatus.CHANGES_REQUESTED and req.filing.proposed_payload == revised
+    assert req.filing.payload["order_id"] == "1234"

@@ -298,6 +298,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         revoked_seq   INTEGER
     );
     """),
+    (15, "the payload a reviewer proposes when asking for changes", """
+    -- A reviewer who asks for changes on a request filed for approval may propose a revised
+    -- payload (core/approvals.py): it waits here, in canonical JSON, until the caller accepts it
+    -- (or sends another) by resubmitting; NULL otherwise. Its changes_requested entry holds it,
+    -- signed by the reviewer, so a replay rebuilds it.
+    ALTER TABLE requests ADD COLUMN proposed_payload TEXT;
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]

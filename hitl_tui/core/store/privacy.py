@@ -111,7 +111,7 @@ def optimise_search_index(conn: Conn) -> None:
 # Only the columns that hold personal values: updated_at and the rest stay as the trail made them.
 
 #: (payload and justification: a request filed for approval, core/approvals.py)
-PERSONAL_REQUEST_COLS = ("title", "description", "data", "payload", "justification")
+PERSONAL_REQUEST_COLS = ("title", "description", "data", "payload", "justification", "proposed_payload")
 
 
 def rewrite_request(conn: Conn, workflow_id: str, values: dict[str, str]) -> None:

@@ -17,7 +17,9 @@ REQUEST_COLS = ("workflow_type", "title", "description", "requester", "data", "r
                 "risk_field", "risk_reason", "headline", "chain", "current_stage", "current_role", "status",
                 "revision", "created_at", "updated_at", "deciders", "policy_version",
                 # filed for approval (core/approvals.py FILING_COLS); NULL for every other request
-                "payload", "payload_sha256", "justification", "agent", "owner", "expires_at")
+                "payload", "payload_sha256", "justification", "agent", "owner", "expires_at",
+                # a reviewer's proposed revision of that payload, until the caller resubmits
+                "proposed_payload")
 APPROVAL_COLS = ("role", "approver", "approver_role", "decision", "decided_at", "comments", "proposed_by")
 USER_COLS = ("role", "email", "display_name", "active", "admin", "created_at", "updated_at", "integration", "owner")
 

@@ -12,7 +12,7 @@ from .connection import Conn
 
 FULL_COLS = ("id, workflow_type, title, description, requester, data, risk_level, risk_field, risk_reason, "
              "chain, current_stage, status, revision, created_at, updated_at, "
-             "payload, payload_sha256, justification, agent, owner, expires_at, policy_version")
+             "payload, payload_sha256, justification, agent, owner, expires_at, policy_version, proposed_payload")
 SUMMARY_COLS = ("r.id, r.workflow_type, r.title, r.requester, r.headline, r.risk_level, r.status, "
                 "r.current_stage, r.chain, r.current_role, r.created_at, r.updated_at")
 
