@@ -952,7 +952,8 @@ class _Unknown:
 
 UNKNOWN: Any = _Unknown()  # a value an older entry does not carry: never compared
 CLOSINGS = frozenset({"withdrawn", "expired"})  # a request ended without a decision (VERIFY.md 7)
-REQUEST_ACTIONS = frozenset({"created", "resubmitted", *CLOSINGS, *DECISIONS})
+ESCALATIONS = frozenset({"escalated"})  # an overdue stage given to a senior role too (VERIFY.md 7)
+REQUEST_ACTIONS = frozenset({"created", "resubmitted", *CLOSINGS, *DECISIONS, *ESCALATIONS})
 USER_CHANGES = frozenset({"user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed"})
 FINAL = frozenset({"approved", "rejected", "withdrawn", "expired"})
 FILED = ("payload", "payload_sha256", "justification", "agent", "owner", "expires_at")  # filed for approval
@@ -996,7 +997,8 @@ class Replay:
                                                               "risk_reason", "headline", "chain", "current_stage",
                                                               "current_role", "status", "revision", "created_at",
                                                               "updated_at", "deciders", "policy_version", *FILED,
-                                                              "proposed_payload")}
+                                                              "proposed_payload", "due_at", "due_left",
+                                                              "escalated_to")}
             self.made_by[("request", wid)] = seq
             if action != "created":
                 self.problems.append(f"entry {seq} ({action}) names {wid}, which no earlier entry created")
@@ -1018,6 +1020,8 @@ class Replay:
             req["deciders"] = ","
             req["updated_at"] = ts
             req["proposed_payload"] = None  # filed or resubmitted: nothing proposed any more
+            req["due_at"], req["due_left"] = d.get("due_at"), None  # due from now, or never
+            req["escalated_to"] = None
             if action == "created":
                 req["workflow_type"] = d.get("workflow_type", UNKNOWN)
                 req["requester"] = actor
@@ -1031,6 +1035,8 @@ class Replay:
                     if key in d:
                         req[key] = d[key]
             self._current_role(req)
+        elif action in ESCALATIONS:  # the row's only change
+            req["escalated_to"] = d.get("escalated_to", UNKNOWN)
         elif action in CLOSINGS:
             req["status"] = d.get("status_after", action)
             req["current_stage"] = d.get("stage_after", req["current_stage"])
@@ -1041,9 +1047,12 @@ class Replay:
             req["current_stage"] = d.get("stage_after", UNKNOWN)
             req["deciders"] = UNKNOWN if req["deciders"] is UNKNOWN else f"{req['deciders']}{actor},"
             req["updated_at"] = ts
+            req["escalated_to"] = None  # the escalated stage is decided
             self._current_role(req)
             if rec["action"] == "changes_requested":  # a reviewer's proposed revision, or none
                 req["proposed_payload"] = d.get("proposed_payload")
+                if "due_left" in d:  # the due clock pauses while the requester has it
+                    req["due_at"], req["due_left"] = None, d["due_left"]
             revision, stage = d.get("revision", req["revision"]), d.get("stage")
             if isinstance(revision, int) and isinstance(stage, int):
                 key = (wid, revision, stage)

@@ -13,6 +13,7 @@ import re
 from datetime import datetime
 from typing import Any, Iterable
 
+from ..core.due import due_line
 from ..commands.common import safe
 from ..core import rbac
 from ..core.decisions import TERMS
@@ -133,6 +134,7 @@ def detail_lines(req: WorkflowRequest, viewer: User, policy: Policy, people: lis
         + f", {spoken_age(req.created_at, now)}, on {local_time(req.created_at, micro=False)}.",
         f"Status: {status}." + (f" Revision {req.revision}." if req.revision > 1 else ""),
         f"Risk: {req.risk_level.value}, because {safe(req.risk_reason)}.",
+        *([] if (when_due := due_line(req, policy, now)) is None else [f"Due: {when_due}."]),
         *data_lines(req, policy),
         *filing_lines(req, now),  # filed by an agent or a system: who, until when, its words, the payload
     ]

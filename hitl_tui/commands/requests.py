@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 import shutil
 
 import click
@@ -213,6 +214,11 @@ def _print_request(policy, req, flags, trail, signing=({}, None)) -> None:
         if req.current_role else ""
     click.echo(f"  Status:     {req.status.label}{where}   (revision {req.revision})")
     click.echo(f"  Risk:       {req.risk_level.value}: {safe(req.risk_reason)}")
+    from ..core.due import due_line
+
+    when_due = due_line(req, policy, datetime.now(timezone.utc))
+    if when_due is not None:
+        click.echo(f"  Due:        {when_due}")
     click.echo("  Data:       " + "; ".join(f"{k} = {safe(_value(v, policy.currency))}" for k, v in req.data.items()))
     click.echo(f"  Created:    {fmt_time(req.created_at)}    Updated: {fmt_time(req.updated_at)}")
     if req.filing is not None:

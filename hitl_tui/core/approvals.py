@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from . import draws, payloads, receipts
+from . import draws, overdue, payloads, receipts
 from .audit import iso
 from .decisions import FINAL_ACTIONS, SYSTEM_ACTOR, AuditAction
 from .errors import InvalidTransition, StoreError, ValidationFailed
@@ -299,8 +299,9 @@ class Approvals:
         return [] if signer is None else [signer.public_hex]
 
     def next_deadline(self) -> datetime | None:
-        text = self.service._read(req_sql.next_deadline)
-        return datetime.fromisoformat(text) if text else None
+        """The earliest moment a sweep may have work: a caller's deadline or a due date."""
+        found = [t for t in (self.service._read(req_sql.next_deadline), self.service._read(req_sql.next_due)) if t]
+        return min(datetime.fromisoformat(t) for t in found) if found else None
 
     def _receipt(self, req: WorkflowRequest) -> dict[str, Any] | None:
         assert req.filing is not None
@@ -324,9 +325,9 @@ class Approvals:
         """Mark every open request whose deadline has passed `expired` (one entry each, actor
         `system`), in one transaction; the ids. Takes no write lock when nothing is due."""
         svc = self.service
+        done = overdue.sweep(svc)  # overdue by the policy's due dates, where the type says expire
         if not svc._read(req_sql.overdue, iso(draws.now())):
-            return []
-        done: list[str] = []
+            return done
         with svc._write() as conn:
             when = draws.now()
             for row in req_sql.overdue(conn, iso(when)):

@@ -43,6 +43,8 @@ class AuditAction(StrEnum):
     PERSONAL_DATA_EXPIRED = "personal_data_expired"
     #: a request's deadline passed before it was decided (the engine's own entry, not signed)
     EXPIRED = "expired"
+    #: an overdue stage may now be decided by a more senior role too (the engine's own entry)
+    ESCALATED = "escalated"
 
 
 #: the actor of the engine's own entries (VERIFY.md section 2: never a person; no username may be it)
@@ -55,7 +57,7 @@ FINAL_ACTIONS: tuple[AuditAction, ...] = (AuditAction.APPROVED, AuditAction.REJE
                                           AuditAction.EXPIRED)
 #: the audit actions that touch a request's row (created, decided, resubmitted, withdrawn, expired)
 REQUEST_ACTIONS: tuple[AuditAction, ...] = (AuditAction.CREATED, *DECISION_ACTIONS, AuditAction.WITHDRAWN,
-                                            AuditAction.RESUBMITTED, AuditAction.EXPIRED)
+                                            AuditAction.RESUBMITTED, AuditAction.EXPIRED, AuditAction.ESCALATED)
 # Signed actions (issue 10, contract A) are the signatures helper's: their set lives once, in
 # core/signatures.py (SIGNED_ACTIONS), built from these names.
 

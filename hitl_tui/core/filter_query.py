@@ -36,10 +36,11 @@ KEYS: dict[str, tuple[str, str]] = {
     "age": ("time since it was filed, > or < a duration (s m h d w)", "age:>2d, age:<3h"),
     "amount": ("the request's headline value, where it is a number", "amount:>1000"),
     "id": ("the start of a request id (= for exactly that one)", "id:WF-1764"),
+    "due": ("overdue, or a due date within < or beyond > a duration (s m h d w)", "due:overdue, due:<4h"),
 }
 ALIASES = {"value": "amount", "role": "stage", "user": "requester", "by": "requester"}
 OPERATORS = (">=", "<=", ">", "<", "=")
-_COMPARABLE = {"risk", "amount", "age"}  # the keys that take > >= < <=
+_COMPARABLE = {"risk", "amount", "age", "due"}  # the keys that take > >= < <=
 _LISTS = {"risk", "type", "status", "stage"}  # the keys that take a,b (either one)
 STATUS_SYNONYMS = {"pending": WorkflowStatus.AWAITING_APPROVAL, "awaiting": WorkflowStatus.AWAITING_APPROVAL,
                    "open": WorkflowStatus.AWAITING_APPROVAL, "changes": WorkflowStatus.CHANGES_REQUESTED}
@@ -177,6 +178,12 @@ def _condition(piece: str, raw: str, types: tuple[str, ...]) -> Condition:
         return Condition(key, op, (_seconds(piece, value),))
     if key == "amount":
         return Condition(key, op or "=", (_number(piece, value),))
+    if key == "due":
+        if op in ("", "=") and value.lower() == "overdue":
+            return Condition(key, "=", ("overdue",))
+        if op in ("", "="):
+            raise _bad(piece, "due takes overdue, or < (due within) or > (due later than) a duration", key)
+        return Condition(key, op, (_seconds(piece, value),))
     if key in ("requester", "id"):
         return _prefix(piece, key, value, exact=op == "=")
     words = [w.strip() for w in value.split(",")]
@@ -283,6 +290,7 @@ SORT_KEYS: dict[str, SortKey] = {k.key: k for k in (
     SortKey("value", "Value", "smallest first", "largest first"),
     SortKey("stage", "Stage", "by the role awaited, A to Z", "by the role awaited, Z to A"),
     SortKey("status", "Status", "in workflow order", "in reverse workflow order"),
+    SortKey("due", "Due", "soonest first (none last)", "latest first (none last)"),
 )}
 #: the names the desk and CLI have always taken
 SORT_ALIASES = {"oldest": "created", "newest": "-created"}
@@ -342,6 +350,8 @@ def filter_text(search: Filter) -> str | None:
             pieces.append(f"amount:{op}{c.values[0]}")
         elif c.key == "age":
             pieces.append(f"age:{op}{c.values[0]}s")
+        elif c.key == "due":
+            pieces.append("due:overdue" if c.values == ("overdue",) else f"due:{op}{c.values[0]}s")
         else:  # type, status, stage: lists of words
             pieces.append(f"{c.key}:{','.join(map(str, c.values))}")
     return " ".join(pieces) or None

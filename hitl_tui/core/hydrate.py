@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from .models import Approval, Filing, RiskLevel, WorkflowRequest, WorkflowStatus, trusted
+from .models import Approval, Filing, RiskLevel, Role, WorkflowRequest, WorkflowStatus, trusted
 from .policy import Policy
 from .store.requests import decode_chain
 
@@ -37,6 +37,8 @@ def request_from_row(policy: Policy, row: dict[str, Any], approvals: list[Approv
         status=WorkflowStatus(row["status"]), approvals=approvals, revision=row["revision"],
         created_at=datetime.fromisoformat(row["created_at"]), updated_at=datetime.fromisoformat(row["updated_at"]),
         filing=filing_from_row(row),
+        due_at=datetime.fromisoformat(row["due_at"]) if row.get("due_at") else None, due_left=row.get("due_left"),
+        escalated_to=Role(row["escalated_to"]) if row.get("escalated_to") else None,
     ))
 
 

@@ -267,6 +267,12 @@ class WorkflowRequest(BaseModel):
     updated_at: datetime
     #: set when the request was filed with a payload for approval (an agent's, a system's)
     filing: Filing | None = None
+    #: when its approvers are due to have decided (core/due.py); None without a due date, and
+    #: while changes are requested, when due_left holds the seconds that were left
+    due_at: datetime | None = None
+    due_left: float | None = None
+    #: overdue under an "escalate" rule: the role that may decide the current stage too, until it is decided
+    escalated_to: Role | None = None
 
     @property
     def outcome(self) -> ApprovalOutcome:

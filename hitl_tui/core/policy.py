@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Mapping
 
+from .due import Calendar, DueRules, Span, parse_calendar, parse_due
 from .errors import PolicyError, UnknownWorkflowType, ValidationFailed
 from .models import RiskLevel, Role
 from .values import format_money, format_threshold, parse_choice, parse_integer, parse_money, parse_text
@@ -127,6 +128,8 @@ class WorkflowType:
     #: further rules ([[types.NAME.risk.also]]) on other fields, applied when the field has a
     #: value: the request's risk is the highest any of them gives (a tool's name, then its amount)
     also_risk: tuple[RiskRule, ...] = ()
+    #: [types.NAME.due] and on_overdue: how long a request may wait, and what then (due.py)
+    due: DueRules = DueRules()
 
     @property
     def personal_fields(self) -> tuple[str, ...]:
@@ -179,6 +182,13 @@ class Policy:
     source: str = "built-in default"
     #: [signing] reauth_at: re-authentication at signing for every type without its own rule
     reauth_at: RiskLevel | None = None
+    #: [calendar]: due times count business time (due.py); None: wall-clock time
+    calendar: Calendar | None = None
+
+    def due_rule(self, workflow_type: str, risk: RiskLevel) -> tuple[Span, str] | None:
+        """(due time, on_overdue) for a request of this type and risk; None when it has no due date."""
+        wtype = self.types.get(workflow_type)
+        return None if wtype is None else wtype.due.for_level(risk)
 
     @property
     def asks_reauth(self) -> bool:
@@ -372,6 +382,7 @@ def _build(raw: dict[str, Any], source: str) -> Policy:
         ),
         source=source,
         reauth_at=_reauth_at(raw.get("signing", {}), "[signing]"),
+        calendar=parse_calendar(raw.get("calendar")),
     )
 
 
@@ -438,7 +449,8 @@ def _build_type(key: str, spec: dict[str, Any]) -> WorkflowType:
                         also_risk=tuple(_risk_rule(where, a, by_name) for a in also),
                         reauth_at=_reauth_at(spec, f"workflow type {key!r}"),
                         retain_personal=_retention(where, spec.get("retain_personal")),
-                        retain_text=None if spec.get("retain_personal") is None else str(spec["retain_personal"]))
+                        retain_text=None if spec.get("retain_personal") is None else str(spec["retain_personal"]),
+                        due=parse_due(where, spec))
 
 
 def _risk_rule(where: str, rspec: Mapping[str, Any], by_name: Mapping[str, FieldSpec]) -> RiskRule:

@@ -55,7 +55,8 @@ def check_decide(policy: Policy, user: User, request: WorkflowRequest, action: A
             f"You already decided stage {earlier[0].stage + 1} ({earlier[0].role.label}) of {request.id}; "
             f"another person must decide the {stage_role.label} stage (segregation of duties)."
         )
-    if not role_may_decide(policy, user.role, stage_role):
+    escalated = request.escalated_to is not None and role_may_decide(policy, user.role, request.escalated_to)
+    if not role_may_decide(policy, user.role, stage_role) and not escalated:  # overdue: escalated to a senior role
         allowed = ", ".join(sorted(r.label for r in policy.stage_deciders(stage_role)))
         raise PermissionDenied(
             f"{request.id} is waiting for {_a(stage_role.label)}; as {_a(user.role.label)} you cannot {verb} it "

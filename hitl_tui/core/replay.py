@@ -39,7 +39,9 @@ MARKED: dict[str, Any] = {MARK: 1}
 DECISIONS = frozenset({"approved", "rejected", "changes_requested"})
 #: the actions that end a request without a decision: its requester withdrew it, its deadline passed
 CLOSINGS = frozenset({"withdrawn", "expired"})
-REQUEST_ACTIONS = DECISIONS | CLOSINGS | {"created", "resubmitted"}
+#: an overdue stage given to a more senior role too (core/overdue.py)
+ESCALATIONS = frozenset({"escalated"})
+REQUEST_ACTIONS = DECISIONS | CLOSINGS | ESCALATIONS | {"created", "resubmitted"}
 USER_CHANGES = frozenset({"user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed"})
 #: the actions whose entries carry a replay's details: the service marks them (_audit)
 REPLAYED = REQUEST_ACTIONS | USER_CHANGES | {"user_added"}
@@ -130,6 +132,8 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
         state[R["deciders"]] = ","
         state[R["updated_at"]] = ts
         state[R["proposed_payload"]] = None  # filed or resubmitted: nothing proposed any more
+        state[R["due_at"]], state[R["due_left"]] = d.get("due_at"), None  # due from now (core/due.py), or never
+        state[R["escalated_to"]] = None
         if action == "created":
             state[R["workflow_type"]] = d.get("workflow_type", UNKNOWN)
             state[R["requester"]] = actor
@@ -144,6 +148,9 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
                     state[R[key]] = d[key]
         _current_role(state)
         return None
+    if action in ESCALATIONS:  # the row's only change: who else may decide the overdue stage
+        state[R["escalated_to"]] = d.get("escalated_to", UNKNOWN)
+        return None
     if action in CLOSINGS:
         state[R["status"]] = d.get("status_after", action)
         state[R["current_stage"]] = d.get("stage_after", state[R["current_stage"]])
@@ -155,10 +162,13 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
     state[R["current_stage"]] = d.get("stage_after", UNKNOWN)
     deciders = state[R["deciders"]]
     state[R["deciders"]] = UNKNOWN if deciders is UNKNOWN else f"{deciders}{actor},"
+    state[R["escalated_to"]] = None  # the escalated stage is decided
     state[R["updated_at"]] = ts
     _current_role(state)
     if action == "changes_requested":  # the reviewer's proposed revision, or none
         state[R["proposed_payload"]] = d.get("proposed_payload")
+        if "due_left" in d:  # the due clock pauses while the requester has it
+            state[R["due_at"]], state[R["due_left"]] = None, d["due_left"]
     proposal = d.get("agent_proposal")
     values = (d.get("stage_role", UNKNOWN), actor, d.get("decider_role", UNKNOWN), d.get("decision", UNKNOWN), ts,
               d.get("comments", UNKNOWN), proposal.get("agent") if isinstance(proposal, dict) else None)

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
-from . import draws, privacy, rbac
+from . import draws, due, privacy, rbac
 from .audit import AuditContext, build_record, canonical_bytes, chain_hash, iso, utc_now
 from .checkpoints import Signer
 from .crashpoints import crash_point
@@ -291,6 +291,7 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
             when = draws.now()
             now = iso(when)
             filed = {} if filing is None else filing.filed(user, when)  # the row's columns, the entry's members
+            filed.update(due.filed(policy.policy, assessment.workflow_type, assessment.risk_level, when))
             req_sql.insert(conn, {
                 "id": wid, "workflow_type": assessment.workflow_type, "title": title, "description": description,
                 "requester": user.username, "data": data_to_json(assessment.data),
@@ -357,12 +358,15 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
             when = draws.now()
             check_deadline(req, when)  # fail closed: past its deadline nobody decides it
             proposed = None if payload is None else proposed_revision(req, payload, self._policies.current(conn).policy)
+            clock = (due.paused(req, when, self._policies.current(conn).policy)
+                     if outcome.status is WorkflowStatus.CHANGES_REQUESTED else {})
             now = iso(when)
             changed = req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "status": outcome.status.value, "current_stage": outcome.stage, "updated_at": now,
                 "current_role": (req.required_approvers[outcome.stage].value
                                  if outcome.status is WorkflowStatus.AWAITING_APPROVAL else None),
-                **({} if proposed is None else {"proposed_payload": proposed.text}),
+                **({} if proposed is None else {"proposed_payload": proposed.text}), **clock,
+                **({} if req.escalated_to is None else {"escalated_to": None}),  # the escalated stage is decided
             }, add_decider=user.username)
             if not changed:  # cannot happen under BEGIN IMMEDIATE; kept as the last line of defence
                 raise ConcurrentChange(f"{req.id} changed while you were deciding; nothing was written.")
@@ -377,6 +381,8 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "status_before": req.status.value, "status_after": outcome.status.value,
                 "stage_after": outcome.stage, "stages": len(req.required_approvers),  # "stage 2 of 3", signed
             }
+            if "due_left" in clock:  # the due clock pauses while the requester has it (due.py)
+                details["due_left"] = clock["due_left"]
             if proposed is not None:  # signed with the decision: the reviewer proposed exactly this
                 details["proposed_payload"] = proposed.text
                 details["proposed_payload_sha256"] = proposed.sha256
@@ -433,6 +439,7 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
             outcome = transition(Action.RESUBMIT, req.status, req.current_stage, len(assessment.chain), req.id)
             when = draws.now()
             check_deadline(req, when)  # a revision does not buy more time
+            clock = due.restarted(req, when, policy.policy, assessment.risk_level)
             req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "title": new_title, "description": new_desc, "data": data_to_json(assessment.data),
                 "risk_level": assessment.risk_level.value, "risk_rank": assessment.risk_level.rank,
@@ -440,7 +447,8 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "chain": req_sql.encode_chain(assessment.chain), "current_stage": outcome.stage,
                 "current_role": assessment.chain[0].value, "status": outcome.status.value,
                 "revision": req.revision + 1, "updated_at": iso(when), "deciders": ",",
-                "policy_version": policy.version, **revised,
+                "policy_version": policy.version, **revised, "due_at": clock.get("due_at"), "due_left": None,
+                "escalated_to": None,
             })
             self._audit(conn, user.username, "resubmitted", req.id, {
                 "comments": comments, "revision": req.revision + 1, "title": new_title, "data": assessment.data,
@@ -448,7 +456,7 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "risk_before": req.risk_level.value, "risk_level": assessment.risk_level.value,
                 "risk_reason": assessment.risk_reason, "chain": [r.value for r in assessment.chain],
                 "status_before": req.status.value, "status_after": outcome.status.value, "stage_after": 0,
-                **_assessed_under(policy), **{k: v for k, v in revised.items() if k in REVISED_COLS},
+                **_assessed_under(policy), **{k: v for k, v in revised.items() if k in REVISED_COLS}, **clock,
                 **({} if revision is None else {"accepted_proposal": revised_accepts(req, revision)}),
             }, ts=when, personal_fields=policy.policy.workflow_type(req.workflow_type).personal_fields)
             return self._load(conn, req.id)

@@ -20,7 +20,8 @@ from ..core.signatures import entry_manifestation
 from ..render.text import clean, local_time, plain
 
 ACTION_STYLES = {AuditAction.CREATED: "cyan", AuditAction.APPROVED: "green", AuditAction.REJECTED: "red",
-                 AuditAction.CHANGES_REQUESTED: "yellow", AuditAction.WITHDRAWN: "dim", AuditAction.RESUBMITTED: "cyan"}
+                 AuditAction.CHANGES_REQUESTED: "yellow", AuditAction.WITHDRAWN: "dim", AuditAction.RESUBMITTED: "cyan",
+                 AuditAction.ESCALATED: "magenta"}
 
 
 def _role(value: Any) -> str:
@@ -54,6 +55,11 @@ def describe(entry: AuditEntry) -> list[Text]:
             line.append(": ", style="magenta")
             line.append_text(plain(proposal.get("rationale", ""), "italic"))
             lines.append(line)
+    elif entry.action == AuditAction.ESCALATED:  # the engine's own: an overdue stage given to a senior role too
+        stage = d.get("stage")
+        where = f"stage {stage + 1} ({_role(d.get('stage_role'))})" if isinstance(stage, int) else "a stage"
+        lines.append(plain(f"{where} escalated to {_role(d.get('escalated_to'))}", "dim"))
+        lines.append(plain(f"rule: {d.get('rule', '?')}", "dim"))
     if d.get("comments"):
         line = Text("“", end="")
         line.append_text(plain(d["comments"], single_line=False))

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ..core.due import due_line
 from ..core import rbac
 from ..core.decisions import TERMS
 from ..core.models import User, WorkflowRequest, WorkflowStatus
@@ -95,6 +96,10 @@ class RequestDetail(VerticalScroll, can_focus=True):
         out.append("\nChain ", style="bold")
         may = bool(viewer) and rbac.may_decide(self.policy, viewer, req)
         out.append_text(chain_progress(req, viewer, self.policy, people, you_may_decide=may))
+        when_due = due_line(req, self.policy, self.now or self.clock())
+        if when_due is not None:
+            out.append("\nDue ", style="bold")
+            out.append(when_due, style="bold red" if when_due.startswith("overdue") else "")
         out.append("\n\n")
         for spec in (wtype.fields if wtype else ()):
             value = req.data.get(spec.name)

@@ -137,10 +137,11 @@ def test_sort_vocabulary():
     assert parse_sort(" -Value ") == SortOrder("value", True) and parse_sort("-value").spec == "-value"
     assert parse_sort(SortOrder("title")) == SortOrder("title")
     assert [parse_sort(c).spec for c in sort_choices()][:2] == ["created", "-created"]
-    assert set(SORT_KEYS) == {"created", "title", "requester", "type", "id", "value", "risk", "stage", "status"}
+    assert set(SORT_KEYS) == {"created", "title", "requester", "type", "id", "value", "risk", "stage", "status",
+                              "due"}
     with pytest.raises(FilterError) as caught:
         parse_sort("colour")
     assert str(caught.value) == ("Unknown sort 'colour'; use oldest, newest, or one of created, risk, title, "
-                                 "requester, type, id, value, stage, status ('-' before it reverses, e.g. "
+                                 "requester, type, id, value, stage, status, due ('-' before it reverses, e.g. "
                                  "-created, -value).")
     assert caught.value.field == "sort"

@@ -106,8 +106,15 @@ def describe(rec: dict[str, Any]) -> str:
         return f"{verb} {where} as {d.get('decider_role', '?')}; now {after}{agent}{comment}"
     if action == AuditAction.WITHDRAWN:
         return f"withdrew the request{comment}"
+    if action == AuditAction.EXPIRED and d.get("rule"):  # overdue by the policy's due date (core/overdue.py)
+        return f"expired undecided: it was due {d.get('due_at', '?')} ({d.get('rule')}); nobody may decide it now"
     if action == AuditAction.EXPIRED:
         return f"expired undecided: its deadline {d.get('expires_at', '?')} passed; nobody may decide it now"
+    if action == AuditAction.ESCALATED:
+        stage = d.get("stage")
+        where = f"stage {stage + 1} ({d.get('stage_role', '?')})" if isinstance(stage, int) else "a stage"
+        return (f"escalated {where} to {d.get('escalated_to', '?')}: it was due {d.get('due_at', '?')} "
+                f"({d.get('rule', '?')})")
     if action == AuditAction.RESUBMITTED:
         return (f"resubmitted as revision {d.get('revision', '?')} ({d.get('risk_level', '?')} risk; chain "
                 f"{' -> '.join(str(r) for r in d.get('chain') or [])}){comment}")

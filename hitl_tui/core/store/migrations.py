@@ -305,6 +305,79 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     -- signed by the reviewer, so a replay rebuilds it.
     ALTER TABLE requests ADD COLUMN proposed_payload TEXT;
     """),
+    (16, "notifications: the outbox, webhooks, personal preferences, delivery settings", """
+    -- Every event someone should hear about is a row here, written in the transaction of the
+    -- audit entry that caused it (core/notifications.py), so nothing is announced that did not
+    -- happen and nothing that happened goes unannounced. id: the event id the message carries
+    -- (receivers deduplicate by it); recipient: a username or a webhook id. The delivery loop
+    -- (hitl_tui/notify/delivery.py) claims a due row (claim, next_attempt_at as the lease),
+    -- sends, and records the outcome; a claim left by a process that died is taken again.
+    CREATE TABLE notify_outbox (
+        id              TEXT PRIMARY KEY,
+        seq             INTEGER NOT NULL,
+        event           TEXT NOT NULL,
+        workflow_id     TEXT,
+        recipient       TEXT NOT NULL,
+        channel         TEXT NOT NULL,
+        actor           TEXT,
+        created_at      TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending',
+        last_error      TEXT,
+        sent_at         TEXT,
+        claim           TEXT
+    );
+    CREATE INDEX notify_outbox_due ON notify_outbox(next_attempt_at) WHERE state IN ('pending', 'failed');
+    CREATE INDEX notify_outbox_by_created ON notify_outbox(created_at);
+    -- an administrator's webhooks (generic, slack, teams); the secret signs generic bodies
+    CREATE TABLE notify_webhooks (
+        id          TEXT PRIMARY KEY,
+        url         TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        secret      TEXT,
+        events      TEXT,
+        sees_role   TEXT,
+        created_at  TEXT NOT NULL,
+        created_by  TEXT NOT NULL,
+        created_seq INTEGER NOT NULL,
+        removed_at  TEXT,
+        removed_by  TEXT,
+        removed_seq INTEGER
+    );
+    -- a person hears of nothing unless they have a row here (which events, where, quiet hours)
+    CREATE TABLE notify_prefs (
+        username    TEXT PRIMARY KEY,
+        email       TEXT,
+        events      TEXT,
+        quiet       TEXT,
+        updated_at  TEXT NOT NULL,
+        updated_seq INTEGER NOT NULL
+    );
+    -- SMTP and retry settings (JSON values): never a password, only where to read it
+    CREATE TABLE notify_config (
+        key         TEXT PRIMARY KEY,
+        value       TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        updated_seq INTEGER NOT NULL
+    );
+    """),
+    (17, "due dates: when a request is due, what was left while it waited for its requester, escalation", """
+    -- due_at: when the request's approvers are due to have decided (core/due.py), from the
+    -- policy's [types.NAME.due]; NULL for a type and risk without one, and while changes are
+    -- requested, when due_left holds what was left (in the calendar's seconds) for the
+    -- resubmission to resume. Both are in the signed entries, so a replay rebuilds them.
+    ALTER TABLE requests ADD COLUMN due_at TEXT;
+    ALTER TABLE requests ADD COLUMN due_left REAL;
+    -- the overdue sweep asks "anything due?" on a clock: an index of the open due dates only
+    CREATE INDEX requests_due ON requests(due_at) WHERE due_at IS NOT NULL AND status = 'awaiting_approval';
+    -- escalated_to: once overdue under an "escalate" rule, the role that may now decide the
+    -- current stage too (core/overdue.py), until that stage is decided; the few escalated
+    -- requests are found by their own index, so Awaiting me stays on requests_awaiting otherwise
+    ALTER TABLE requests ADD COLUMN escalated_to TEXT;
+    CREATE INDEX requests_escalated ON requests(escalated_to, created_at)
+        WHERE escalated_to IS NOT NULL AND status = 'awaiting_approval';
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -19,7 +19,11 @@ REQUEST_COLS = ("workflow_type", "title", "description", "requester", "data", "r
                 # filed for approval (core/approvals.py FILING_COLS); NULL for every other request
                 "payload", "payload_sha256", "justification", "agent", "owner", "expires_at",
                 # a reviewer's proposed revision of that payload, until the caller resubmits
-                "proposed_payload")
+                "proposed_payload",
+                # when it is due (core/due.py), and what was left while changes were requested
+                "due_at", "due_left",
+                # the role an overdue stage was escalated to, until that stage is decided
+                "escalated_to")
 APPROVAL_COLS = ("role", "approver", "approver_role", "decision", "decided_at", "comments", "proposed_by")
 USER_COLS = ("role", "email", "display_name", "active", "admin", "created_at", "updated_at", "integration", "owner")
 

@@ -6,13 +6,15 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, cast
 
+from ..audit import iso
 from ..filter_query import SORT_KEYS, Condition, Filter, SortOrder
 from ..models import Approval, Decision, InboxView, RequestSummary, RiskLevel, Role, WorkflowStatus, trusted
 from .connection import Conn
 
 FULL_COLS = ("id, workflow_type, title, description, requester, data, risk_level, risk_field, risk_reason, "
              "chain, current_stage, status, revision, created_at, updated_at, "
-             "payload, payload_sha256, justification, agent, owner, expires_at, policy_version, proposed_payload")
+             "payload, payload_sha256, justification, agent, owner, expires_at, policy_version, proposed_payload, "
+             "due_at, due_left, escalated_to")
 SUMMARY_COLS = ("r.id, r.workflow_type, r.title, r.requester, r.headline, r.risk_level, r.status, "
                 "r.current_stage, r.chain, r.current_role, r.created_at, r.updated_at")
 
@@ -110,11 +112,17 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 # --- inbox views -----------------------------------------------------------------------------
 
 def _view_clause(view: InboxView, username: str, decidable: frozenset[Role], oversight: bool, *,
-                 segregated_owner: bool = False) -> tuple[str, list[Any]]:
+                 segregated_owner: bool = False, escalated: bool = False) -> tuple[str, list[Any]]:
     if view is InboxView.AWAITING_ME:
         if not decidable:
             return "0", []
         marks = ",".join("?" * len(decidable))
+        roles = sorted(x.value for x in decidable)
+        if escalated:  # some overdue stage was escalated to a role this user decides for (core/overdue.py)
+            owned, owned_args = (" AND (r.owner IS NULL OR r.owner != ?)", [username]) if segregated_owner else ("", [])
+            return (f"(r.current_role IN ({marks}) OR (r.escalated_to IN ({marks}) AND r.status = 'awaiting_approval'))"
+                    f" AND r.requester != ? AND instr(r.deciders, ?) = 0{owned}",
+                    [*roles, *roles, username, f",{username},", *owned_args])
         # not mine, and no stage of this revision decided by me (segregation of duties);
         # `deciders` rides in the covering index, so counting reads no table page at all.
         # For the owner of an integration (segregated_owner), not what it filed either: that
@@ -178,6 +186,8 @@ _ORDER: dict[str, tuple[tuple[str, bool, bool], ...]] = {
     "stage": (("r.current_role IS NULL", True, False), ("r.current_role", True, True),
               ("r.current_stage", True, True), ("r.rowid", True, True)),
     "status": ((_STATUS_ORDER, True, True), ("r.created_at", True, True), ("r.rowid", True, True)),
+    # what is due first, whatever the direction those with no due date after them, ties in filing order
+    "due": (("r.due_at IS NULL", True, False), ("r.due_at", True, True), ("r.rowid", True, False)),
 }
 assert _ORDER.keys() == SORT_KEYS.keys(), "every sort key of the vocabulary needs its SQL here"
 # 'newest' in the decided view has always meant the latest activity (my decision) first
@@ -208,6 +218,11 @@ def _condition_sql(c: Condition, now: datetime) -> tuple[str, list[Any]]:
         cutoff = (now - timedelta(seconds=c.values[0])).astimezone(timezone.utc).isoformat(timespec="microseconds")
         flipped = {">": "<", ">=": "<=", "<": ">", "<=": ">="}[c.op]
         return f"r.created_at {flipped} ?", [cutoff]
+    if c.key == "due":
+        if c.values == ("overdue",):  # past its due date and still waiting for an approver
+            return "(r.due_at IS NOT NULL AND r.due_at < ? AND r.status = 'awaiting_approval')", [iso(now)]
+        limit = iso(now + timedelta(seconds=c.values[0]))
+        return f"(r.due_at IS NOT NULL AND r.due_at {c.op} ?)", [limit]
     if c.key == "amount":
         return f"(r.headline GLOB '[0-9]*' AND CAST(r.headline AS REAL) {c.op} ?)", [float(c.values[0])]
     value = c.values[0]
@@ -301,11 +316,24 @@ def _high_risk_only(flt: Filter) -> bool:
     return False
 
 
+def _escalated(conn: Conn, view: InboxView, decidable: frozenset[Role]) -> bool:
+    """Does anything escalated wait for a role of `decidable`? Nearly never: then Awaiting me
+    keeps its own indexes, and only when it does is the escalation role looked at too."""
+    if view is not InboxView.AWAITING_ME or not decidable:
+        return False
+    marks = ",".join("?" * len(decidable))
+    return conn.execute(f"SELECT 1 FROM requests INDEXED BY requests_escalated WHERE escalated_to IS NOT NULL AND "
+                        f"status = 'awaiting_approval' AND escalated_to IN ({marks}) LIMIT 1",
+                        sorted(x.value for x in decidable)).fetchone() is not None
+
+
 def page_query(conn: Conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
                flt: Filter, order: SortOrder, limit: int, offset: int, now: datetime, *,
                segregated_owner: bool = False) -> tuple[str, tuple[Any, ...]]:
     """The SELECT for one page, and its arguments (tests EXPLAIN it)."""
-    where, args = _view_clause(view, username, decidable, oversight, segregated_owner=segregated_owner)
+    escalated = _escalated(conn, view, decidable)
+    where, args = _view_clause(view, username, decidable, oversight, segregated_owner=segregated_owner,
+                               escalated=escalated)
     extra, more = _filter_sql(flt, now)
     text_args: list[Any]
     if flt.match is None:
@@ -314,6 +342,8 @@ def page_query(conn: Conn, view: InboxView, username: str, decidable: frozenset[
         text, text_args = "", []
     else:
         index, text, text_args = _plan(conn, view, flt, order, decidable, oversight)
+    if escalated and "requests_awaiting" in index:
+        index = ""  # those indexes hold only what waits for the stage role itself
     return (f"SELECT {SUMMARY_COLS} FROM requests r{index} WHERE {text}{where}{extra} "
             f"ORDER BY {order_by(view, order)} LIMIT ? OFFSET ?", (*text_args, *args, *more, limit, offset))
 
@@ -328,7 +358,9 @@ def list_view(conn: Conn, view: InboxView, username: str, decidable: frozenset[R
 
 def count_query(conn: Conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
                 flt: Filter, now: datetime, *, segregated_owner: bool = False) -> tuple[str, tuple[Any, ...]]:
-    where, args = _view_clause(view, username, decidable, oversight, segregated_owner=segregated_owner)
+    escalated = _escalated(conn, view, decidable)
+    where, args = _view_clause(view, username, decidable, oversight, segregated_owner=segregated_owner,
+                               escalated=escalated)
     extra, more = _filter_sql(flt, now)
     match = flt.match
     if match is not None and where == "1" and not extra:
@@ -344,6 +376,8 @@ def count_query(conn: Conn, view: InboxView, username: str, decidable: frozenset
         index, text, text_args = _COUNT_INDEX[view], f"+r.rowid IN ({FTS_ROWIDS}) AND ", [match]
     else:
         index, text, text_args = _plan(conn, view, flt, None, decidable, oversight)
+    if escalated and "requests_awaiting" in index:
+        index = ""  # those indexes hold only what waits for the stage role itself
     return f"SELECT count(*) FROM requests r{index} WHERE {text}{where}{extra}", (*text_args, *args, *more)
 
 
@@ -366,8 +400,11 @@ def pending_ids(conn: Conn, username: str, decidable: frozenset[Role], limit: in
                 segregated_owner: bool = False) -> list[str]:
     if not decidable:
         return []
-    where, args = _view_clause(InboxView.AWAITING_ME, username, decidable, False, segregated_owner=segregated_owner)
-    sql = f"SELECT r.id FROM requests r{_PAGE_INDEX[InboxView.AWAITING_ME]} WHERE {where} ORDER BY r.created_at"
+    escalated = _escalated(conn, InboxView.AWAITING_ME, decidable)
+    where, args = _view_clause(InboxView.AWAITING_ME, username, decidable, False, segregated_owner=segregated_owner,
+                               escalated=escalated)
+    index = "" if escalated else _PAGE_INDEX[InboxView.AWAITING_ME]
+    sql = f"SELECT r.id FROM requests r{index} WHERE {where} ORDER BY r.created_at"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [r[0] for r in conn.execute(sql, args)]
@@ -389,6 +426,28 @@ def overdue(conn: Conn, now: str) -> list[dict[str, Any]]:
     """The open requests whose deadline is `now` or earlier, deadline first."""
     cur = conn.execute(f"SELECT id, status, current_stage, revision, expires_at FROM requests "
                        f"WHERE expires_at IS NOT NULL AND expires_at <= ? AND {_OPEN} ORDER BY expires_at, id", (now,))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def next_due(conn: Conn) -> str | None:
+    """The earliest due date of a request awaiting approval (from the index alone)."""
+    row = conn.execute("SELECT min(due_at) FROM requests WHERE due_at IS NOT NULL AND status = 'awaiting_approval'"
+                       ).fetchone()
+    return row[0] if row else None
+
+
+def past_due(conn: Conn, now: str, kinds: list[tuple[str, str]], limit: int = 500) -> list[dict[str, Any]]:
+    """Requests awaiting approval whose due date is `now` or earlier, of the (type, risk level)
+    pairs `kinds`, the most overdue first (the due index finds them; the pairs filter them)."""
+    if not kinds:
+        return []
+    pairs = ", ".join("(?, ?)" for _ in kinds)
+    cur = conn.execute("SELECT id, workflow_type, risk_level, status, current_stage, current_role, revision, due_at "
+                       "FROM requests WHERE due_at IS NOT NULL AND due_at <= ? AND status = 'awaiting_approval' "
+                       f"AND escalated_to IS NULL AND (workflow_type, risk_level) IN (VALUES {pairs}) "
+                       "ORDER BY due_at, id LIMIT ?",
+                       (now, *(v for pair in kinds for v in pair), limit))
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
