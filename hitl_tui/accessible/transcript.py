@@ -134,7 +134,7 @@ def detail_lines(req: WorkflowRequest, viewer: User, policy: Policy, people: lis
         + f", {spoken_age(req.created_at, now)}, on {local_time(req.created_at, micro=False)}.",
         f"Status: {status}." + (f" Revision {req.revision}." if req.revision > 1 else ""),
         f"Risk: {req.risk_level.value}, because {safe(req.risk_reason)}.",
-        *([] if (when_due := due_line(req, policy, now)) is None else [f"Due: {when_due}."]),
+        *([] if (when_due := due_line(req, policy, now)) is None else [f"{when_due[:1].upper()}{when_due[1:]}."]),
         *data_lines(req, policy),
         *filing_lines(req, now),  # filed by an agent or a system: who, until when, its words, the payload
     ]

@@ -235,15 +235,15 @@ def restarted(req: "WorkflowRequest", when: datetime, policy: "Policy", risk: Ri
 def describe(req: "WorkflowRequest", now: datetime) -> str | None:
     """'due in 3h (2026-12-03 09:00 UTC)', 'overdue by 2h', 'due clock paused (4h left)'; None without one."""
     if req.due_left is not None and req.due_at is None:
-        return f"due clock paused while the requester has it ({_span_words(req.due_left)} left)"
+        return f"due clock paused while the requester has it ({short_span(req.due_left)} left)"
     if req.due_at is None or req.status.is_final:
         return None
     seconds = (req.due_at - now).total_seconds()
     when = req.due_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if seconds < 0:
         escalated = f"; escalated to {req.escalated_to.label}" if req.escalated_to is not None else ""
-        return f"overdue by {_span_words(-seconds)} (was due {when}){escalated}"
-    return f"due in {_span_words(seconds)} ({when})"
+        return f"overdue by {short_span(-seconds)} (was due {when}){escalated}"
+    return f"due in {short_span(seconds)} ({when})"
 
 
 _THEN = {"remind": "then its approvers are reminded", "escalate": "then it escalates to a more senior role",
@@ -262,7 +262,8 @@ def due_line(req: "WorkflowRequest", policy: "Policy", now: datetime) -> str | N
     return f"{said}; {_THEN[rule[1]]} ({req.risk_level.value}: {rule[0].text})"
 
 
-def _span_words(seconds: float) -> str:
+def short_span(seconds: float) -> str:
+    """"3h", "2d", "45s": the largest whole unit."""
     seconds = int(seconds)
     for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
         if seconds >= size:
@@ -271,4 +272,4 @@ def _span_words(seconds: float) -> str:
 
 
 __all__ = ["Calendar", "DueRules", "OVERDUE_ACTIONS", "Span", "due_at", "left_at", "parse_calendar", "parse_due",
-           "parse_span", "resumed", "filed", "paused", "restarted", "describe", "due_line"]
+           "parse_span", "resumed", "filed", "paused", "restarted", "describe", "due_line", "short_span"]

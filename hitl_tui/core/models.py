@@ -416,6 +416,8 @@ class RequestSummary(BaseModel):
     current_role: Role | None
     created_at: datetime
     updated_at: datetime
+    #: when its approvers are due to have decided (core/due.py); None without a due date
+    due_at: datetime | None = None
 
 
 def trusted(cls: type[BaseModel], **values: Any) -> Any:

@@ -97,9 +97,9 @@ class RequestDetail(VerticalScroll, can_focus=True):
         may = bool(viewer) and rbac.may_decide(self.policy, viewer, req)
         out.append_text(chain_progress(req, viewer, self.policy, people, you_may_decide=may))
         when_due = due_line(req, self.policy, self.now or self.clock())
-        if when_due is not None:
-            out.append("\nDue ", style="bold")
-            out.append(when_due, style="bold red" if when_due.startswith("overdue") else "")
+        if when_due is not None:  # "Due in 3h (...)", "Overdue by 2h (...)", "Due clock paused ..."
+            out.append("\n")
+            out.append(when_due[:1].upper() + when_due[1:], style="bold red" if when_due.startswith("overdue") else "")
         out.append("\n\n")
         for spec in (wtype.fields if wtype else ()):
             value = req.data.get(spec.name)

@@ -20,7 +20,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ..core.models import InboxView, RequestSummary
+from ..core.due import short_span
+from ..core.models import InboxView, RequestSummary, WorkflowStatus
 from ..messages import PageLoaded, forward_failure
 from ..core.policy import Policy
 from ..render.text import (AGE_WIDTH, RISK_WIDTH_FULL, RISK_WIDTH_SHORT, STAGE_WIDTH_FULL, STAGE_WIDTH_ROLES,
@@ -38,7 +39,7 @@ FIRST_ROWS = 40
 
 #: which sort (core.filter_query.SORT_KEYS) a click on each column's header asks for
 COLUMN_SORTS = {"id": "id", "type": "type", "title": "title", "requester": "requester", "value": "value",
-                "risk": "risk", "stage": "stage", "age": "created"}
+                "risk": "risk", "stage": "stage", "age": "created", "due": "due"}
 #: after this long without the new page, say "Loading…" instead of showing the old view's rows
 SLOW_PAGE_S = 0.15
 
@@ -74,13 +75,17 @@ UPGRADES = (
     ("requester", 16, 60),
 )
 TITLE_MIN = 16
+#: "late 12h", "in 3d": the due column's cells
+DUE_WIDTH = 8
 
 
-def layout_columns(width: int) -> list[Column]:
+def layout_columns(width: int, *, due: bool = False) -> list[Column]:
     """Columns for a table `width` cells wide: every column at its narrowest, then the upgrades
-    above while the title keeps its share, then the title takes everything that is left."""
+    above while the title keeps its share, then the title takes everything that is left. `due`:
+    the policy gives due dates, so a Due column stands before the age."""
     pad = 2  # DataTable puts one cell of padding on each side of every column
-    widths = {"requester": 9, "value": 9, "risk": RISK_WIDTH_SHORT, "stage": STAGE_WIDTH_SHORT, "age": AGE_WIDTH}
+    widths = {"requester": 9, "value": 9, "risk": RISK_WIDTH_SHORT, "stage": STAGE_WIDTH_SHORT,
+              **({"due": DUE_WIDTH} if due else {}), "age": AGE_WIDTH}
 
     def title_room(w: dict[str, int]) -> int:
         return width - sum(v + pad for v in w.values()) - pad - 1  # the title's padding, a scrollbar cell
@@ -91,11 +96,11 @@ def layout_columns(width: int) -> list[Column]:
             break  # in order: a wider table never loses a column a narrower one had
         widths = trial
     labels = {"id": "ID", "type": "Type", "requester": "Requester" if widths["requester"] >= 12 else "From",
-              "value": "Value", "risk": "Risk", "stage": "Stage", "age": "Age"}
+              "value": "Value", "risk": "Risk", "stage": "Stage", "due": "Due", "age": "Age"}
     title = Column("title", "Title", max(TITLE_MIN, title_room(widths)))
     lead = [Column(k, labels[k], widths[k]) for k in ("id", "type") if k in widths]
     rest = [Column(k, labels[k], widths[k], "right" if k == "value" else "left")
-            for k in ("requester", "value", "risk", "stage", "age")]
+            for k in ("requester", "value", "risk", "stage", "due", "age") if k in widths]
     return [*lead, title, *rest]
 
 
@@ -168,7 +173,7 @@ class RequestList(Vertical):
         return self
 
     def on_resize(self) -> None:
-        columns = layout_columns(self.table.size.width or self.size.width)
+        columns = layout_columns(self.table.size.width or self.size.width, due=self.shows_due)
         if columns != self._columns:
             self._render_rows(keep=self.current.id if self.current else None)
 
@@ -268,18 +273,21 @@ class RequestList(Vertical):
         self._render_rows(keep, fallback)
 
     def refresh_ages(self, now: datetime) -> None:
-        """Relative ages drift; the desk re-renders them from its one clock, reloading nothing."""
+        """Relative ages (and due times) drift; the desk re-renders them from its one clock, reloading nothing."""
+        due = any(c.key == "due" for c in self._columns)
         if self.rows and any(c.key == "age" for c in self._columns):
             for summary in self.rows:
                 try:
                     self.table.update_cell(summary.id, "age", self._age(summary, now))
+                    if due:
+                        self.table.update_cell(summary.id, "due", self._due(summary, now))
                 except Exception:  # the row went away between the timer and this call
                     continue
 
     def _render_rows(self, keep: str | None, fallback: int = 0) -> None:
         table = self.table
         self._generation += 1
-        columns = layout_columns(table.size.width or self.size.width or 80)
+        columns = layout_columns(table.size.width or self.size.width or 80, due=self.shows_due)
         if columns == self._columns and table.columns:
             table.clear()  # same columns (a new page, not a new width): keep them
         else:
@@ -341,7 +349,22 @@ class RequestList(Vertical):
         if key == "stage":
             words = status_words(s.status, s.current_role, s.current_stage, s.stage_count, width)
             return fit(words.plain, width, str(words.style))  # cut only past nine stages
+        if key == "due":
+            return self._due(s, now)
         return self._age(s, now)
+
+    @property
+    def shows_due(self) -> bool:
+        """The policy gives some type a due date: the Due column is worth its width."""
+        return any(t.due.spans for t in self.policy.types.values())
+
+    def _due(self, s: RequestSummary, now: datetime) -> Text:
+        if s.due_at is None or s.status is not WorkflowStatus.AWAITING_APPROVAL:
+            return Text("—" if s.due_at is None else "", style="dim", end="")
+        seconds = (s.due_at - now).total_seconds()
+        if seconds < 0:
+            return Text(f"late {short_span(-seconds)}", style="bold red", end="")
+        return Text(f"in {short_span(seconds)}", style="yellow" if seconds < 3600 else "", end="")
 
     def _age(self, s: RequestSummary, now: datetime) -> Text:
         return Text(relative_age(s.created_at, now), style="dim", end="")

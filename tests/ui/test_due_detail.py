@@ -1,5 +1,6 @@
-"""The desk's detail says when a request is due and what happens then (issue 14, "Time"), and
-the filter field takes due:overdue; at 80x24 and at a large size."""
+"""The desk says when a request is due: a Due column in the inbox (only under a policy that gives
+due dates) and the detail's line saying what happens then (issue 14, "Time"); at 80x24 and at a
+large size."""
 
 from __future__ import annotations
 
@@ -27,6 +28,25 @@ async def test_the_detail_says_due_or_overdue_and_the_rule(desk, size):
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         shown = screen_text(app)
-        assert re.search(r"Due overdue by [0-3]s \(was due ", shown), shown
-        assert "reminded" in shown  # "...; then its approvers are reminded (HIGH: PT1S)", wrapped at 80 columns
+        assert re.search(r"Overdue by [0-3]s \(was due ", shown), shown
+        assert "reminded" in shown
+        table = app.screen.inbox.table  # the inbox's Due column, "late 1s"
+        cells = [str(c) for c in table.get_row(late)]
+        assert "Due" in [str(c.label) for c in table.columns.values()]
+        assert any(re.fullmatch(r"late [0-3]s", c) for c in cells), cells  # "...; then its approvers are reminded (HIGH: PT1S)", wrapped at 80 columns
     assert svc.get_workflow(late).due_at is not None
+
+
+def test_the_accessible_desk_says_when_it_is_due(tmp_path):
+    from tests.ui.test_accessible import World, out
+
+    world = World(tmp_path)
+    svc = world.service()
+    try:
+        svc.set_user_admin("alice", True)
+        svc.apply_policy(policy_with(DUE, '{ HIGH = "remind", MEDIUM = "expire" }'), source="test", actor="alice")
+        svc.create_workflow_request("expense_approval", "Team offsite", "", "alice", {"amount": 3000, "category": "meals"})
+    finally:
+        svc.close(checkpoint=False)
+    text = out(world.run("show 1\n"))
+    assert re.search(r"^Due in 1d \(\S+ \S+ UTC\); then it expires undecided \(MEDIUM: P2D\)\.$", text, re.M), text

@@ -16,7 +16,7 @@ FULL_COLS = ("id, workflow_type, title, description, requester, data, risk_level
              "payload, payload_sha256, justification, agent, owner, expires_at, policy_version, proposed_payload, "
              "due_at, due_left, escalated_to")
 SUMMARY_COLS = ("r.id, r.workflow_type, r.title, r.requester, r.headline, r.risk_level, r.status, "
-                "r.current_stage, r.chain, r.current_role, r.created_at, r.updated_at")
+                "r.current_stage, r.chain, r.current_role, r.created_at, r.updated_at, r.due_at")
 
 
 def encode_chain(roles: Iterable[Role]) -> str:
@@ -392,7 +392,7 @@ def summary(r: tuple[Any, ...]) -> RequestSummary:
         id=r[0], workflow_type=r[1], title=r[2], requester=r[3], headline=r[4], risk_level=RiskLevel(r[5]),
         status=WorkflowStatus(r[6]), current_stage=r[7], stage_count=r[8].count(",") - 1,
         current_role=Role(r[9]) if r[9] else None, created_at=datetime.fromisoformat(r[10]),
-        updated_at=datetime.fromisoformat(r[11]),
+        updated_at=datetime.fromisoformat(r[11]), due_at=datetime.fromisoformat(r[12]) if r[12] else None,
     ))
 
 
