@@ -369,14 +369,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     -- resubmission to resume. Both are in the signed entries, so a replay rebuilds them.
     ALTER TABLE requests ADD COLUMN due_at TEXT;
     ALTER TABLE requests ADD COLUMN due_left REAL;
-    -- the overdue sweep asks "anything due?" on a clock: an index of the open due dates only
-    CREATE INDEX requests_due ON requests(due_at) WHERE due_at IS NOT NULL AND status = 'awaiting_approval';
     -- escalated_to: once overdue under an "escalate" rule, the role that may now decide the
     -- current stage too (core/overdue.py), until that stage is decided; the few escalated
     -- requests are found by their own index, so Awaiting me stays on requests_awaiting otherwise
     ALTER TABLE requests ADD COLUMN escalated_to TEXT;
     CREATE INDEX requests_escalated ON requests(escalated_to, created_at)
         WHERE escalated_to IS NOT NULL AND status = 'awaiting_approval';
+    -- the overdue sweep asks "anything due?" on a clock and on the way to reads: the open due
+    -- dates, with what its rule depends on, so the question never reads a table page
+    CREATE INDEX requests_due ON requests(due_at, workflow_type, risk_level, escalated_to)
+        WHERE due_at IS NOT NULL AND status = 'awaiting_approval';
     """),
 ]
 
