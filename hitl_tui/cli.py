@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "mcp": "hitl_tui.commands.mcp:mcp",
     "http": "hitl_tui.commands.http:http",
     "token": "hitl_tui.commands.tokens:token",
+    "notify": "hitl_tui.commands.notify:notify",
 }
 
 

@@ -57,6 +57,7 @@ SIGNED_ACTIONS = frozenset({
     "user_key_registered", "user_key_revoked",
     "erasure_requested", "erasure_cancelled", "personal_data_erased", "personal_data_expired",
     "token_created", "token_revoked",
+    "notify_webhook_added", "notify_webhook_removed", "notify_email_set", "notify_retry_set", "notify_prefs_set",
 })
 DECISIONS = {"approved": "approve", "rejected": "reject", "changes_requested": "request_changes"}
 HTML_EVIDENCE = '<script type="application/json" id="hitl-audit-evidence">'
@@ -612,9 +613,10 @@ KEY_ACTIONS = frozenset({"user_added", "user_key_registered", "user_key_revoked"
 ADMIN_ACTIONS = frozenset({"user_added", "user_role_changed", "user_deactivated", "user_reactivated",
                            "user_admin_changed", "policy_applied", "user_key_registered", "user_key_revoked",
                            "erasure_requested", "erasure_cancelled", "personal_data_erased",
-                           "personal_data_expired", "token_created", "token_revoked"})
+                           "personal_data_expired", "token_created", "token_revoked",
+                           "notify_webhook_added", "notify_webhook_removed", "notify_email_set", "notify_retry_set"})
 # ...and these only an active administrator, even before the directory has one (VERIFY.md 3.3).
-ALWAYS_ADMIN_ACTIONS = frozenset({"token_created", "token_revoked"})
+ALWAYS_ADMIN_ACTIONS = frozenset({"token_created", "token_revoked", "notify_webhook_added", "notify_webhook_removed", "notify_email_set", "notify_retry_set"})
 
 
 class Keys:

@@ -210,7 +210,10 @@ TEAM_COMMANDS = frozenset({"key show", "key new", "key passphrase", "users list"
                            "erase", "retention", "checkpoint", "rekey", "ask",
                            "export-audit", "prove",  # built and proven by the service (remote/exports.py)
                            "receipt", "verify-receipt",  # signed by the service's key (remote/approvals.py)
-                           "token create", "token list", "token revoke"})  # the HTTP API's (remote/tokens.py)
+                           "token create", "token list", "token revoke",  # the HTTP API's (remote/tokens.py)
+                           # notifications (remote/notify_methods.py); flush refuses: the service delivers itself
+                           "notify webhook add", "notify webhook list", "notify webhook remove", "notify email set",
+                           "notify email show", "notify retry", "notify prefs", "notify outbox", "notify flush"})
 #: top-level commands that open the database themselves, never through open_service
 _OPEN_THEIR_OWN = ("init",)
 

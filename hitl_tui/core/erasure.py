@@ -25,6 +25,7 @@ from .errors import PermissionDenied, UnknownUser, UnknownWorkflow, ValidationFa
 from .models import WorkflowStatus
 from .privacy import Opener
 from .replay import R, UNKNOWN, replay_one, user_step
+from .store import notify as notify_sql
 from .store import audit_log, meta
 from .store import privacy as sql
 from .store import requests as req_sql
@@ -221,6 +222,7 @@ class Erasure:
             _rewrite_request(conn, wid)
         for name in {person} if person else set():
             _rewrite_user(conn, name)
+            notify_sql.delete_prefs(conn, name)  # their own address for notifications, too (no entry holds it)
         sql.optimise_search_index(conn)
         return touched
 

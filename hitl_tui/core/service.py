@@ -37,6 +37,7 @@ from .erasure import Erasure
 from .approvals import (REVISED_COLS, Approvals, Draft, Revision, check_deadline, check_revision, proposed_revision,
                         revised_accepts)
 from .key_directory import KeyDirectory
+from .notifications import Outbox
 from .personal_keys import KeyStore
 from .signatures import SIGNED_ACTIONS
 from .store import audit_log, meta, migrations
@@ -110,6 +111,8 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
         self.erasure = Erasure(self)
         #: requests filed for approval with their exact action: expiry, decisions, receipts (approvals.py)
         self.approvals = Approvals(self)
+        #: who hears of each entry: its events, written with it (notifications.py)
+        self._outbox = Outbox(self)
         #: why the last seal (checkpoint) was refused: the chain does not verify from this
         #: account's last trusted checkpoint (names the first bad entry); None when it was not
         self.seal_refused_reason: str | None = None
@@ -264,6 +267,7 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
         if action in SIGNED_ACTIONS and (sig := self._keys.sign(conn, record)) is not None:
             record["sig"] = sig  # the actor's signature, inside the hashed bytes (signatures.py)
         append_entry(conn, record)
+        self._outbox.enqueue(conn, seq, actor, action, workflow_id, details)  # in this transaction
         return seq
 
     # --- requests ------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ SIGNED_ACTIONS = frozenset({
     "policy_applied", "user_key_registered", "user_key_revoked",
     "erasure_requested", "erasure_cancelled", "personal_data_erased", "personal_data_expired",
     "token_created", "token_revoked",
+    # notifications (core/notifications.py): an administrator's channels, a person's preferences
+    "notify_webhook_added", "notify_webhook_removed", "notify_email_set", "notify_retry_set", "notify_prefs_set",
 })
 #: entries that change who holds which key, or whether the directory has an administrator
 #: (which decides whether an entry is bootstrap): verify-audit reads these in order
@@ -51,11 +53,12 @@ KEY_ACTIONS = frozenset({"user_added", "user_key_registered", "user_key_revoked"
 ADMIN_ACTIONS = frozenset({"user_added", "user_role_changed", "user_deactivated", "user_reactivated",
                            "user_admin_changed", "policy_applied", "user_key_registered", "user_key_revoked",
                            "erasure_requested", "erasure_cancelled", "personal_data_erased",
-                           "personal_data_expired", "token_created", "token_revoked"})
+                           "personal_data_expired", "token_created", "token_revoked",
+                           "notify_webhook_added", "notify_webhook_removed", "notify_email_set", "notify_retry_set"})
 #: an HTTP API bearer token is made and revoked by an active administrator even while the directory
 #: has none (core/tokens.py: a credential is never part of setting a directory up), so no
 #: bootstrap lets anyone else's entry, signed or not, pass for one
-ALWAYS_ADMIN_ACTIONS = frozenset({"token_created", "token_revoked"})
+ALWAYS_ADMIN_ACTIONS = frozenset({"token_created", "token_revoked", "notify_webhook_added", "notify_webhook_removed", "notify_email_set", "notify_retry_set"})
 #: the actions whose signature check needs the key history's state (parsed in full when verified)
 HISTORY_ACTIONS = KEY_ACTIONS | ADMIN_ACTIONS
 DECISIONS = {"approved": "approved", "rejected": "rejected", "changes_requested": "requested changes"}
@@ -328,6 +331,10 @@ def meaning(rec: Mapping[str, Any]) -> str:
         return f"made bearer token {d.get('token_id')} for {d.get('username')}"
     if action == "token_revoked":
         return f"revoked bearer token {d.get('token_id')} of {d.get('username')}"
+    if action == "notify_prefs_set":
+        return f"set the notification preferences of {d.get('username')}"
+    if action.startswith("notify_"):
+        return f"changed the notifications: {action.removeprefix('notify_').replace('_', ' ')}"
     if action.startswith("user_"):
         return f"{action.removeprefix('user_').replace('_', ' ')} {d.get('username')}"
     return f"{action.replace('_', ' ')} by {actor}"

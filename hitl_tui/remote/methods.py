@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .. import __version__
 from ..core.errors import SigningRefused
 from ..core.models import AgentProposal, InboxView
-from . import approvals, exports, protocol, rekey, tokens
+from . import approvals, exports, notify_methods, protocol, rekey, tokens
 
 if TYPE_CHECKING:
     from ..core.policy_store import StoredPolicy
@@ -390,6 +390,7 @@ def _table() -> dict[str, Method]:
         Method("checkpoint", _checkpoint, {"only_if_grown": _p(bool, default=False)}),
         *exports.export_methods(),  # export-audit, verify-audit FILE, prove (exports.py)
         *approvals.approval_methods(),  # requests filed for approval, receipts, integrations (approvals.py)
+        *notify_methods.notify_methods(),  # webhooks, preferences, SMTP, the outbox (notify_methods.py)
         Method("rekey", rekey.rotate, writes=True),  # the service makes the new key: it is no parameter
     ]
     table = {m.name: m for m in methods}

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..core.errors import HitlError
-from . import approvals, methods, protocol, tokens
+from . import approvals, methods, notify_loop, protocol, tokens
 from .verification import SharedVerification
 
 if TYPE_CHECKING:
@@ -192,6 +192,7 @@ class Server:
         log("info", f"listening on {self.socket_path} (group {self.group or _group_name(os.getegid())}, mode 0660); "
                     f"database {self.service.path}, {size:,} audit entries")
         self.spawn(approvals.expiry_clock(self))  # requests expire at their deadline (approvals.py)
+        self.spawn(notify_loop.delivery_loop(self))  # the notification outbox (notify_loop.py)
         await self._stop.wait()
         return await self._shut_down(server)
 

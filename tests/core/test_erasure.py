@@ -76,6 +76,9 @@ def test_erasing_a_request_keeps_every_proof_and_reads_erased(admins):
 
 def test_erasing_a_person_needs_two_administrators_and_a_deactivated_person(admins):
     wid = _closed_refund(admins)
+    from hitl_tui.core import notifications
+
+    notifications.set_prefs(admins, "john.doe", email="john.private@example.org", actor="john.doe")
     with pytest.raises(PermissionDenied, match="still active; deactivate them first"):
         admins.erasure.request("john.doe", "left the company", actor="ada.admin")
     admins.set_user_active("john.doe", False, actor="ada.admin")
@@ -91,6 +94,7 @@ def test_erasing_a_person_needs_two_administrators_and_a_deactivated_person(admi
     assert wid in done.requests
     user = next(u for u in admins.list_users() if u.username == "john.doe")
     assert user.email == gone
+    assert notifications.prefs_of(admins, "ada.admin", "john.doe") is None  # the address he gave for notifications
     assert admins.get_workflow(wid).title == gone
     # the approvers' own comments on it are theirs, not john's: they stay
     assert all(a.comments.startswith("ok for ") for a in admins.get_workflow(wid).approvals)

@@ -104,6 +104,14 @@ def test_every_signed_action_carries_its_actors_signature(service):
     service.add_user("erp.bot", "employee", actor=admin, integration=True, owner="john.doe")
     _token, info = tokens.create(service, "erp.bot", "ERP", actor=admin)
     tokens.revoke(service, info.id, "rotated", actor=admin)
+    from hitl_tui.core import notifications
+
+    hook = notifications.add_webhook(service, "https://hooks.example.com/hitl", secret="s" * 32, actor=admin)
+    notifications.remove_webhook(service, hook.id, actor=admin)
+    notifications.set_email(service, notifications.Smtp(host="smtp.example.com", sender="desk@example.com"),
+                            actor=admin)
+    notifications.set_retry(service, notifications.Retry(attempts=3), actor=admin)
+    notifications.set_prefs(service, "john.doe", email="john@example.com", actor="john.doe")  # their own
     keys = service.user_key_ids()
     seen = set()
     history = KeyHistory()
