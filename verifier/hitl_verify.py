@@ -954,7 +954,7 @@ class _Unknown:
 
 UNKNOWN: Any = _Unknown()  # a value an older entry does not carry: never compared
 CLOSINGS = frozenset({"withdrawn", "expired"})  # a request ended without a decision (VERIFY.md 7)
-ESCALATIONS = frozenset({"escalated"})  # an overdue stage given to a senior role too (VERIFY.md 7)
+ESCALATIONS = frozenset({"escalated", "reminded"})  # an overdue stage given to a senior role too (VERIFY.md 7)
 REQUEST_ACTIONS = frozenset({"created", "resubmitted", *CLOSINGS, *DECISIONS, *ESCALATIONS})
 USER_CHANGES = frozenset({"user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed"})
 FINAL = frozenset({"approved", "rejected", "withdrawn", "expired"})
@@ -1000,7 +1000,7 @@ class Replay:
                                                               "current_role", "status", "revision", "created_at",
                                                               "updated_at", "deciders", "policy_version", *FILED,
                                                               "proposed_payload", "due_at", "due_left",
-                                                              "escalated_to")}
+                                                              "escalated_to", "reminded")}
             self.made_by[("request", wid)] = seq
             if action != "created":
                 self.problems.append(f"entry {seq} ({action}) names {wid}, which no earlier entry created")
@@ -1023,7 +1023,7 @@ class Replay:
             req["updated_at"] = ts
             req["proposed_payload"] = None  # filed or resubmitted: nothing proposed any more
             req["due_at"], req["due_left"] = d.get("due_at"), None  # due from now, or never
-            req["escalated_to"] = None
+            req["escalated_to"] = req["reminded"] = None
             if action == "created":
                 req["workflow_type"] = d.get("workflow_type", UNKNOWN)
                 req["requester"] = actor
@@ -1038,7 +1038,10 @@ class Replay:
                         req[key] = d[key]
             self._current_role(req)
         elif action in ESCALATIONS:  # the row's only change
-            req["escalated_to"] = d.get("escalated_to", UNKNOWN)
+            if action == "escalated":
+                req["escalated_to"] = d.get("escalated_to", UNKNOWN)
+            else:
+                req["reminded"] = d.get("kind", UNKNOWN)
         elif action in CLOSINGS:
             req["status"] = d.get("status_after", action)
             req["current_stage"] = d.get("stage_after", req["current_stage"])
@@ -1049,7 +1052,7 @@ class Replay:
             req["current_stage"] = d.get("stage_after", UNKNOWN)
             req["deciders"] = UNKNOWN if req["deciders"] is UNKNOWN else f"{req['deciders']}{actor},"
             req["updated_at"] = ts
-            req["escalated_to"] = None  # the escalated stage is decided
+            req["escalated_to"] = req["reminded"] = None  # the stage is decided: the next one starts afresh
             self._current_role(req)
             if rec["action"] == "changes_requested":  # a reviewer's proposed revision, or none
                 req["proposed_payload"] = d.get("proposed_payload")

@@ -45,6 +45,8 @@ class AuditAction(StrEnum):
     EXPIRED = "expired"
     #: an overdue stage may now be decided by a more senior role too (the engine's own entry)
     ESCALATED = "escalated"
+    #: a stage's approvers were told it is due soon, or overdue (the engine's own entry)
+    REMINDED = "reminded"
 
 
 #: the actor of the engine's own entries (VERIFY.md section 2: never a person; no username may be it)
@@ -57,7 +59,8 @@ FINAL_ACTIONS: tuple[AuditAction, ...] = (AuditAction.APPROVED, AuditAction.REJE
                                           AuditAction.EXPIRED)
 #: the audit actions that touch a request's row (created, decided, resubmitted, withdrawn, expired)
 REQUEST_ACTIONS: tuple[AuditAction, ...] = (AuditAction.CREATED, *DECISION_ACTIONS, AuditAction.WITHDRAWN,
-                                            AuditAction.RESUBMITTED, AuditAction.EXPIRED, AuditAction.ESCALATED)
+                                            AuditAction.RESUBMITTED, AuditAction.EXPIRED, AuditAction.ESCALATED,
+                                            AuditAction.REMINDED)
 # Signed actions (issue 10, contract A) are the signatures helper's: their set lives once, in
 # core/signatures.py (SIGNED_ACTIONS), built from these names.
 

@@ -161,6 +161,8 @@ class DueRules:
 
     spans: Mapping[RiskLevel, Span] = field(default_factory=dict)
     on_overdue: Mapping[RiskLevel, str] = field(default_factory=dict)
+    #: remind_before: the approvers hear "due soon" this long (wall-clock) before the due date
+    remind_before: Span | None = None
 
     def for_level(self, level: RiskLevel) -> tuple[Span, str] | None:
         span = self.spans.get(level)
@@ -182,7 +184,8 @@ def parse_due(where: str, spec: Mapping[str, Any]) -> DueRules:
             raise PolicyError(f"{where}: on_overdue {action!r} is not one of {', '.join(OVERDUE_ACTIONS)} "
                               f"(nothing is ever approved for being late).")
         actions[_level(where, "on_overdue", key)] = str(action)
-    return DueRules(spans, actions)
+    ahead = spec.get("remind_before")
+    return DueRules(spans, actions, None if ahead is None else parse_span(ahead, f"{where}: remind_before"))
 
 
 def _level(where: str, what: str, key: Any) -> RiskLevel:

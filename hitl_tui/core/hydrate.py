@@ -38,7 +38,7 @@ def request_from_row(policy: Policy, row: dict[str, Any], approvals: list[Approv
         created_at=datetime.fromisoformat(row["created_at"]), updated_at=datetime.fromisoformat(row["updated_at"]),
         filing=filing_from_row(row),
         due_at=datetime.fromisoformat(row["due_at"]) if row.get("due_at") else None, due_left=row.get("due_left"),
-        escalated_to=Role(row["escalated_to"]) if row.get("escalated_to") else None,
+        escalated_to=Role(row["escalated_to"]) if row.get("escalated_to") else None, reminded=row.get("reminded"),
     ))
 
 

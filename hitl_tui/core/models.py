@@ -273,6 +273,8 @@ class WorkflowRequest(BaseModel):
     due_left: float | None = None
     #: overdue under an "escalate" rule: the role that may decide the current stage too, until it is decided
     escalated_to: Role | None = None
+    #: the last reminder its current stage's approvers had: "due_soon" or "overdue" (core/overdue.py)
+    reminded: str | None = None
 
     @property
     def outcome(self) -> ApprovalOutcome:

@@ -81,7 +81,7 @@ ACTIONS = frozenset({WEBHOOK_ADDED, WEBHOOK_REMOVED, PREFS_SET, EMAIL_SET, RETRY
 
 #: the audit actions that may cause an event (anything else costs enqueue one set lookup)
 _CAUSES = frozenset({"created", "resubmitted", "approved", "rejected", "changes_requested", "expired",
-                     "escalated"})
+                     "escalated", "reminded"})
 
 URL_MAX = 2000
 SECRET_MIN = 16
@@ -137,6 +137,8 @@ class Outbox:
             prefs = sql.all_prefs(conn)
             candidates = [u for u in (user_sql.get(conn, name) for name in prefs) if u is not None]
             event = ESCALATED if action == "escalated" else WAITING  # escalated: the senior role it went to
+            if action == "reminded":  # the engine's reminder (core/overdue.py): due soon, or overdue
+                event = OVERDUE if details.get("kind") == "overdue" else DUE_SOON
             people += [(event, name) for name in rbac.eligible_deciders(policy, candidates, req, awaited, decided)]
         elif action in ("approved", "rejected"):
             people.append((DECIDED, req.requester))
@@ -163,6 +165,8 @@ def _event_of(action: str, req: WorkflowRequest) -> str:
     """The event a webhook hears of when no person is concerned (nobody has preferences)."""
     if action == "escalated":
         return ESCALATED
+    if action == "reminded":
+        return OVERDUE if req.reminded == "overdue" else DUE_SOON
     if req.status is WorkflowStatus.AWAITING_APPROVAL:
         return WAITING
     return {"changes_requested": CHANGES_REQUESTED, "expired": EXPIRED}.get(action, DECIDED)

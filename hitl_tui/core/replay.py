@@ -40,7 +40,7 @@ DECISIONS = frozenset({"approved", "rejected", "changes_requested"})
 #: the actions that end a request without a decision: its requester withdrew it, its deadline passed
 CLOSINGS = frozenset({"withdrawn", "expired"})
 #: an overdue stage given to a more senior role too (core/overdue.py)
-ESCALATIONS = frozenset({"escalated"})
+ESCALATIONS = frozenset({"escalated", "reminded"})
 REQUEST_ACTIONS = DECISIONS | CLOSINGS | ESCALATIONS | {"created", "resubmitted"}
 USER_CHANGES = frozenset({"user_role_changed", "user_deactivated", "user_reactivated", "user_admin_changed"})
 #: the actions whose entries carry a replay's details: the service marks them (_audit)
@@ -133,7 +133,7 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
         state[R["updated_at"]] = ts
         state[R["proposed_payload"]] = None  # filed or resubmitted: nothing proposed any more
         state[R["due_at"]], state[R["due_left"]] = d.get("due_at"), None  # due from now (core/due.py), or never
-        state[R["escalated_to"]] = None
+        state[R["escalated_to"]] = state[R["reminded"]] = None
         if action == "created":
             state[R["workflow_type"]] = d.get("workflow_type", UNKNOWN)
             state[R["requester"]] = actor
@@ -148,8 +148,11 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
                     state[R[key]] = d[key]
         _current_role(state)
         return None
-    if action in ESCALATIONS:  # the row's only change: who else may decide the overdue stage
-        state[R["escalated_to"]] = d.get("escalated_to", UNKNOWN)
+    if action in ESCALATIONS:  # the row's only change: who else may decide the overdue stage, or who was told
+        if action == "escalated":
+            state[R["escalated_to"]] = d.get("escalated_to", UNKNOWN)
+        else:
+            state[R["reminded"]] = d.get("kind", UNKNOWN)
         return None
     if action in CLOSINGS:
         state[R["status"]] = d.get("status_after", action)
@@ -162,7 +165,7 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
     state[R["current_stage"]] = d.get("stage_after", UNKNOWN)
     deciders = state[R["deciders"]]
     state[R["deciders"]] = UNKNOWN if deciders is UNKNOWN else f"{deciders}{actor},"
-    state[R["escalated_to"]] = None  # the escalated stage is decided
+    state[R["escalated_to"]] = state[R["reminded"]] = None  # the stage is decided: the next one starts afresh
     state[R["updated_at"]] = ts
     _current_role(state)
     if action == "changes_requested":  # the reviewer's proposed revision, or none

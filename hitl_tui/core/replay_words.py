@@ -30,11 +30,11 @@ _LABEL = {"workflow_type": "type", "risk_level": "risk level", "risk_field": "ri
           "payload_sha256": "payload's sha256", "agent": "filing agent", "owner": "integration's owner",
           "expires_at": "deadline", "integration": "integration flag",
           "proposed_payload": "proposed revision of the payload", "due_at": "due date",
-          "due_left": "due time left while changes are requested", "escalated_to": "escalation role"}
+          "due_left": "due time left while changes are requested", "escalated_to": "escalation role", "reminded": "last reminder"}
 _REQUEST_ORDER = ("requester", "workflow_type", "title", "description", "data", "risk_level", "status", "chain",
                   "revision", "created_at", "updated_at", "risk_field", "risk_reason", "risk_rank", "headline",
                   "current_role", "deciders", "policy_version", "payload", "payload_sha256", "justification", "agent",
-                  "owner", "expires_at", "proposed_payload", "due_at", "due_left", "escalated_to")
+                  "owner", "expires_at", "proposed_payload", "due_at", "due_left", "escalated_to", "reminded")
 
 
 def first_difference(conn: Conn, rp: Replayer) -> tuple[int | None, str] | None:

@@ -371,6 +371,7 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                                  if outcome.status is WorkflowStatus.AWAITING_APPROVAL else None),
                 **({} if proposed is None else {"proposed_payload": proposed.text}), **clock,
                 **({} if req.escalated_to is None else {"escalated_to": None}),  # the escalated stage is decided
+                **({} if req.reminded is None else {"reminded": None}),  # the next stage is reminded afresh
             }, add_decider=user.username)
             if not changed:  # cannot happen under BEGIN IMMEDIATE; kept as the last line of defence
                 raise ConcurrentChange(f"{req.id} changed while you were deciding; nothing was written.")
@@ -452,7 +453,7 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "current_role": assessment.chain[0].value, "status": outcome.status.value,
                 "revision": req.revision + 1, "updated_at": iso(when), "deciders": ",",
                 "policy_version": policy.version, **revised, "due_at": clock.get("due_at"), "due_left": None,
-                "escalated_to": None,
+                "escalated_to": None, "reminded": None,
             })
             self._audit(conn, user.username, "resubmitted", req.id, {
                 "comments": comments, "revision": req.revision + 1, "title": new_title, "data": assessment.data,

@@ -47,7 +47,7 @@ def raw_connection(path: Path, key: bytes):
 #: before migration N" roll a fresh one back with roll_back_schema)
 _UNDO: dict[int, tuple[str, ...]] = {
     17: ("DROP INDEX requests_due", "DROP INDEX requests_escalated", *(f"ALTER TABLE requests DROP COLUMN {c}" for c in (
-        "due_at", "due_left", "escalated_to"))),
+        "due_at", "due_left", "escalated_to", "reminded"))),
     16: ("DROP TABLE notify_outbox", "DROP TABLE notify_webhooks", "DROP TABLE notify_prefs",
          "DROP TABLE notify_config"),
     15: ("ALTER TABLE requests DROP COLUMN proposed_payload",),

@@ -90,13 +90,13 @@ def test_overdue_with_expire_closes_it_undecided_with_the_rule_and_it_leaves_eve
     assert service.approvals.sweep() == [] and service.verify_audit().ok
 
 
-def test_remind_leaves_an_overdue_request_where_it_is_and_takes_no_write_lock(service, db_path, db_key):
+def test_remind_leaves_an_overdue_request_where_it_is_and_then_takes_no_write_lock(service, db_path, db_key):
     with_due(service, 'HIGH = "PT1S"')
     wid = expense(service)
     time.sleep(1.1)
-    assert service.approvals.sweep() == []
+    assert service.approvals.sweep() == [wid]  # its approvers are told, once (the reminder test below)
     req = service.get_workflow(wid)
-    assert req.status is WorkflowStatus.AWAITING_APPROVAL
+    assert req.status is WorkflowStatus.AWAITING_APPROVAL and req.reminded == "overdue"
     from hitl_tui.core.due import due_line
 
     assert due_line(req, service.policy, datetime.now(timezone.utc)).startswith("overdue by 0s (was due ")
@@ -214,4 +214,34 @@ def test_escalate_gives_an_overdue_stage_outside_the_line_to_its_top_role_until_
     service.decide(wid, "lisa.executive", "approve", "covering for security")
     after = service.get_workflow(wid)
     assert after.escalated_to is None and after.approvals[-1].role.value == "security"
+    assert service.verify_audit().ok
+
+
+def test_remind_tells_the_stage_due_soon_then_overdue_once_each_and_the_outbox_has_their_messages(service):
+    """remind_before: "due soon" that long ahead; past the due date under "remind": "overdue";
+    each once a stage, an engine entry each, and the stage's approvers' messages in the outbox."""
+    from hitl_tui.core import notifications
+    from hitl_tui.core.store import notify as notify_sql
+
+    text, source = compose_text()
+    head = '[types.expense_approval]\nname = "Expense approval"'
+    service.set_user_admin(ADMIN, True)
+    service.apply_policy(text.replace(head, f'{head}\non_overdue = "remind"\nremind_before = "PT1H"') +
+                         '\n[types.expense_approval.due]\nHIGH = "PT2S"\n', source=source, actor=ADMIN)
+    notifications.set_prefs(service, "sarah.manager", email="sarah@example.com", actor="sarah.manager")
+    wid = expense(service)  # due in 2 s: already within the hour of remind_before
+    assert service.approvals.sweep() == [wid]
+    assert service.get_workflow(wid).reminded == "due_soon"
+    assert service.approvals.sweep() == []  # once
+    time.sleep(2.1)
+    assert service.approvals.sweep() == [wid]
+    assert service.get_workflow(wid).reminded == "overdue"
+    assert service.approvals.sweep() == []
+    told = [e for e in service.get_audit_trail(wid) if e.action == "reminded"]
+    assert [(e.actor, e.details["kind"]) for e in told] == [("system", "due_soon"), ("system", "overdue")]
+    events = service._read(lambda conn: [(r.event, r.recipient) for r in notify_sql.listing(conn, ("pending",), 100)])
+    assert ("due_soon", "sarah.manager") in events and ("overdue", "sarah.manager") in events, events
+    service.decide(wid, "sarah.manager", "approve")  # the next stage starts afresh: its approvers are told too
+    assert service.get_workflow(wid).reminded is None
+    assert service.approvals.sweep() == [wid] and service.get_workflow(wid).reminded == "overdue"
     assert service.verify_audit().ok

@@ -110,6 +110,9 @@ def describe(rec: dict[str, Any]) -> str:
         return f"expired undecided: it was due {d.get('due_at', '?')} ({d.get('rule')}); nobody may decide it now"
     if action == AuditAction.EXPIRED:
         return f"expired undecided: its deadline {d.get('expires_at', '?')} passed; nobody may decide it now"
+    if action == AuditAction.REMINDED:
+        what = "is overdue" if d.get("kind") == "overdue" else "is due soon"
+        return f"told the approvers it {what} (due {d.get('due_at', '?')}; {d.get('rule', '?')})"
     if action == AuditAction.ESCALATED:
         stage = d.get("stage")
         where = f"stage {stage + 1} ({d.get('stage_role', '?')})" if isinstance(stage, int) else "a stage"

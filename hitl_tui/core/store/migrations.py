@@ -373,11 +373,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     -- current stage too (core/overdue.py), until that stage is decided; the few escalated
     -- requests are found by their own index, so Awaiting me stays on requests_awaiting otherwise
     ALTER TABLE requests ADD COLUMN escalated_to TEXT;
+    -- reminded: the last reminder its current stage's approvers had ('due_soon', 'overdue'), so
+    -- each is sent once a stage; the engine's `reminded` entries say so, and a replay rebuilds it
+    ALTER TABLE requests ADD COLUMN reminded TEXT;
     CREATE INDEX requests_escalated ON requests(escalated_to, created_at)
         WHERE escalated_to IS NOT NULL AND status = 'awaiting_approval';
     -- the overdue sweep asks "anything due?" on a clock and on the way to reads: the open due
     -- dates, with what its rule depends on, so the question never reads a table page
-    CREATE INDEX requests_due ON requests(due_at, workflow_type, risk_level, escalated_to)
+    CREATE INDEX requests_due ON requests(due_at, workflow_type, risk_level, escalated_to, reminded)
         WHERE due_at IS NOT NULL AND status = 'awaiting_approval';
     """),
 ]

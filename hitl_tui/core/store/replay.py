@@ -23,7 +23,9 @@ REQUEST_COLS = ("workflow_type", "title", "description", "requester", "data", "r
                 # when it is due (core/due.py), and what was left while changes were requested
                 "due_at", "due_left",
                 # the role an overdue stage was escalated to, until that stage is decided
-                "escalated_to")
+                "escalated_to",
+                # the last reminder the current stage's approvers had (due_soon, overdue)
+                "reminded")
 APPROVAL_COLS = ("role", "approver", "approver_role", "decision", "decided_at", "comments", "proposed_by")
 USER_COLS = ("role", "email", "display_name", "active", "admin", "created_at", "updated_at", "integration", "owner")
 

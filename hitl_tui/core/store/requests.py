@@ -14,7 +14,7 @@ from .connection import Conn
 FULL_COLS = ("id, workflow_type, title, description, requester, data, risk_level, risk_field, risk_reason, "
              "chain, current_stage, status, revision, created_at, updated_at, "
              "payload, payload_sha256, justification, agent, owner, expires_at, policy_version, proposed_payload, "
-             "due_at, due_left, escalated_to")
+             "due_at, due_left, escalated_to, reminded")
 SUMMARY_COLS = ("r.id, r.workflow_type, r.title, r.requester, r.headline, r.risk_level, r.status, "
                 "r.current_stage, r.chain, r.current_role, r.created_at, r.updated_at, r.due_at")
 
@@ -448,6 +448,17 @@ def past_due(conn: Conn, now: str, kinds: list[tuple[str, str]], limit: int = 50
                        f"AND escalated_to IS NULL AND (workflow_type, risk_level) IN (VALUES {pairs}) "
                        "ORDER BY due_at, id LIMIT ?",
                        (now, *(v for pair in kinds for v in pair), limit))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def to_remind(conn: Conn, soon: str, now: str, limit: int = 500) -> list[dict[str, Any]]:
+    """Requests awaiting approval due by `soon` whose stage has not had its reminder: never
+    reminded, or told "due soon" and now overdue (`now`); the earliest due first."""
+    cur = conn.execute("SELECT id, workflow_type, risk_level, status, current_stage, current_role, revision, due_at, "
+                       "reminded FROM requests WHERE due_at IS NOT NULL AND due_at <= ? AND status = "
+                       "'awaiting_approval' AND (reminded IS NULL OR (reminded = 'due_soon' AND due_at <= ?)) "
+                       "ORDER BY due_at, id LIMIT ?", (soon, now, limit))
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
