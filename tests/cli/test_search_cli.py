@@ -45,7 +45,7 @@ def test_the_filter_language_and_column_sorts(filed):
 
 BAD = [
     ("travel colour:red", "hitl-tui: Bad filter 'colour:red': unknown key 'colour'; use one of risk:, type:, "
-                          "requester:, status:, stage:, age:, amount:, id: (or put the text in double quotes to "
+                          "requester:, status:, stage:, age:, amount:, id:, due: (or put the text in double quotes to "
                           "search for it)."),
     ("risk:hgh", "hitl-tui: Bad filter 'risk:hgh': unknown risk level 'hgh' (LOW, MEDIUM, HIGH or CRITICAL); risk "
                  "takes a risk level, optionally compared, e.g. risk:high, risk:>=high."),
