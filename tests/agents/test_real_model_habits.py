@@ -32,6 +32,8 @@ SHAPES = {
     "bare object": "{call}",
     "a list": "[{call}]",
     "thinking first": "<think>The user wants the status. I should call the tool.</think>\n{call}",
+    # seen from Qwen2.5-Coder-1.5B under llama-server --jinja (scripts/eval-agents): braces doubled
+    "doubled braces": "<tools>\n{{{call}}}\n</tools>",
 }
 
 
@@ -53,6 +55,53 @@ async def test_a_tool_call_written_as_text_runs_and_is_never_shown(service, fake
         "get_workflow_status", {"workflow_id": wid})
     assert (tool_msg["role"], tool_msg["tool_call_id"]) == ("tool", call["id"])
     assert "Risk: HIGH" in json.loads(tool_msg["content"])["report"]
+
+
+# Also seen from Qwen2.5-Coder-1.5B under llama-server --jinja: the call as XML-ish tags
+FUNCTION_TAGS = {
+    "arguments attribute": "<tools>\n  <function name=\"get_workflow_status\" arguments='{args}'/>\n</tools>",
+    "arguments element, JSON": "<tools>\n  <function>\n    <name>get_workflow_status</name>\n    <arguments>\n"
+                               "      {args}\n    </arguments>\n  </function>\n</tools>",
+    "arguments element, tags": "<tools>\n  <function>\n    <name>get_workflow_status</name>\n    <arguments>\n"
+                               "      <workflow_id>{wid}</workflow_id>\n    </arguments>\n  </function>\n</tools>",
+}
+
+
+@STREAMS
+@pytest.mark.parametrize("shape", list(FUNCTION_TAGS))
+async def test_a_call_written_as_function_tags_runs_and_is_never_shown(service, fake_model, session_with, stream,
+                                                                       shape):
+    wid = expense(service, 15000)
+    written = FUNCTION_TAGS[shape].replace("{args}", json.dumps({"workflow_id": wid})).replace("{wid}", wid)
+    fake_model.script(Text(written), Text(f"{wid} waits for the Manager."))
+    t = await turn(session_with(stream=stream), f"where is {wid}?", agent=COORDINATOR)
+    assert not t.failures and t.activity == [f"looked up {wid}"]
+    assert "<function" not in t.text and "<tools>" not in t.text and "<name>" not in t.text
+    assert t.text.strip().endswith(f"{wid} waits for the Manager.")
+
+
+@STREAMS
+async def test_a_bare_functions_prefix_is_a_call_and_never_shown(service, fake_model, session_with, stream):
+    # seen from llama-cpp-python 0.3.36 --chat_format chatml-function-calling (scripts/eval-agents):
+    # the reply is the text "functions.draft_request:" with no arguments, finish_reason "stop"
+    wid = expense(service, 15000)
+    fake_model.script(Text("functions.draft_request:"),
+                      Text(f"functions.get_workflow_status: {json.dumps({'workflow_id': wid})}"),
+                      Text(f"{wid} waits for the Manager."))
+    t = await turn(session_with(stream=stream), f"where is {wid}?", agent=COORDINATOR)
+    assert not t.failures and "functions." not in t.text
+    assert t.activity[-1] == f"looked up {wid}" and t.text.strip().endswith(f"{wid} waits for the Manager.")
+    answered = fake_model.requests[1].messages[-1]  # the argument-less call was answered, as a tool's error
+    assert answered["role"] == "tool" and "workflow_type" in answered["content"], answered
+
+
+def test_a_function_tag_whose_json_holds_the_attributes_quote_is_one_call():
+    from hitl_tui.agents.text_calls import TextCall, find_calls
+
+    written = ("<tools>\n  <function name=\"draft_request\" arguments='{\"workflow_type\": \"expense_approval\", "
+               "\"description\": \"the company's APAC plan\"}'/>\n</tools>")
+    assert find_calls(written) == (
+        [TextCall("draft_request", {"workflow_type": "expense_approval", "description": "the company's APAC plan"})], "")
 
 
 @STREAMS
@@ -84,7 +133,7 @@ async def test_the_think_block_never_reaches_the_chat(fake_model, session_with, 
 
 
 @STREAMS
-@pytest.mark.parametrize("final", ["", "  \n", "."])
+@pytest.mark.parametrize("final", ["", "  \n", ".", "<tools>\n{}\n</tools>\n"])
 async def test_an_empty_final_answer_shows_the_tools_report(service, fake_model, session_with, stream, final):
     wid = expense(service, 15000)
     fake_model.script(Calls([("list_pending_approvals", {})]), Text(final))
