@@ -16,7 +16,8 @@ from .tools import SessionTools
 
 MAX_TOOL_ROUNDS = 4
 
-_WF_ID = "A workflow id such as WF-1704462345-7892."
+# no concrete id here: small models copy an example id into their calls instead of the one asked about
+_WF_ID = "The request's workflow id (WF-, digits, -, four digits), exactly as the user or a tool gave it."
 
 
 def _params(required: list[str], **props: ToolParameterProperty) -> ToolParameters:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import AsyncIterator
 
 from ..core.errors import HitlError
@@ -125,6 +126,10 @@ class AgentSession:
             # reports (the pending list, the status, the trail) are the answer.
             reports = dict.fromkeys(self.tools.reports)  # a model that repeats a call gets one copy
             yield TextDelta(name, ("\n" if said else "") + "\n\n".join(reports) + "\n")
+        elif (listed := _ids_left_out(said, self.tools.reports)):
+            # "You have 6 pending approvals." with none of them named: the list the tools made is the
+            # answer the user asked for, so it follows the model's words
+            yield TextDelta(name, "\n\n" + "\n\n".join(dict.fromkeys(listed)) + "\n")
         for event in held:
             yield event
         yield TurnDone(name)
@@ -142,6 +147,18 @@ class AgentSession:
             await context.__aexit__(None, None, None)
         elif hasattr(self.llm, "close"):
             await self.llm.close()
+
+
+def _ids_left_out(said: str, reports: list[str]) -> list[str]:
+    """The tools' reports that list requests, when the answer names none of those requests."""
+    listing = [r for r in reports if not r.startswith("Refused")
+               and len({m.upper() for m in _WORKFLOW_ID.findall(r)}) >= 2]  # a list, not one refusal
+    named = {m.upper() for m in _WORKFLOW_ID.findall(said or "")}
+    found = {m.upper() for r in listing for m in _WORKFLOW_ID.findall(r)}
+    return listing if listing and not named & found else []
+
+
+_WORKFLOW_ID = re.compile(r"WF-\d+-\d+", re.IGNORECASE)
 
 
 def _says_something(text: str) -> bool:

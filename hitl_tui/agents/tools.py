@@ -173,6 +173,7 @@ class SessionTools:
         def body():
             wtype = self.policy.workflow_type(workflow_type)
             given = {**_as_dict(fields), **loose_fields}  # models often flatten, or send the object as text
+            given = {k: _unwrapped(v) for k, v in given.items()}  # {"amount": {"value": "15000"}}: the value
             clean, problems = {}, []
             for name, value in given.items():
                 if value is None or (isinstance(value, str) and not value.strip()):
@@ -274,6 +275,13 @@ class SessionTools:
                 "report": reports.flags_report(req.id, flags, found.related), "workflow_id": req.id,
                 "flags": found.as_json()}
         return self._run(body, f"compliance check of {workflow_id}")
+
+
+def _unwrapped(value: Any) -> Any:
+    """A field a model sent as {"value": x} (with at most a unit beside it): x."""
+    if isinstance(value, dict) and "value" in value and set(value) <= {"value", "currency", "unit"}:
+        return value["value"]
+    return value
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -217,3 +217,40 @@ async def test_temperature_and_context_are_sent(fake_model, session_with, contex
     else:  # what the prompt (system prompt and tool schemas) leaves of a 3000-token context
         prompt = len(json.dumps([body["messages"], body["tools"]], ensure_ascii=False)) // 3
         assert body["max_tokens"] == 3000 - prompt and MIN_REPLY_TOKENS < body["max_tokens"] < MAX_REPLY_TOKENS
+
+
+async def test_a_count_without_the_requests_is_followed_by_the_list_the_tools_made(service, fake_model, session_with):
+    """Seen from the 1.5B model (scripts/eval-agents, pending_for): "The user has 2 pending
+    approvals." and none of them named; the user asked for the list, which the tool made."""
+    first, second = expense(service, 15000), expense(service, 12000)
+    fake_model.script(Calls([("list_pending_approvals", {})]), Text("You have 2 pending approvals."))
+    t = await turn(session_with(), "show me my pending approvals", agent=APPROVALS)
+    assert t.text.startswith("You have 2 pending approvals.")
+    assert first in t.text and second in t.text and "Executive travel to Singapore" in t.text
+    fake_model.script(Calls([("list_pending_approvals", {})]), Text(f"The first is {first}."))
+    t = await turn(session_with(), "show me my pending approvals", agent=APPROVALS)
+    assert second not in t.text  # an answer that names them is the model's own: nothing is added
+
+
+async def test_draft_fields_sent_as_value_objects_are_read_as_their_values(service, fake_model, session_with):
+    """Seen from the 1.5B model: "fields": {"amount": {"value": "15000"}, ...}."""
+    from hitl_tui.agents.names import COORDINATOR as COORD
+
+    fake_model.script(Calls([("draft_request", {"workflow_type": "expense_approval", "title": "Team offsite",
+                                                "fields": {"amount": {"value": "4200", "currency": "USD"},
+                                                           "category": {"value": "travel"}}})]),
+                      Text("Drafted it."))
+    t = await turn(session_with(), "draft an expense of 4200 for the team offsite", agent=COORD)
+    assert not t.failures
+    (draft,) = t.drafts
+    assert str(draft.data["amount"]).startswith("4200") and draft.data["category"] == "travel"
+
+
+def test_no_tool_description_offers_an_example_id_to_copy(service):
+    """The 1.5B model copied "WF-1704462345-7892" from a description into propose_decision."""
+    import re
+
+    from hitl_tui.agents import registry
+
+    source = open(registry.__file__).read()
+    assert not re.search(r"WF-\d{6,}-\d{4}", source)
