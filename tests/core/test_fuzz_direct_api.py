@@ -55,13 +55,18 @@ def snapshot(path, key) -> str:
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    path, key = tmp_path_factory.mktemp("fuzz") / "hitl.db", os.urandom(32)
-    svc = WorkflowService.open(path, key=key)
-    for name, role in SEED_CAST.items():
-        svc.add_user(name, role)
-    svc.add_user("fuzz.target", "employee")
-    yield svc, path, key
-    svc.close(checkpoint=False)
+    from tests.keyring_session import isolated_home
+
+    # a module fixture runs before the per-test isolated home: without its own, the signing keys
+    # these people get would land in the real home directory
+    with isolated_home(tmp_path_factory.mktemp("fuzz-home")):
+        path, key = tmp_path_factory.mktemp("fuzz") / "hitl.db", os.urandom(32)
+        svc = WorkflowService.open(path, key=key)
+        for name, role in SEED_CAST.items():
+            svc.add_user(name, role)
+        svc.add_user("fuzz.target", "employee")
+        yield svc, path, key
+        svc.close(checkpoint=False)
 
 
 def _target(svc, state: str) -> str:
