@@ -148,8 +148,13 @@ def test_audit_trail_names_everyone_in_it(prep):
 def test_compliance_names_each_flag_the_engine_finds(prep):
     wid = prep.targets["compliance"]
     activity = [f"checked {wid} for compliance: 1 flag"]
-    assert run(prep, "compliance", answer="One flag: this looks like a split purchase with batch 1.",
-               activity=activity)[:2] == (True, "1 flag named")
+    from hitl_tui.core.reports.flags import gather_flags
+
+    with prep.active(), prep.open() as service:  # what the engine finds (outside working hours: one more)
+        titles = [f.title for f in gather_flags(service, prep.me, service.get_workflow(wid)).flags]
+    assert any("split" in t.lower() for t in titles), titles
+    said = run(prep, "compliance", answer="Flags: " + "; ".join(titles) + ".", activity=activity)
+    assert said[:2] == (True, f"{len(titles)} flag{'s' if len(titles) != 1 else ''} named"), said[:2]
     assert run(prep, "compliance", answer="No flags; all clear.", activity=activity)[:2] == (
         False, "flag not named: Possible split purchase")
 
