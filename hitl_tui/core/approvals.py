@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from . import draws, overdue, payloads, receipts
 from .audit import iso
-from .decisions import FINAL_ACTIONS, SYSTEM_ACTOR, AuditAction
+from .decisions import FINAL_ACTIONS, SYSTEM_ACTOR
 from .errors import InvalidTransition, StoreError, ValidationFailed
 from .models import ApprovalOutcome, InboxView, Role, User, WorkflowRequest, WorkflowStatus
 from .policy import DESCRIPTION_MAX, Policy
@@ -331,15 +331,8 @@ class Approvals:
         with svc._write() as conn:
             when = draws.now()
             for row in req_sql.overdue(conn, iso(when)):
-                changed = req_sql.update(conn, row["id"], row["revision"], row["current_stage"], row["status"], {
-                    "status": WorkflowStatus.EXPIRED.value, "current_role": None, "updated_at": iso(when)})
-                if not changed:
-                    continue
-                svc._audit(conn, SYSTEM_ACTOR, AuditAction.EXPIRED, row["id"], {
-                    "status_before": row["status"], "status_after": WorkflowStatus.EXPIRED.value,
-                    "stage_after": row["current_stage"], "revision": row["revision"], "expires_at": row["expires_at"],
-                }, ts=when)
-                done.append(row["id"])
+                if overdue.expire(svc, conn, row, when, {"expires_at": row["expires_at"]}):
+                    done.append(row["id"])
         return done
 
     def sweep_on_read(self) -> None:

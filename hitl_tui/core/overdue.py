@@ -111,17 +111,23 @@ def sweep(service: "WorkflowService") -> list[str]:
                 if _escalate(service, conn, row, policy, words, when):
                     done.append(row["id"])
                 continue
-            changed = req_sql.update(conn, row["id"], row["revision"], row["current_stage"], row["status"], {
-                "status": WorkflowStatus.EXPIRED.value, "current_role": None, "updated_at": iso(when)})
-            if not changed:
-                continue
-            service._audit(conn, SYSTEM_ACTOR, AuditAction.EXPIRED, row["id"], {
-                "status_before": row["status"], "status_after": WorkflowStatus.EXPIRED.value,
-                "stage_after": row["current_stage"], "revision": row["revision"], "due_at": row["due_at"],
-                "rule": words,
-            }, ts=when)
-            done.append(row["id"])
+            if expire(service, conn, row, when, {"due_at": row["due_at"], "rule": words}):
+                done.append(row["id"])
     return done
+
+
+def expire(service: "WorkflowService", conn: "Conn", row: dict[str, Any], when: datetime,
+           why: dict[str, Any]) -> bool:
+    """Close `row` undecided (fail closed), with the engine's `expired` entry saying `why` (a
+    caller's deadline, or a due date and its rule): the one way a request expires. False when it
+    moved meanwhile."""
+    changed = req_sql.update(conn, row["id"], row["revision"], row["current_stage"], row["status"], {
+        "status": WorkflowStatus.EXPIRED.value, "current_role": None, "updated_at": iso(when)})
+    if changed:
+        service._audit(conn, SYSTEM_ACTOR, AuditAction.EXPIRED, row["id"], {
+            "status_before": row["status"], "status_after": WorkflowStatus.EXPIRED.value,
+            "stage_after": row["current_stage"], "revision": row["revision"], **why}, ts=when)
+    return changed
 
 
 def _remind(service: "WorkflowService", conn: "Conn", row: dict[str, Any], kind: str, policy: "Policy",
@@ -158,4 +164,4 @@ def _escalate(service: "WorkflowService", conn: "Conn", row: dict[str, Any], pol
     return True
 
 
-__all__ = ["acting", "escalation_role", "reminder", "rule_words", "sweep"]
+__all__ = ["acting", "escalation_role", "expire", "reminder", "rule_words", "sweep"]
