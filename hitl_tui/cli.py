@@ -43,6 +43,9 @@ COMMANDS: dict[str, str] = {
     "http": "hitl_tui.commands.http:http",
     "token": "hitl_tui.commands.tokens:token",
     "notify": "hitl_tui.commands.notify:notify",
+    "delegate": "hitl_tui.commands.delegate:delegate",
+    "reassign": "hitl_tui.commands.delegate:reassign",
+    "stats": "hitl_tui.commands.stats:stats",
 }
 
 

@@ -58,6 +58,7 @@ SIGNED_ACTIONS = frozenset({
     "erasure_requested", "erasure_cancelled", "personal_data_erased", "personal_data_expired",
     "token_created", "token_revoked",
     "notify_webhook_added", "notify_webhook_removed", "notify_email_set", "notify_retry_set", "notify_prefs_set",
+    "delegation_granted", "delegation_ended", "reassigned",
 })
 DECISIONS = {"approved": "approve", "rejected": "reject", "changes_requested": "request_changes"}
 HTML_EVIDENCE = '<script type="application/json" id="hitl-audit-evidence">'
@@ -969,7 +970,11 @@ class Replay:
 
     def __init__(self) -> None:
         self.requests: dict[str, dict[str, Any]] = {}
-        self.approvals: dict[tuple[str, int, int], dict[str, Any]] = {}
+        #: (workflow_id, revision, stage, approver): a quorum or parallel stage has a row per voter
+        self.approvals: dict[tuple[str, int, int, str], dict[str, Any]] = {}
+        #: the stage roles the current stage's approvals filled, per request (VERIFY.md 7, stage rules)
+        self.votes: dict[str, list[Any]] = {}
+        self.stages_decided: set[tuple[str, int, int]] = set()
         self.users: dict[str, dict[str, Any]] = {}
         self.made_by: dict[Any, int] = {}  # row key -> the seq of the entry that made it
         self.problems: list[str] = []
@@ -1000,7 +1005,8 @@ class Replay:
                                                               "current_role", "status", "revision", "created_at",
                                                               "updated_at", "deciders", "policy_version", *FILED,
                                                               "proposed_payload", "due_at", "due_left",
-                                                              "escalated_to", "reminded")}
+                                                              "escalated_to", "reminded", "stage_rules",
+                                                              "awaited")}
             self.made_by[("request", wid)] = seq
             if action != "created":
                 self.problems.append(f"entry {seq} ({action}) names {wid}, which no earlier entry created")
@@ -1024,6 +1030,9 @@ class Replay:
             req["proposed_payload"] = None  # filed or resubmitted: nothing proposed any more
             req["due_at"], req["due_left"] = d.get("due_at"), None  # due from now, or never
             req["escalated_to"] = req["reminded"] = None
+            rules = d.get("stage_rules")  # the column's text: compact JSON with sorted keys, or null
+            req["stage_rules"] = None if rules is None else json.dumps(rules, sort_keys=True, separators=(",", ":"))
+            self.votes[wid] = []
             if action == "created":
                 req["workflow_type"] = d.get("workflow_type", UNKNOWN)
                 req["requester"] = actor
@@ -1036,7 +1045,7 @@ class Replay:
                 for key in REVISED:  # a new revision of a request filed for approval (VERIFY.md 11)
                     if key in d:
                         req[key] = d[key]
-            self._current_role(req)
+            self._current_role(req, [])
         elif action in ESCALATIONS:  # the row's only change
             if action == "escalated":
                 req["escalated_to"] = d.get("escalated_to", UNKNOWN)
@@ -1048,31 +1057,41 @@ class Replay:
             req["current_role"] = None
             req["updated_at"] = ts
         else:
+            before = req["status"], req["current_stage"]
+            votes = self.votes.setdefault(wid, [])
+            if action == "approved" and isinstance(req["stage_rules"], str):
+                self._count(seq, wid, req, d, votes)  # a quorum or parallel stage moves on with its last vote only
             req["status"] = d.get("status_after", UNKNOWN)
             req["current_stage"] = d.get("stage_after", UNKNOWN)
             req["deciders"] = UNKNOWN if req["deciders"] is UNKNOWN else f"{req['deciders']}{actor},"
             req["updated_at"] = ts
-            req["escalated_to"] = req["reminded"] = None  # the stage is decided: the next one starts afresh
-            self._current_role(req)
+            if before != (req["status"], req["current_stage"]):  # the stage is decided: the next starts afresh
+                req["escalated_to"] = req["reminded"] = None
+                votes.clear()
+            self._current_role(req, votes)
             if rec["action"] == "changes_requested":  # a reviewer's proposed revision, or none
                 req["proposed_payload"] = d.get("proposed_payload")
                 if "due_left" in d:  # the due clock pauses while the requester has it
                     req["due_at"], req["due_left"] = None, d["due_left"]
             revision, stage = d.get("revision", req["revision"]), d.get("stage")
             if isinstance(revision, int) and isinstance(stage, int):
-                key = (wid, revision, stage)
-                if key in self.approvals:
+                key = (wid, revision, stage, str(actor))
+                plain = not isinstance(req["stage_rules"], str)  # one approval: one decision of the stage at all
+                if key in self.approvals or plain and key[:3] in self.stages_decided:
                     self.problems.append(f"entry {seq} decides stage {stage + 1} of {wid} revision {revision} again")
                 proposal = d.get("agent_proposal")
                 self.approvals[key] = {
                     "role": d.get("stage_role", UNKNOWN), "approver": actor, "approver_role": d.get("decider_role", UNKNOWN),
                     "decision": d.get("decision", UNKNOWN), "decided_at": ts, "comments": d.get("comments", UNKNOWN),
-                    "proposed_by": proposal.get("agent") if isinstance(proposal, dict) else None}
+                    "proposed_by": proposal.get("agent") if isinstance(proposal, dict) else None,
+                    "on_behalf_of": d.get("on_behalf_of")}
                 self.made_by[("approval", key)] = seq
+                self.stages_decided.add(key[:3])
 
     @staticmethod
-    def _current_role(req: dict[str, Any]) -> None:
+    def _current_role(req: dict[str, Any], votes: list[Any]) -> None:
         status, stage, chain = req["status"], req["current_stage"], req["chain"]
+        req["awaited"] = UNKNOWN if status is UNKNOWN else None
         if status is UNKNOWN:
             req["current_role"] = UNKNOWN
         elif status != "awaiting_approval":
@@ -1081,6 +1100,28 @@ class Replay:
             roles = chain.strip(",").split(",") if isinstance(chain, str) else []
             ok = isinstance(stage, int) and not isinstance(stage, bool) and 0 <= stage < len(roles)
             req["current_role"] = roles[stage] if ok else UNKNOWN
+            rule = _stage_rule(req["stage_rules"], stage) if ok else None
+            if rule is not None and rule[0][1:]:  # a parallel stage: the roles it still awaits
+                waiting = [r for r in rule[0] if r not in votes]
+                req["current_role"] = waiting[0] if waiting else rule[0][0]
+                req["awaited"] = "," + ",".join(waiting) + "," if waiting else None
+
+    def _count(self, seq: int, wid: str, req: dict[str, Any], d: dict[str, Any], votes: list[Any]) -> None:
+        """The chain moves on with the vote that completes a stage, never before nor after."""
+        stage, after = req["current_stage"], d.get("stage_after")
+        if not isinstance(stage, int) or req["status"] != "awaiting_approval":
+            return
+        votes.append(d.get("stage_role"))
+        rule = _stage_rule(req["stage_rules"], stage)
+        if rule is None or after is None:
+            return
+        roles, quorum = rule
+        needed = len(roles) if roles[1:] else quorum
+        done = all(r in votes for r in roles) if roles[1:] else len(votes) >= quorum
+        if (after == stage + 1) != done or after not in (stage, stage + 1):
+            how = (f"advances past stage {stage + 1} with {len(votes)} of the {needed} approvals it needs" if not done
+                   else f"keeps stage {stage + 1} waiting after the approval that completes it")
+            self.problems.append(f"entry {seq} {how} on {wid} (its approval chain's rule)")
 
     def _user(self, seq: int, rec: dict[str, Any], d: dict[str, Any], ts: Any) -> None:
         name = d.get("username")
@@ -1110,6 +1151,22 @@ class Replay:
             user["updated_at"] = UNKNOWN
 
 
+def _stage_rule(text: Any, stage: Any) -> tuple[list[str], int] | None:
+    """(roles, quorum) of a stage from a request's stage_rules text (VERIFY.md 7): a role string
+    is one approval; {"role", "quorum"}: that many people; {"all": [...]}: one of each role."""
+    try:
+        item = json.loads(text)[stage] if isinstance(text, str) and isinstance(stage, int) and stage >= 0 else None
+    except (ValueError, IndexError, TypeError):
+        return None
+    if isinstance(item, str):
+        return [item], 1
+    if isinstance(item, dict) and isinstance(item.get("all"), list) and item["all"]:
+        return [str(r) for r in item["all"]], 1
+    if isinstance(item, dict) and isinstance(item.get("role"), str) and isinstance(item.get("quorum"), int):
+        return [item["role"]], item["quorum"]
+    return None
+
+
 def _py_str(value: Any) -> str:
     """The text the lists show for a data value (Python's str, as the engine writes it)."""
     if isinstance(value, bool):
@@ -1125,7 +1182,8 @@ def compare_state(replay: Replay, state: Any) -> list[str]:
         return ["the state file is not a JSON object"]
     found: list[tuple[float, str]] = []
     tables = (("requests", "request", lambda r: str(r.get("id")), replay.requests),
-              ("approvals", "approval", lambda r: (str(r.get("workflow_id")), r.get("revision"), r.get("stage")),
+              ("approvals", "approval", lambda r: (str(r.get("workflow_id")), r.get("revision"), r.get("stage"),
+                                                   str(r.get("approver"))),
                replay.approvals),
               ("users", "user", lambda r: r.get("username"), replay.users))
     for table, noun, key_of, replayed in tables:

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from ..core.due import due_line
 from ..commands.common import safe
-from ..core import rbac
+from ..core import rbac, stage_rules
 from ..core.decisions import TERMS
 from ..core.errors import HitlError
 from ..core.models import Decision, RequestSummary, Role, User, WorkflowRequest, WorkflowStatus
@@ -69,14 +69,18 @@ def chain_lines(req: WorkflowRequest, viewer: User | None, policy: Policy, peopl
     """The approval chain, one sentence per stage: decided (by whom, when, what they said),
     waiting now (for whom), or still to come."""
     decided = {a.stage: a for a in req.approvals if a.revision == req.revision}
-    earlier = {a.approver for a in decided.values()}
+    earlier = {a.approver for a in req.approvals if a.revision == req.revision}  # each person counts once
     count = len(req.required_approvers)
     lines = [f"Approval chain, {count} stage{'s' if count != 1 else ''}: "
-             + ", then ".join(r.label for r in req.required_approvers) + "."]
+             + ", then ".join(stage_rules.stage_label(req, i) for i in range(count)) + "."]
     for stage, role in enumerate(req.required_approvers):
         head = f"  Stage {stage + 1} of {count}, {role.label}: "
         approval = decided.get(stage)
-        if approval is not None:
+        waiting = stage == req.current_stage and req.status is WorkflowStatus.AWAITING_APPROVAL
+        votes = stage_rules.progress(req, stage, viewer.username if viewer else None)  # quorum, parallel
+        if votes is not None and (waiting or approval is not None and approval.decision is Decision.APPROVE):
+            head += f"{safe(votes)}; "
+        if approval is not None and not waiting:
             by = "you" if viewer and approval.approver == viewer.username else safe(approval.approver)
             text = (f"{TERMS[approval.decision].by} {by} ({approval.approver_role.label}) "
                     f"on {local_time(approval.decided_at, micro=False)}")
@@ -85,11 +89,11 @@ def chain_lines(req: WorkflowRequest, viewer: User | None, policy: Policy, peopl
             if approval.comments:
                 text += f", saying: {safe(approval.comments)}"
             lines.append(head + text + ".")
-        elif stage == req.current_stage and req.status is WorkflowStatus.AWAITING_APPROVAL:
+        elif waiting:
             if viewer is not None and rbac.may_decide(policy, viewer, req):
                 lines.append(head + "waiting now, for you to decide.")
             else:
-                names = rbac.eligible_deciders(policy, people, req, role, earlier)
+                names = rbac.eligible_deciders(policy, people, req, req.current_role or role, earlier)
                 lines.append(head + (f"waiting now, for {who(names, viewer)}." if names
                                      else "waiting now, but nobody active may decide it."))
         elif req.status is WorkflowStatus.AWAITING_APPROVAL:

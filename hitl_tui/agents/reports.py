@@ -10,8 +10,9 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any, Iterable
 
+from ..core import stage_rules
 from ..core.compliance import ComplianceFlag
-from ..core.models import AuditEntry, RequestSummary, Role, WorkflowRequest, WorkflowStatus
+from ..core.models import AuditEntry, Decision, RequestSummary, Role, WorkflowRequest, WorkflowStatus
 from ..core.policy import Policy
 from ..core.values import format_money
 
@@ -44,16 +45,23 @@ def type_name(policy: Policy, workflow_type: str) -> str:
 
 
 def chain_text(req: WorkflowRequest) -> str:
-    """'Manager (approved by sarah.manager) -> Director (waiting) -> Executive'."""
+    """'Manager (approved by sarah.manager) -> Director (waiting) -> Executive'; a quorum or
+    parallel stage with its votes in stage_rules' words: 'Manager ×2 (waiting: 1 of 2 votes
+    (sarah.manager))', 'Security + Compliance (Security ✓ sam.security · Compliance waiting)'."""
     done = {a.stage: a for a in req.approvals if a.revision == req.revision}
     parts = []
-    for i, role in enumerate(req.required_approvers):
-        if i in done:
-            parts.append(f"{role.label} ({done[i].decision.past_tense} by {done[i].approver})")
-        elif i == req.current_stage and req.status is WorkflowStatus.AWAITING_APPROVAL:
-            parts.append(f"{role.label} (waiting)")
+    for i in range(len(req.required_approvers)):
+        label = stage_rules.stage_label(req, i)
+        current = i == req.current_stage and req.status is WorkflowStatus.AWAITING_APPROVAL
+        votes = stage_rules.progress(req, i)
+        if votes is not None and (current or (i in done and done[i].decision is Decision.APPROVE)):
+            parts.append(f"{label} ({'waiting: ' if current else ''}{votes})")
+        elif i in done:
+            parts.append(f"{label} ({done[i].decision.past_tense} by {done[i].approver})")
+        elif current:
+            parts.append(f"{label} (waiting)")
         else:
-            parts.append(role.label)
+            parts.append(label)
     return " -> ".join(parts)
 
 

@@ -211,6 +211,8 @@ TEAM_COMMANDS = frozenset({"key show", "key new", "key passphrase", "users list"
                            "export-audit", "prove",  # built and proven by the service (remote/exports.py)
                            "receipt", "verify-receipt",  # signed by the service's key (remote/approvals.py)
                            "token create", "token list", "token revoke",  # the HTTP API's (remote/tokens.py)
+                           "delegate", "reassign",  # out of office, reassignment (remote/delegation_methods.py)
+                           "stats",  # the desk's analytics (remote/desk_methods.py)
                            # notifications (remote/notify_methods.py); flush refuses: the service delivers itself
                            "notify webhook add", "notify webhook list", "notify webhook remove", "notify email set",
                            "notify email show", "notify retry", "notify prefs", "notify outbox", "notify flush"})

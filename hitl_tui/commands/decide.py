@@ -15,8 +15,12 @@ from .keys import reauth_prompt
 
 
 def _outcome(req) -> str:
+    from ..core.stage_rules import progress
+
     if req.current_role is not None:
-        return f"now awaiting stage {req.current_stage + 1} of {len(req.required_approvers)} ({req.current_role.label})"
+        votes = progress(req, req.current_stage, me())  # a quorum or parallel stage: its votes so far
+        return (f"now awaiting stage {req.current_stage + 1} of {len(req.required_approvers)} "
+                f"({req.current_role.label}{'' if votes is None else ': ' + safe(votes)})")
     return f"now {req.status.label}"
 
 

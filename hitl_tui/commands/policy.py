@@ -128,11 +128,16 @@ def apply(ctx: click.Context, file: Path) -> None:
     text, source = _compose(file)
     with open_service(ctx, writes=True) as service:
         stored, summary = service.apply_policy(text, source=source, actor=me())
+        people = service.list_users()
     if summary is None:
         click.echo(f"Policy unchanged: version {stored.version} (sha256 {stored.sha256}) is already this text; "
                    f"nothing was written.")
         return
     click.echo(f"Applied policy version {stored.version} (sha256 {stored.sha256}) from {safe(source)}.")
     click.echo(f"Changes: {safe(summary)}")
+    from ..core.stage_rules import shortfalls
+
+    for short in shortfalls(stored.policy, people):  # allowed: such a stage waits until enough people are added
+        click.echo(f"Note: {safe(short)}; until more are added, such a request cannot be approved.")
     click.echo("New requests and resubmissions are assessed under it; requests already filed keep their chains "
                "(who may decide a stage follows the new access rules).")

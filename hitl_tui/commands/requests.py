@@ -42,7 +42,9 @@ class SortParam(click.ParamType):
 
 
 def chain_text(req) -> str:
-    return " -> ".join(r.label for r in req.required_approvers)
+    from ..core.stage_rules import chain_words
+
+    return chain_words(req)
 
 
 @click.group(short_help="File, list, show and resubmit requests.")
@@ -72,13 +74,17 @@ def types(ctx: click.Context, as_json: bool) -> None:
     Example:
       hitl-tui request types
     """
+    from ..core.stage_rules import items as stage_items
+
     with open_service(ctx) as service:
         policy = service.policy_in_force().policy
     if as_json:
         echo_json({k: {"name": t.name, "fields": {f.name: {"kind": f.kind, "required": f.required,
                                                             "choices": list(f.choices)} for f in t.fields},
                        "risk_field": t.risk.field,
-                       "chains": {lv.value: [r.value for r in roles] for lv, roles in t.chains.items()}}
+                       "chains": {lv.value: [r.value for r in roles] for lv, roles in t.chains.items()},
+                       **({"stage_rules": {lv.value: stage_items(rules) for lv, rules in t.stage_rules.items()}}
+                          if t.stage_rules else {})}  # the levels with a quorum or parallel stage: each stage's rule
                    for k, t in policy.types.items()})
         return
     for key, t in policy.types.items():
@@ -86,8 +92,12 @@ def types(ctx: click.Context, as_json: bool) -> None:
         for f in t.fields:
             extra = f" ({', '.join(f.choices)})" if f.choices else ""
             click.echo(f"    --field {f.name}=...  {f.kind}{' (required)' if f.required else ''}{extra}")
-        for level, roles in t.chains.items():
-            click.echo(f"    {level.value:<8} {' -> '.join(r.label for r in roles)}")
+        from ..core.models import StageRule
+        from ..core.stage_rules import rule_label
+
+        for level, roles in t.chains.items():  # with a quorum or parallel stage's rule: "Manager ×2"
+            rules = t.stage_rules.get(level) or [StageRule(roles=[r]) for r in roles]
+            click.echo(f"    {level.value:<8} {' -> '.join(rule_label(r) for r in rules)}")
 
 
 @request.command("create")
@@ -205,6 +215,19 @@ def _value(value, currency: str) -> str:
     return format_money(value, currency) if isinstance(value, Decimal) else str(value)
 
 
+def _for_whom(a, trail) -> str:
+    """" for lisa.executive (delegated until 2026-12-20)" of a decision made under a delegation
+    (its entry's signed details hold the day), "" of one made in the decider's own right."""
+    from ..core.signatures import on_behalf_words
+
+    if not a.on_behalf_of:
+        return ""
+    until = next((e.details.get("delegated_until") for e in reversed(trail) if e.actor == a.approver
+                  and e.details.get("on_behalf_of") == a.on_behalf_of and e.details.get("stage") == a.stage
+                  and e.details.get("revision") == a.revision), None)
+    return on_behalf_words(a.on_behalf_of, until)
+
+
 def _print_request(policy, req, flags, trail, signing=({}, None)) -> None:
     wtype = policy.types.get(req.workflow_type)
     click.echo(f"{req.id}  {safe(req.title)}")
@@ -228,13 +251,26 @@ def _print_request(policy, req, flags, trail, signing=({}, None)) -> None:
         for line in safe(req.description, multiline=True).splitlines():
             click.echo(f"    {line}")
     click.echo(f"  Approval chain: {chain_text(req)}")
+    from ..core.models import Decision
+    from ..core.stage_rules import progress
+
     for i, role in enumerate(req.required_approvers):
         done = [a for a in req.approvals if a.revision == req.revision and a.stage == i]
+        votes = progress(req, i)  # a quorum or parallel stage: its votes, then each one on a line
+        current = req.current_role is not None and i == req.current_stage
+        if votes is not None and (current or (done and done[-1].decision is Decision.APPROVE)):
+            click.echo(f"    {i + 1}. {role.label:<10} {safe(votes)}{', awaiting decision' if current else ''}")
+            for a in done:
+                note = f': "{safe(a.comments)}"' if a.comments else ""
+                click.echo(f"         {a.decision.past_tense} by {safe(a.approver)} ({a.approver_role.label}, for "
+                           f"{a.role.label}){safe(_for_whom(a, trail))} {fmt_time(a.decided_at)}{note}")
+            continue
         if done:
             a = done[-1]
             note = f': "{safe(a.comments)}"' if a.comments else ""
             agent = f" (proposed by {safe(a.proposed_by)})" if a.proposed_by else ""
-            state = f"{a.decision.past_tense} by {safe(a.approver)} ({a.approver_role.label}) {fmt_time(a.decided_at)}{agent}{note}"
+            state = (f"{a.decision.past_tense} by {safe(a.approver)} ({a.approver_role.label}){safe(_for_whom(a, trail))} "
+                     f"{fmt_time(a.decided_at)}{agent}{note}")
         elif req.current_role is not None and i == req.current_stage:
             state = "awaiting decision"
         else:

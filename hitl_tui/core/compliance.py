@@ -110,7 +110,13 @@ def _segregation_of_duties(policy: Policy, req: WorkflowRequest) -> list[Complia
                 explanation=(f"{a.approver} requested {req.id} and also {a.decision.past_tense} stage "
                              f"{a.stage + 1} ({a.role.label}); a requester must never decide their own request."),
                 workflow_ids=(req.id,)))
-        if not rbac.role_may_decide(policy, a.approver_role, a.role):
+        if a.on_behalf_of is not None:  # under a delegation (core/delegation.py; verify-audit checks it ran)
+            flags.append(ComplianceFlag(
+                code="decided_under_delegation", severity=Severity.LOW, title="Decided under a delegation",
+                explanation=(f"{a.approver} ({a.approver_role.label}) {a.decision.past_tense} stage {a.stage + 1} "
+                             f"({a.role.label}) for {a.on_behalf_of}, who had delegated their decisions to them."),
+                workflow_ids=(req.id,)))
+        elif not rbac.role_may_decide(policy, a.approver_role, a.role):
             flags.append(ComplianceFlag(
                 code="decider_not_eligible", severity=Severity.HIGH, title="Decided by an ineligible role",
                 explanation=(f"Stage {a.stage + 1} needed a {a.role.label}, but {a.approver} decided it as "

@@ -247,10 +247,10 @@ def _rewrite_request(conn: Conn, wid: str) -> None:
         return
     known = {col: state[R[col]] for col in sql.PERSONAL_REQUEST_COLS if state[R[col]] is not UNKNOWN}
     sql.rewrite_request(conn, wid, known)
-    for (revision, stage), (_, values) in approvals.items():
+    for (revision, stage, approver), (_, values) in approvals.items():  # a quorum stage: a row per voter
         comments = values[5]
         if isinstance(comments, str):
-            sql.rewrite_approval_comment(conn, wid, revision, stage, comments)
+            sql.rewrite_approval_comment(conn, wid, revision, stage, comments, approver)
 
 
 def _rewrite_user(conn: Conn, username: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from .models import Approval, Filing, RiskLevel, Role, WorkflowRequest, WorkflowStatus, trusted
 from .policy import Policy
+from .stage_rules import decode as decode_stage_rules
 from .store.requests import decode_chain
 
 
@@ -39,6 +40,7 @@ def request_from_row(policy: Policy, row: dict[str, Any], approvals: list[Approv
         filing=filing_from_row(row),
         due_at=datetime.fromisoformat(row["due_at"]) if row.get("due_at") else None, due_left=row.get("due_left"),
         escalated_to=Role(row["escalated_to"]) if row.get("escalated_to") else None, reminded=row.get("reminded"),
+        stage_rules=decode_stage_rules(row.get("stage_rules")),
     ))
 
 

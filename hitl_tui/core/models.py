@@ -176,6 +176,8 @@ class Approval(BaseModel):
     revision: int = 1
     #: set when an AI agent proposed this decision and the human confirmed it
     proposed_by: str | None = None
+    #: the colleague the approver decided for, under their delegation (core/delegation.py)
+    on_behalf_of: str | None = None
 
 
 class AgentProposal(BaseModel):
@@ -243,6 +245,26 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+class StageRule(BaseModel):
+    """What one stage of a chain needs (core/stage_rules.py counts the votes): `quorum` distinct
+    people who may decide `roles[0]`, or, with several roles, one approval for each, in any
+    order, each person counting once. A plain stage is one role, quorum 1."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    roles: list[Role]
+    quorum: int = 1
+
+    @property
+    def parallel(self) -> bool:
+        return len(self.roles) > 1
+
+    @property
+    def needed(self) -> int:
+        """How many approvals complete the stage."""
+        return len(self.roles) if self.parallel else self.quorum
+
+
 class WorkflowRequest(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)
 
@@ -275,6 +297,9 @@ class WorkflowRequest(BaseModel):
     escalated_to: Role | None = None
     #: the last reminder its current stage's approvers had: "due_soon" or "overdue" (core/overdue.py)
     reminded: str | None = None
+    #: each stage's rule (quorum, parallel roles; core/stage_rules.py); empty: every stage is one
+    #: approval of its role in required_approvers (which holds a parallel stage's first role)
+    stage_rules: list[StageRule] = Field(default_factory=list)
 
     @property
     def outcome(self) -> ApprovalOutcome:
@@ -286,6 +311,10 @@ class WorkflowRequest(BaseModel):
             return None
         if self.current_stage >= len(self.required_approvers):
             return None
+        if self.stage_rules:  # a parallel stage: the first of the roles it still awaits
+            from .stage_rules import awaited
+
+            return next(iter(awaited(self)), self.required_approvers[self.current_stage])
         return self.required_approvers[self.current_stage]
 
     @property

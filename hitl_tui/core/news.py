@@ -49,7 +49,8 @@ def changes_since(service: "ReadsMixin", username: str, after: int) -> Changes:
     user = service.get_user(username)  # read now: the role may have changed in this very batch
     policy = service.policy
     requests = service.get_workflows(list(latest))
-    visible = [wid for wid in latest if wid in requests and rbac.may_view(policy, user, requests[wid])]
+    covering = service.covering_for(user.username)  # out of office: a delegate sees what they may decide
+    visible = [wid for wid in latest if wid in requests and rbac.may_view(policy, user, requests[wid], covering)]
     news: list[notices.Notice] = []
     for wid in visible[-MAX_CHECKS:]:
         entry, req = latest[wid], requests[wid]

@@ -7,13 +7,19 @@ back write, a team-mode dry run, announces nothing). Events and their recipients
     waiting_for_you    the active people who may decide the stage now awaited (its role, minus
                        the requester, a segregated owner, who decided an earlier stage of this
                        revision, integrations: rbac.eligible_deciders), after filing, a
-                       resubmission or an approval that moves the request on
+                       resubmission or an approval that moves the request on; at an `all`
+                       stage, the people of each role it awaits. A vote that leaves a quorum
+                       or `all` stage open tells nobody (its other voters were told when it
+                       opened, and the voter knows)
     decided            the requester, once approved or rejected
     changes_requested  the requester
     expired            the requester
     escalated          the active people of the senior role an overdue stage escalated to (the
                        policy's on_overdue = "escalate": core/overdue.py), as for waiting_for_you
-    delegated_to_you, due_soon, overdue   named now, made by later parts of issue 14
+    (reassigned)       waiting_for_you, to the one person a stage was assigned to (core/assignment.py)
+    delegated_to_you   the delegates covering (core/delegation.py) one of the people waiting_for_you
+                       names, for the same stage (unless they may decide it in their own right)
+    due_soon, overdue  the stage's approvers, as for waiting_for_you (core/overdue.py reminders)
 
 A person hears of an event only with a preferences row (`hitl-tui notify prefs`), for the events
 it names; a webhook (`hitl-tui notify webhook add`) hears of the events it names, or of all. The
@@ -36,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import draws, rbac
+from . import delegation, draws, rbac, stage_rules
 from .audit import iso, utc_now
 from .errors import InvalidTransition, PermissionDenied, UnknownUser, UnknownWorkflow, ValidationFailed
 from .models import Role, User, WorkflowRequest, WorkflowStatus
@@ -81,7 +87,7 @@ ACTIONS = frozenset({WEBHOOK_ADDED, WEBHOOK_REMOVED, PREFS_SET, EMAIL_SET, RETRY
 
 #: the audit actions that may cause an event (anything else costs enqueue one set lookup)
 _CAUSES = frozenset({"created", "resubmitted", "approved", "rejected", "changes_requested", "expired",
-                     "escalated", "reminded"})
+                     "escalated", "reminded", "reassigned"})
 
 URL_MAX = 2000
 SECRET_MIN = 16
@@ -132,14 +138,29 @@ class Outbox:
         policy = self.service._policies.current(conn).policy
         people: list[tuple[str, str]] = []  # (event, username)
         awaited = req.escalated_to if action == "escalated" else req.current_role
-        if req.status is WorkflowStatus.AWAITING_APPROVAL and awaited is not None:
+        if action == "approved" and req.status is WorkflowStatus.AWAITING_APPROVAL \
+                and details.get("stage_after") == details.get("stage"):
+            return 0  # one vote of several (a quorum or `all` stage): its voters were told when it opened
+        if action == "reassigned":  # the stage was assigned to one person (core/assignment.py): they hear it
+            people += [(WAITING, details["assignee"])] if details.get("assignee") else []
+        elif req.status is WorkflowStatus.AWAITING_APPROVAL and awaited is not None:
             decided = {a.approver for a in req.approvals if a.revision == req.revision}
             prefs = sql.all_prefs(conn)
             candidates = [u for u in (user_sql.get(conn, name) for name in prefs) if u is not None]
             event = ESCALATED if action == "escalated" else WAITING  # escalated: the senior role it went to
             if action == "reminded":  # the engine's reminder (core/overdue.py): due soon, or overdue
                 event = OVERDUE if details.get("kind") == "overdue" else DUE_SOON
-            people += [(event, name) for name in rbac.eligible_deciders(policy, candidates, req, awaited, decided)]
+            # an `all` stage awaits each of its missing roles at once: each role's people hear it
+            roles = (awaited,) if action == "escalated" else (stage_rules.awaited(req) or (awaited,))
+            for role in roles:
+                named = {name for _, name in people}
+                people += [(event, name) for name in rbac.eligible_deciders(policy, candidates, req, role, decided)
+                           if name not in named]
+            if event == WAITING:  # whoever covers one of its deciders (out of office) hears it was delegated to them
+                for role in roles:
+                    named = {name for _, name in people}
+                    people += [(DELEGATED, name) for name in delegation.delegated_recipients(
+                        conn, policy, req, role, decided, utc_now()) if name not in named]
         elif action in ("approved", "rejected"):
             people.append((DECIDED, req.requester))
         elif action == "changes_requested":
@@ -216,7 +237,8 @@ def notice_for(service: "WorkflowService", row: sql.OutboxRow) -> tuple[Notice |
         user = service.find_user(row.recipient)
         if user is None or not user.active:
             return None, f"{row.recipient} is no longer an active person of the directory"
-        if not rbac.may_view(policy, user, req):
+        covering = () if rbac.may_view(policy, user, req) else service.covering_for(user.username)  # a delegate
+        if not rbac.may_view(policy, user, req, covering):
             return None, f"{row.recipient} may no longer see {req.id}"
         return _notice(row, req, title=True, requester=True), ""
     hook = service._read(sql.webhook, row.recipient)

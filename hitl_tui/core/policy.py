@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from .due import Calendar, DueRules, Span
 from .errors import PolicyError, UnknownWorkflowType, ValidationFailed
-from .models import RiskLevel, Role
+from .models import RiskLevel, Role, StageRule
 from .values import format_money, format_threshold, parse_choice, parse_integer, parse_money, parse_text
 
 FIELD_KINDS = ("money", "integer", "text", "choice")
@@ -118,6 +118,8 @@ class WorkflowType:
     also_risk: tuple[RiskRule, ...] = ()
     #: [types.NAME.due] and on_overdue: how long a request may wait, and what then (due.py)
     due: DueRules = DueRules()
+    #: the chains' quorum and parallel stages (stage_rules.py), for the levels that have any
+    stage_rules: Mapping[RiskLevel, tuple[StageRule, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def personal_fields(self) -> tuple[str, ...]:
@@ -140,6 +142,8 @@ class Assessment:
     risk_field: str
     risk_reason: str
     chain: tuple[Role, ...]
+    #: each stage's rule when the chain has a quorum or parallel stage; () when every stage is plain
+    stages: tuple[StageRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -232,7 +236,8 @@ class Policy:
                 other, why = rule.assess(clean[rule.field])
                 if other.rank > level.rank:
                     level, reason = other, why
-        return Assessment(wtype.key, clean, level, wtype.risk.field, reason, wtype.chains[level])
+        return Assessment(wtype.key, clean, level, wtype.risk.field, reason, wtype.chains[level],
+                          wtype.stage_rules.get(level, ()))
 
     def stage_deciders(self, stage_role: Role) -> frozenset[Role]:
         """Every role that may decide a stage requiring `stage_role`."""

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from .due import parse_calendar, parse_due
 from .errors import PolicyError, ValidationFailed
 from .models import RiskLevel, Role
+from .stage_rules import details as stage_rules_details, parse_chain
 from .policy import FIELD_KINDS, AccessRules, Band, ComplianceRules, FieldSpec, Policy, RiskRule, WorkflowType
 from .values import format_threshold, parse_integer, parse_money
 
@@ -116,19 +117,18 @@ def _build_type(key: str, spec: dict[str, Any]) -> WorkflowType:
     also = rspec.get("also", [])
     if not isinstance(also, list) or not all(isinstance(a, dict) for a in also):
         raise PolicyError(f"{where}: risk `also` must be a list of rules ([[types.{key}.risk.also]] tables).")
-    chains = {}
-    for level in RiskLevel:
-        roles = spec.get("chains", {}).get(level.value)
-        if not roles:
-            raise PolicyError(f"{where}: no approval chain for risk level {level.value}.")
-        chains[level] = tuple(Role.parse(r) for r in roles)
+    chains, stage_rules = {}, {}
+    for level in RiskLevel:  # a stage is a role, { role, quorum } or { all = [...] } (stage_rules.py)
+        chains[level], rules = parse_chain(where, level.value, spec.get("chains", {}).get(level.value))
+        if stage_rules_details(rules):
+            stage_rules[level] = rules
     return WorkflowType(key=key, name=str(spec.get("name", key)), description=str(spec.get("description", "")),
                         fields=tuple(fields), risk=risk, chains=chains,
                         also_risk=tuple(_risk_rule(where, a, by_name) for a in also),
                         reauth_at=_reauth_at(spec, f"workflow type {key!r}"),
                         retain_personal=_retention(where, spec.get("retain_personal")),
                         retain_text=None if spec.get("retain_personal") is None else str(spec["retain_personal"]),
-                        due=parse_due(where, spec))
+                        due=parse_due(where, spec), stage_rules=stage_rules)
 
 
 def _risk_rule(where: str, rspec: Mapping[str, Any], by_name: Mapping[str, FieldSpec]) -> RiskRule:

@@ -9,13 +9,17 @@ person never decides two stages of the same revision of a request.
 
 from __future__ import annotations
 
-from collections.abc import Set as AbstractSet
-from typing import Any, Callable
+from collections.abc import Sequence, Set as AbstractSet
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import HitlError, PermissionDenied, SegregationOfDuties, UnknownUser, ValidationFailed
 from .models import Role, User, WorkflowRequest, WorkflowStatus
+from . import stage_rules
 from .policy import Policy
 from .workflow import Action, check_allowed
+
+if TYPE_CHECKING:
+    from .delegation import Covering
 
 
 def _a(label: str) -> str:
@@ -28,8 +32,10 @@ def _require_active(user: User) -> None:
         raise PermissionDenied(f"{user.username} is deactivated and cannot act; an administrator can reactivate them.")
 
 
-def check_decide(policy: Policy, user: User, request: WorkflowRequest, action: Action = Action.APPROVE) -> None:
-    """May `user` approve / reject / request changes on the request's current stage?"""
+def check_decide(policy: Policy, user: User, request: WorkflowRequest, action: Action = Action.APPROVE,
+                 delegations: "Sequence[Covering]" = ()) -> None:
+    """May `user` approve / reject / request changes on the request's current stage? In their
+    own right, or for a colleague who delegated to them (`delegations`: acting_for)."""
     _require_active(user)
     verb = action.verb
     if user.integration:  # first, whatever the request's state: no path lets an agent decide
@@ -49,19 +55,50 @@ def check_decide(policy: Policy, user: User, request: WorkflowRequest, action: A
     stage_role = request.current_role
     if stage_role is None:  # defensive: awaiting but past the last stage cannot happen
         raise PermissionDenied(f"{request.id} has no stage awaiting a decision.")
-    earlier = [a for a in request.approvals if a.revision == request.revision and a.approver == user.username]
+    if request.stage_rules:  # a parallel stage: the awaited role this person's vote would fill
+        stage_role = stage_rules.slot_for(policy.stage_deciders, request, user.role)
+    earlier = [a for a in request.approvals if a.revision == request.revision
+               and user.username in (a.approver, a.on_behalf_of)]  # decided for them by a delegate: theirs
+    if earlier and earlier[0].stage == request.current_stage and request.stage_rules:
+        raise SegregationOfDuties(
+            f"You already voted on stage {earlier[0].stage + 1} ({earlier[0].role.label}) of {request.id}; each "
+            f"person counts once, so another person must cast the next vote (segregation of duties).")
+    if earlier and earlier[0].approver != user.username:  # a delegate decided it for them (core/delegation.py)
+        raise SegregationOfDuties(
+            f"{earlier[0].approver} decided stage {earlier[0].stage + 1} ({earlier[0].role.label}) of {request.id} "
+            f"for you (delegated); another person must decide the {stage_role.label} stage (segregation of duties).")
     if earlier:
         raise SegregationOfDuties(
             f"You already decided stage {earlier[0].stage + 1} ({earlier[0].role.label}) of {request.id}; "
             f"another person must decide the {stage_role.label} stage (segregation of duties)."
         )
     escalated = request.escalated_to is not None and role_may_decide(policy, user.role, request.escalated_to)
-    if not role_may_decide(policy, user.role, stage_role) and not escalated:  # overdue: escalated to a senior role
+    if not role_may_decide(policy, user.role, stage_role) and not escalated \
+            and acting_for(policy, user, request, delegations) is None:  # overdue: escalated to a senior role
         allowed = ", ".join(sorted(r.label for r in policy.stage_deciders(stage_role)))
         raise PermissionDenied(
             f"{request.id} is waiting for {_a(stage_role.label)}; as {_a(user.role.label)} you cannot {verb} it "
             f"(allowed: {allowed})."
         )
+
+
+def acting_for(policy: Policy, user: User, request: WorkflowRequest,
+               delegations: "Sequence[Covering]") -> "Covering | None":
+    """The delegation under which `user` decides the request's current stage, or None when they
+    decide it in their own right (or may not at all). A delegate decides as the delegator would:
+    never the delegator's own request, nor a stage after the delegator decided one of this revision
+    (core/delegation.py). Only delegations given to `user` directly count: they never cascade."""
+    stage_role = request.current_role
+    if stage_role is None or role_may_decide(policy, user.role, stage_role) or (
+            request.escalated_to is not None and role_may_decide(policy, user.role, request.escalated_to)):
+        return None
+    decided = {name for a in request.approvals if a.revision == request.revision
+               for name in (a.approver, a.on_behalf_of) if name}
+    for c in delegations:
+        if c.delegation.delegate == user.username and c.delegation.covers(request.workflow_type) \
+                and eligible_deciders(policy, [c.delegator], request, stage_role, decided):
+            return c
+    return None
 
 
 def role_may_decide(policy: Policy, role: Role, stage_role: Role) -> bool:
@@ -126,7 +163,9 @@ def check_create(user: User) -> None:
     _require_active(user)  # every role may file requests (the seed's matrix: all "yes")
 
 
-def may_view(policy: Policy, user: User, request: WorkflowRequest) -> bool:
+def may_view(policy: Policy, user: User, request: WorkflowRequest, delegations: "Sequence[Covering]" = ()) -> bool:
+    """Who may open a request; `delegations` (the running ones to `user`, delegation.covering):
+    a delegate also opens what their delegation lets them decide now (acting_for)."""
     if sees_everything(policy, user) or user.username == request.requester:
         return True
     if user.integration:
@@ -134,14 +173,17 @@ def may_view(policy: Policy, user: User, request: WorkflowRequest) -> bool:
     if any(a.approver == user.username for a in request.approvals):
         return True
     decidable = policy.decidable_roles(user.role)
-    return any(r in decidable for r in request.required_approvers)
+    if any(r in decidable for r in stage_rules.all_roles(request)):  # a parallel stage's roles too
+        return True
+    return bool(delegations) and user.active and request.status is WorkflowStatus.AWAITING_APPROVAL \
+        and acting_for(policy, user, request, delegations) is not None
 
 
-def check_view(policy: Policy, user: User, request: WorkflowRequest) -> None:
-    if not may_view(policy, user, request) and user.integration:
+def check_view(policy: Policy, user: User, request: WorkflowRequest, delegations: "Sequence[Covering]" = ()) -> None:
+    if not may_view(policy, user, request, delegations) and user.integration:
         raise PermissionDenied(f"{request.id} is outside what {user.username} may see: an integration reads only the "
                                f"requests it filed itself.")
-    if not may_view(policy, user, request):
+    if not may_view(policy, user, request, delegations):
         raise PermissionDenied(
             f"{request.id} is outside what {_a(user.role.label)} may see (it needs no decision from your role)."
         )
@@ -170,8 +212,8 @@ def may(check: Callable[..., None], *args: Any) -> bool:
     return True
 
 
-def may_decide(policy: Policy, user: User, request: WorkflowRequest) -> bool:
-    return may(check_decide, policy, user, request)
+def may_decide(policy: Policy, user: User, request: WorkflowRequest, delegations: "Sequence[Covering]" = ()) -> bool:
+    return may(check_decide, policy, user, request, Action.APPROVE, delegations)
 
 
 def may_withdraw(user: User, request: WorkflowRequest) -> bool:
@@ -186,7 +228,7 @@ __all__ = [
     "check_decide", "check_requester_action", "check_create", "check_view", "check_admin",
     "may_view", "may_decide", "may_withdraw", "may_resubmit", "may", "eligible_deciders",
     "role_may_decide", "sees_everything", "check_see_queue", "check_export", "may_export", "decidable_by",
-    "check_new_integration", "check_may_administer",
+    "check_new_integration", "check_may_administer", "acting_for",
 ]
 
 

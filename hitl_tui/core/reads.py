@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
-from . import rbac, replay
+from . import assignment, delegation, rbac, replay
 from .audit import ChainWalker
 from .opened import opened_entries
 from .checkpoints import checkpoint_from_row, signature_valid
@@ -114,7 +114,8 @@ class ReadsMixin:
         """The request, if `viewer` may see it (what the TUI, CLI and agents use)."""
         user = self.get_user(viewer)
         req = self.get_workflow(workflow_id)
-        rbac.check_view(self.policy, user, req)
+        covering = () if rbac.may_view(self.policy, user, req) else self.covering_for(user.username)  # out of office
+        rbac.check_view(self.policy, user, req, covering)
         return req
 
     def get_pending_approvals(self, username: str, limit: int | None = None) -> list[WorkflowRequest]:
@@ -127,7 +128,8 @@ class ReadsMixin:
 
         def run(conn: Conn) -> list[WorkflowRequest]:
             return self._load_many(conn, req_sql.pending_ids(conn, user.username, decidable, limit,
-                                                             segregated_owner=self._segregated_owner(conn, user)))
+                                                             segregated_owner=self._segregated_owner(conn, user),
+                                                             delegated=self._delegated(conn, user)))
         return self._read(run)
 
     def get_pending_approvals_for(self, viewer: str, owner: str, limit: int | None = None) -> list[WorkflowRequest]:
@@ -144,6 +146,23 @@ class ReadsMixin:
         return (user, rbac.decidable_by(policy, user), rbac.sees_everything(policy, user),
                 self._read(self._segregated_owner, user))
 
+    def covering_for(self, username: str) -> "list[delegation.Covering]":
+        """The delegations running now to `username`, with their delegators (for rbac.check_decide
+        and may_decide: what the desk greys out, and the detail's "Deciding for ..." line)."""
+        check_inputs(username=username)
+        return self._read(delegation.covering, username, utc_now())
+
+    def assigned_to(self, viewer: str, workflow_id: str) -> str | None:
+        """Who `workflow_id`'s current stage is assigned to (core/assignment.py), if `viewer` may see it."""
+        req = self.get_workflow_for(viewer, workflow_id)
+        return self._read(assignment.assigned_to, req)
+
+    def _delegated(self, conn: Conn, user: User) -> req_sql.Delegated:
+        """Out of office (core/delegation.py): the delegators whose requests also await `user`."""
+        if user.integration or not user.active:
+            return ()
+        return delegation.awaiting_for(conn, self.policy, user.username, utc_now())
+
     def _segregated_owner(self, conn: Conn, user: User) -> bool:
         return self.policy.access.segregate_owners and user_sql.owns_integration(conn, user.username)
 
@@ -158,7 +177,8 @@ class ReadsMixin:
         flt, order = self._filter(search), parse_sort(sort)
         self.approvals.sweep_on_read()  # an expired request leaves every inbox before it is listed
         user, decidable, oversight, owner = self._view_args(viewer)
-        return self._read(functools.partial(req_sql.list_view, segregated_owner=owner), InboxView.parse(view),
+        return self._read(functools.partial(req_sql.list_view, segregated_owner=owner,
+                                            delegated=self._read(self._delegated, user)), InboxView.parse(view),
                           user.username, decidable, oversight, flt, order,
                           max(1, min(int(limit), 1000)), max(0, int(offset)), utc_now())
 
@@ -167,7 +187,8 @@ class ReadsMixin:
         check_inputs(viewer=viewer)
         flt = self._filter(search)
         user, decidable, oversight, owner = self._view_args(viewer)
-        return self._read(functools.partial(req_sql.count_view, segregated_owner=owner), InboxView.parse(view),
+        return self._read(functools.partial(req_sql.count_view, segregated_owner=owner,
+                                            delegated=self._read(self._delegated, user)), InboxView.parse(view),
                           user.username, decidable, oversight, flt, utc_now())
 
     def count_views(self, viewer: str, views: "Iterable[InboxView | str]" = tuple(InboxView), *,
@@ -188,7 +209,7 @@ class ReadsMixin:
                     break
                 view = InboxView.parse(view)
                 counts[view] = req_sql.count_view(conn, view, user.username, decidable, oversight, flt, utc_now(),
-                                                  segregated_owner=owner)
+                                                  segregated_owner=owner, delegated=self._delegated(conn, user))
         except DbError as exc:
             raise translate(exc, self.path) from None
         finally:

@@ -24,6 +24,7 @@ from typing import Any, Iterable
 from .approvals import FILING_COLS, REVISED_COLS
 from .hydrate import data_to_json
 from .models import RiskLevel, VerifyResult, WorkflowStatus
+from . import stage_rules
 from .privacy import has_seals
 from .unsealing import ERASURE_FLOW, Unsealer
 from .store import audit_log
@@ -31,6 +32,8 @@ from .store import replay as sql
 from .store.connection import Conn
 from .store.replay import REQUEST_COLS
 from .tokens import ACTIONS as TOKEN_ACTIONS, TokenReplay
+from .delegation import ACTIONS as DELEGATION_ACTIONS, DelegationReplay
+from .assignment import ACTIONS as ASSIGNMENT_ACTIONS, AssignmentReplay
 
 #: the details key of an entry that carries everything a replay needs, and its version
 MARK = "replay"
@@ -63,7 +66,10 @@ class _Unknown:
 
 UNKNOWN: Any = _Unknown()
 R = {name: i for i, name in enumerate(REQUEST_COLS)}
-SEQ = len(REQUEST_COLS)  # a request state's last slot: the seq of its created entry
+SEQ = len(REQUEST_COLS)  # a request state's slot after its columns: the seq of its created entry
+#: then the stage roles the current stage's approvals filled (quorum, parallel: stage_rules.py),
+#: and the first entry that moved a stage against its rule: (seq, words), or None
+VOTES, MISCOUNT = SEQ + 1, SEQ + 2
 _RANK = {level.value: level.rank for level in RiskLevel}
 
 
@@ -115,7 +121,7 @@ StepApproval = tuple[Any, Any, tuple[Any, ...]]
 
 
 def new_request(seq: int) -> list[Any]:
-    state = [UNKNOWN] * (SEQ + 1)
+    state = [UNKNOWN] * (SEQ + 1) + [[], None]
     state[SEQ] = seq
     return state
 
@@ -134,6 +140,7 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
         state[R["proposed_payload"]] = None  # filed or resubmitted: nothing proposed any more
         state[R["due_at"]], state[R["due_left"]] = d.get("due_at"), None  # due from now (core/due.py), or never
         state[R["escalated_to"]] = state[R["reminded"]] = None
+        state[R["stage_rules"]], state[VOTES] = stage_rules.text_of(d.get("stage_rules")), []
         if action == "created":
             state[R["workflow_type"]] = d.get("workflow_type", UNKNOWN)
             state[R["requester"]] = actor
@@ -161,11 +168,16 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
         state[R["updated_at"]] = ts
         return None
     # a decision
+    before = state[R["status"]], state[R["current_stage"]]
+    if action == "approved" and isinstance(state[R["stage_rules"]], str):
+        _count(state, rec, d)  # a quorum or parallel stage moves on with its last vote only
     state[R["status"]] = d.get("status_after", UNKNOWN)
     state[R["current_stage"]] = d.get("stage_after", UNKNOWN)
     deciders = state[R["deciders"]]
     state[R["deciders"]] = UNKNOWN if deciders is UNKNOWN else f"{deciders}{actor},"
-    state[R["escalated_to"]] = state[R["reminded"]] = None  # the stage is decided: the next one starts afresh
+    if before != (state[R["status"]], state[R["current_stage"]]):  # the stage is decided: the next starts afresh
+        state[R["escalated_to"]] = state[R["reminded"]] = None
+        state[VOTES] = []
     state[R["updated_at"]] = ts
     _current_role(state)
     if action == "changes_requested":  # the reviewer's proposed revision, or none
@@ -174,7 +186,8 @@ def step(state: list[Any], rec: dict[str, Any], marked: bool) -> StepApproval | 
             state[R["due_at"]], state[R["due_left"]] = None, d["due_left"]
     proposal = d.get("agent_proposal")
     values = (d.get("stage_role", UNKNOWN), actor, d.get("decider_role", UNKNOWN), d.get("decision", UNKNOWN), ts,
-              d.get("comments", UNKNOWN), proposal.get("agent") if isinstance(proposal, dict) else None)
+              d.get("comments", UNKNOWN), proposal.get("agent") if isinstance(proposal, dict) else None,
+              d.get("on_behalf_of"))  # decided for a delegator (core/delegation.py), or null
     return d.get("revision", state[R["revision"]]), d.get("stage"), values
 
 
@@ -194,6 +207,7 @@ def _assessed(state: list[Any], d: dict[str, Any]) -> None:
 
 def _current_role(state: list[Any]) -> None:
     status, stage, chain = state[R["status"]], state[R["current_stage"]], state[R["chain"]]
+    state[R["awaited"]] = UNKNOWN if status is UNKNOWN else None
     if status is UNKNOWN:
         state[R["current_role"]] = UNKNOWN
     elif status != AWAITING:
@@ -202,6 +216,30 @@ def _current_role(state: list[Any]) -> None:
         roles = chain.strip(",").split(",") if isinstance(chain, str) else []
         ok = isinstance(stage, int) and 0 <= stage < len(roles)
         state[R["current_role"]] = roles[stage] if ok else UNKNOWN
+        rules = state[R["stage_rules"]]
+        cols = stage_rules.replayed(rules, stage, state[VOTES]) if ok and isinstance(rules, str) else None
+        if cols is not None:  # a parallel stage: the first role it still awaits, and all of them
+            state[R["current_role"]], state[R["awaited"]] = cols
+
+
+def _count(state: list[Any], rec: dict[str, Any], d: dict[str, Any]) -> None:
+    """Count an approval at a stage with rules: the chain moves on with the vote that completes
+    the stage, never before nor after. The first entry against that is kept (MISCOUNT)."""
+    stage, status = state[R["current_stage"]], state[R["status"]]
+    if not isinstance(stage, int) or status != AWAITING:
+        return
+    state[VOTES] = [*state[VOTES], d.get("stage_role")]
+    counted = stage_rules.complete_after(state[R["stage_rules"]], stage, state[VOTES])
+    after = d.get("stage_after")
+    if counted is None or after is None or state[MISCOUNT] is not None:
+        return
+    done, needed = counted
+    if (after == stage + 1) != done or after not in (stage, stage + 1):
+        got = len(state[VOTES])
+        how = (f"advances past stage {stage + 1} with {got} of the {needed} approvals it needs" if not done
+               else f"keeps stage {stage + 1} waiting after the approval that completes it ({got} of {needed})")
+        state[MISCOUNT] = (rec.get("seq"), f"entry {rec.get('seq')} {how} on {rec.get('workflow_id')} "
+                                           f"(its approval chain's rule)")
 
 
 def user_step(users: dict[str, list[Any]], rec: dict[str, Any], seq: int, marked: bool) -> None:
@@ -245,12 +283,18 @@ class Replayer:
         self.live: dict[str, list[Any]] = {}
         self.users: dict[str, list[Any]] = {}
         self.requests_out: list[tuple[str, int, int, bytes]] = []  # what sql.put_requests takes
-        self.approvals_out: list[tuple[str, int, int, int, int, bytes]] = []  # and sql.put_approvals
+        self.approvals_out: list[tuple[str, int, int, str, int, int, bytes]] = []  # and sql.put_approvals
         self.revisit: set[str] = set()
         self.out: Replay = Replay()
         self.twice: list[tuple[str, int, int]] = []
+        #: (seq, words) of each entry that moved a quorum or parallel stage against its rule
+        self.miscounted: list[tuple[int, str]] = []
         #: the api_tokens rows the token entries make (tokens.py)
         self.tokens = TokenReplay()
+        #: the delegations rows, and the delegated decisions checked against them (delegation.py)
+        self.delegations = DelegationReplay()
+        #: the assignments rows, and who may reassign whom (assignment.py)
+        self.assignments = AssignmentReplay()
 
     def feed(self, rows: Iterable[tuple[Any, ...]]) -> None:
         loads, live, out = json.loads, self.live, self.out
@@ -273,14 +317,16 @@ class Replayer:
                         self.revisit.add(wid)  # a change after its final status (or never created)
                         approval = step(new_request(row[0]), rec, marked)
                         if approval is not None:
-                            self._approval(wid, row[0], approval)
+                            self._approval(wid, row[0], approval, False)
                         continue
                     state = live[wid] = new_request(row[0])
                 elif action == "created":
                     self.revisit.add(wid)  # filed twice
+                if action in DECISIONS:  # made for a delegator: the delegation must have run then
+                    self.delegations.claim(row[0], rec, state[R["workflow_type"]])
                 approval = step(state, rec, marked)
-                if approval is not None:
-                    self._approval(wid, row[0], approval)
+                if approval is not None:  # a stage of several votes has a row per voter
+                    self._approval(wid, row[0], approval, isinstance(state[R["stage_rules"]], str))
                 if state[R["status"]] in FINAL:
                     self._done(wid, live.pop(wid))
             elif isinstance(action, str) and action.startswith("user_"):
@@ -290,16 +336,24 @@ class Replayer:
                 user_step(self.users, rec, row[0], marked)
             elif action in TOKEN_ACTIONS:  # the api_tokens table (compared last, in result())
                 self.tokens.step(row[0], rec)
+            elif action in DELEGATION_ACTIONS:  # the delegations table, and who may grant one
+                self.delegations.step(row[0], rec, self.users)
+            elif action in ASSIGNMENT_ACTIONS:  # the assignments table, and who may reassign whom
+                state = live.get(rec.get("workflow_id"))
+                self.assignments.step(row[0], rec, self.users, None if state is None else {
+                    key: state[R[key]] for key in ("status", "current_stage", "revision", "requester", "deciders")})
         if len(self.requests_out) + len(self.approvals_out) > FLUSH:
             self._flush()
 
-    def _approval(self, wid: str, seq: int, approval: StepApproval) -> None:
+    def _approval(self, wid: str, seq: int, approval: StepApproval, by_voter: bool) -> None:
         revision, stage, values = approval
-        if isinstance(revision, int) and isinstance(stage, int):
-            self.approvals_out.append((wid, revision, stage, seq, *digest(values)))
+        if isinstance(revision, int) and isinstance(stage, int):  # by_voter: a stage with rules, a row per voter
+            self.approvals_out.append((wid, revision, stage, _voter(values) if by_voter else "", seq, *digest(values)))
 
     def _done(self, wid: str, state: list[Any]) -> None:
         self.requests_out.append((wid, state[SEQ], *digest(state[:SEQ])))
+        if state[MISCOUNT] is not None:  # a stage moved against its rule (quorum, parallel)
+            self.miscounted.append(state[MISCOUNT])
 
     def _flush(self) -> None:
         sql.put_requests(self.conn, self.requests_out)
@@ -318,12 +372,18 @@ class Replayer:
         self._flush()
 
 
-def replay_one(conn: Conn, wid: str) -> tuple[list[Any] | None, dict[tuple[int, int], tuple[int, tuple[Any, ...]]]]:
-    """One request replayed from its own entries: (its row's state, {(revision, stage): (seq,
-    approvals values)}). The index column is safe to use: the chain check compared it with the
+def _voter(values: tuple[Any, ...]) -> str:
+    """Who an approvals row's values say decided (APPROVAL_COLS' approver): a key of the row."""
+    return values[1] if isinstance(values[1], str) else ""
+
+
+def replay_one(conn: Conn, wid: str) -> tuple[list[Any] | None,
+                                              dict[tuple[int, int, str], tuple[int, tuple[Any, ...]]]]:
+    """One request replayed from its own entries: (its row's state, {(revision, stage, approver):
+    (seq, approvals values)}). The index column is safe to use: the chain check compared it with the
     hashed bytes of every entry."""
     state: list[Any] | None = None
-    approvals: dict[tuple[int, int], tuple[int, tuple[Any, ...]]] = {}
+    approvals: dict[tuple[int, int, str], tuple[int, tuple[Any, ...]]] = {}
     unsealer = Unsealer(conn)
     rows = [(seq, body, json.loads(body)) for seq, body, _ in audit_log.rows_for_workflow(conn, wid)]
     unsealer.load((seq, rec) for seq, body, rec in rows if has_seals(body))
@@ -336,7 +396,7 @@ def replay_one(conn: Conn, wid: str) -> tuple[list[Any] | None, dict[tuple[int, 
             state = new_request(seq)
         approval = step(state, rec, is_marked(rec))
         if approval is not None and isinstance(approval[0], int) and isinstance(approval[1], int):
-            approvals[(approval[0], approval[1])] = (seq, approval[2])
+            approvals[(approval[0], approval[1], _voter(approval[2]))] = (seq, approval[2])
     return state, approvals
 
 
@@ -359,8 +419,12 @@ class Comparison:
         try:
             self.replayer.finish()
             out = self.replayer.out
-            found = (self.replayer.unsealer.first_problem() or words.first_difference(self.replayer.conn, self.replayer)
-                     or self.replayer.tokens.first_difference(self.replayer.conn))
+            found = (self.replayer.unsealer.first_problem() or self.replayer.delegations.problem  # a broken rule first
+                     or self.replayer.assignments.problem
+                     or words.first_difference(self.replayer.conn, self.replayer)
+                     or self.replayer.tokens.first_difference(self.replayer.conn)
+                     or self.replayer.delegations.first_difference(self.replayer.conn)
+                     or self.replayer.assignments.first_difference(self.replayer.conn))
             if found is not None:
                 out.seq, out.problem = found
             return out

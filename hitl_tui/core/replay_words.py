@@ -26,15 +26,17 @@ _LABEL = {"workflow_type": "type", "risk_level": "risk level", "risk_field": "ri
           "deciders": "deciders of this revision (an index column)", "policy_version": "policy version",
           "created_at": "filing time", "updated_at": "time of its last change", "chain": "approval chain",
           "role": "stage role", "approver_role": "approver's role", "decided_at": "decision time",
-          "proposed_by": "proposing agent", "email": "email", "display_name": "display name",
+          "proposed_by": "proposing agent", "on_behalf_of": "delegator decided for", "email": "email", "display_name": "display name",
           "payload_sha256": "payload's sha256", "agent": "filing agent", "owner": "integration's owner",
           "expires_at": "deadline", "integration": "integration flag",
           "proposed_payload": "proposed revision of the payload", "due_at": "due date",
-          "due_left": "due time left while changes are requested", "escalated_to": "escalation role", "reminded": "last reminder"}
+          "due_left": "due time left while changes are requested", "escalated_to": "escalation role", "reminded": "last reminder",
+          "stage_rules": "stage rules (quorum, parallel)", "awaited": "roles still awaited (an index column)"}
 _REQUEST_ORDER = ("requester", "workflow_type", "title", "description", "data", "risk_level", "status", "chain",
                   "revision", "created_at", "updated_at", "risk_field", "risk_reason", "risk_rank", "headline",
                   "current_role", "deciders", "policy_version", "payload", "payload_sha256", "justification", "agent",
-                  "owner", "expires_at", "proposed_payload", "due_at", "due_left", "escalated_to", "reminded")
+                  "owner", "expires_at", "proposed_payload", "due_at", "due_left", "escalated_to", "reminded",
+                  "stage_rules", "awaited")
 
 
 def first_difference(conn: Conn, rp: Replayer) -> tuple[int | None, str] | None:
@@ -69,6 +71,8 @@ def first_difference(conn: Conn, rp: Replayer) -> tuple[int | None, str] | None:
         consider(gone[3], "missing approval", gone[:3])
     for key in rp.twice:
         consider(LAST, "twice", key)
+    for seq, words in rp.miscounted:  # a quorum or parallel stage moved against its rule (replay.py)
+        consider(seq, "miscounted", words)
     table: dict[str, tuple[Any, ...]] = {u[0]: u[1:] for u in sql.user_rows(conn)}
     for name, expected in rp.users.items():
         user_row = table.pop(name, None)
@@ -94,6 +98,8 @@ def _describe(conn: Conn, kind: str, key: Any) -> str:
         return describe_approval(conn, *key)
     if kind == "user":
         return describe_user(*key)
+    if kind == "miscounted":
+        return str(key)
     if kind == "index":
         wid = sql.request_id_at(conn, key) if key else None
         return (f"the search index does not list {wid}: it was edited behind the application's back" if wid else
@@ -170,7 +176,8 @@ def describe_approval(conn: Conn, wid: str, revision: int, stage: int, seq: int)
     if has_seals(body):
         rec["details"] = Opener(conn).open_entry(seq, rec.get("details"))
     approval = step(new_request(seq), rec, is_marked(rec))
-    row = sql.approval_row(conn, wid, revision, stage)
+    voter = approval[2][1] if approval is not None and isinstance(approval[2][1], str) else ""
+    row = sql.approval_row(conn, wid, revision, stage, voter) or sql.approval_row(conn, wid, revision, stage)
     where = _stage(wid, revision, stage)
     if approval is None or row is None:
         return f"the approvals row of {where} is missing"

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
-from . import draws, due, privacy, rbac
+from . import delegation, draws, due, privacy, rbac, stage_rules
 from .audit import AuditContext, build_record, canonical_bytes, chain_hash, iso, utc_now
 from .checkpoints import Signer
 from .crashpoints import crash_point
@@ -303,7 +303,8 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "risk_field": assessment.risk_field, "risk_reason": assessment.risk_reason,
                 "headline": str(assessment.data[assessment.risk_field]),
                 "chain": req_sql.encode_chain(assessment.chain), "current_stage": 0,
-                "current_role": assessment.chain[0].value, "status": WorkflowStatus.AWAITING_APPROVAL.value,
+                "status": WorkflowStatus.AWAITING_APPROVAL.value, "stage_rules": stage_rules.encode(assessment.stages),
+                **stage_rules.opening(assessment.chain, assessment.stages),  # current_role, awaited
                 "revision": 1, "created_at": now, "updated_at": now, "policy_version": policy.version, **filed,
             })
             self._audit(conn, user.username, "created", wid, {
@@ -312,7 +313,7 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "risk_field": assessment.risk_field,
                 "risk_reason": assessment.risk_reason, "chain": [r.value for r in assessment.chain],
                 "status_after": WorkflowStatus.AWAITING_APPROVAL.value, "stage_after": 0, "revision": 1,
-                **_assessed_under(policy), **filed,
+                **_assessed_under(policy), **filed, **stage_rules.details(assessment.stages),
             }, ts=when, personal_fields=policy.policy.workflow_type(assessment.workflow_type).personal_fields)
         return wid
 
@@ -355,10 +356,16 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
         with self._write() as conn:
             user = self._require_user(conn, username)
             req = self._load(conn, workflow_id)
-            rbac.check_decide(self._policies.current(conn).policy, user, req, action)
+            covering = delegation.covering(conn, user.username, draws.now())  # out of office: for whom they decide
+            rbac.check_decide(self._policies.current(conn).policy, user, req, action, covering)
+            acting = rbac.acting_for(self._policies.current(conn).policy, user, req, covering)
             stage_role = req.current_role
             assert stage_role is not None
-            outcome = transition(action, req.status, req.current_stage, len(req.required_approvers), req.id)
+            if req.stage_rules:  # a quorum or parallel stage: the role this vote fills, and is it the last one
+                stage_role = stage_rules.slot_for(self._policies.current(conn).policy.stage_deciders, req, user.role)
+            outcome = transition(action, req.status, req.current_stage, len(req.required_approvers), req.id,
+                                 completes=not req.stage_rules or stage_rules.completes(req, stage_role))
+            moved = outcome.stage != req.current_stage or outcome.status is not req.status  # not for one vote of several
             when = draws.now()
             check_deadline(req, when)  # fail closed: past its deadline nobody decides it
             proposed = None if payload is None else proposed_revision(req, payload, self._policies.current(conn).policy)
@@ -367,18 +374,19 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
             now = iso(when)
             changed = req_sql.update(conn, req.id, req.revision, req.current_stage, req.status.value, {
                 "status": outcome.status.value, "current_stage": outcome.stage, "updated_at": now,
-                "current_role": (req.required_approvers[outcome.stage].value
-                                 if outcome.status is WorkflowStatus.AWAITING_APPROVAL else None),
+                **stage_rules.columns(req, outcome.status, outcome.stage,
+                                      stage_role if action is Action.APPROVE else None),  # current_role, awaited
                 **({} if proposed is None else {"proposed_payload": proposed.text}), **clock,
-                **({} if req.escalated_to is None else {"escalated_to": None}),  # the escalated stage is decided
-                **({} if req.reminded is None else {"reminded": None}),  # the next stage is reminded afresh
+                **({} if req.escalated_to is None or not moved else {"escalated_to": None}),  # the stage is decided
+                **({} if req.reminded is None or not moved else {"reminded": None}),  # the next stage: reminded afresh
             }, add_decider=user.username)
             if not changed:  # cannot happen under BEGIN IMMEDIATE; kept as the last line of defence
                 raise ConcurrentChange(f"{req.id} changed while you were deciding; nothing was written.")
             approval = Approval(stage=req.current_stage, role=stage_role, approver=user.username,
                                 approver_role=user.role, decision=decision, decided_at=when,
                                 comments=comments, revision=req.revision,
-                                proposed_by=proposal.agent if proposal else None)
+                                proposed_by=proposal.agent if proposal else None,
+                                on_behalf_of=acting.delegator.username if acting else None)
             req_sql.insert_approval(conn, req.id, approval, now)
             details: dict[str, Any] = {
                 "decision": decision.value, "stage": req.current_stage, "stage_role": stage_role.value,
@@ -391,6 +399,9 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
             if proposed is not None:  # signed with the decision: the reviewer proposed exactly this
                 details["proposed_payload"] = proposed.text
                 details["proposed_payload_sha256"] = proposed.sha256
+            if acting is not None:  # signed with the decision: whom it was for, under which delegation
+                details.update(on_behalf_of=acting.delegator.username, delegation=acting.delegation.id,
+                               delegated_until=acting.delegation.until)
             if proposal:
                 details["agent_proposal"] = {"agent": proposal.agent, "decision": proposal.decision.value,
                                              "rationale": proposal.rationale}
@@ -450,7 +461,8 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "risk_level": assessment.risk_level.value, "risk_rank": assessment.risk_level.rank,
                 "risk_field": assessment.risk_field, "risk_reason": assessment.risk_reason, "headline": str(assessment.data[assessment.risk_field]),
                 "chain": req_sql.encode_chain(assessment.chain), "current_stage": outcome.stage,
-                "current_role": assessment.chain[0].value, "status": outcome.status.value,
+                "stage_rules": stage_rules.encode(assessment.stages),
+                **stage_rules.opening(assessment.chain, assessment.stages), "status": outcome.status.value,
                 "revision": req.revision + 1, "updated_at": iso(when), "deciders": ",",
                 "policy_version": policy.version, **revised, "due_at": clock.get("due_at"), "due_left": None,
                 "escalated_to": None, "reminded": None,
@@ -461,7 +473,8 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
                 "risk_before": req.risk_level.value, "risk_level": assessment.risk_level.value,
                 "risk_reason": assessment.risk_reason, "chain": [r.value for r in assessment.chain],
                 "status_before": req.status.value, "status_after": outcome.status.value, "stage_after": 0,
-                **_assessed_under(policy), **{k: v for k, v in revised.items() if k in REVISED_COLS}, **clock,
+                **_assessed_under(policy), **stage_rules.details(assessment.stages),
+                **{k: v for k, v in revised.items() if k in REVISED_COLS}, **clock,
                 **({} if revision is None else {"accepted_proposal": revised_accepts(req, revision)}),
             }, ts=when, personal_fields=policy.policy.workflow_type(req.workflow_type).personal_fields)
             return self._load(conn, req.id)

@@ -244,6 +244,8 @@ class Settings(BaseSettings):
     busy_timeout: float = Field(BUSY_TIMEOUT_S, ge=0, le=3600,
                                 **_allowed("a number of seconds between 0 and 3600"))
     """Seconds a write waits for another process's write lock before it is refused."""
+    claim_minutes: int = Field(30, ge=1, le=1440, **_allowed("a whole number of minutes between 1 and 1440"))
+    """How long a claim on the desk (`m`: "I am looking at this") lasts before it lapses by itself."""
     timezone: str | None = Field(None, **_allowed("a known time zone (an IANA name such as Europe/Berlin)"))
     """The deciders' time zone, for the compliance flag on decisions outside working hours (an
     IANA name such as Europe/Berlin). Default: this machine's zone."""

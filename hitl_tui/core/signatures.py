@@ -42,6 +42,10 @@ SIGNED_ACTIONS = frozenset({
     "token_created", "token_revoked",
     # notifications (core/notifications.py): an administrator's channels, a person's preferences
     "notify_webhook_added", "notify_webhook_removed", "notify_email_set", "notify_retry_set", "notify_prefs_set",
+    # delegation (core/delegation.py): the delegator's own, or an administrator's for them
+    "delegation_granted", "delegation_ended",
+    # reassignment (core/assignment.py): an administrator's, a director's or an executive's
+    "reassigned",
 })
 #: entries that change who holds which key, or whether the directory has an administrator
 #: (which decides whether an entry is bootstrap): verify-audit reads these in order
@@ -310,7 +314,7 @@ def meaning(rec: Mapping[str, Any]) -> str:
         where = ""
         if isinstance(stage, int):
             where = f", stage {stage + 1}" + (f" of {d['stages']}" if isinstance(d.get("stages"), int) else "")
-        return f"{DECISIONS[action]} as {role}{where}"
+        return f"{DECISIONS[action]} as {role}{on_behalf_words(d.get('on_behalf_of'), d.get('delegated_until'))}{where}"
     if action == "created":
         return f"requested {rec.get('workflow_id')}"
     if action == "resubmitted":
@@ -331,6 +335,17 @@ def meaning(rec: Mapping[str, Any]) -> str:
         return f"made bearer token {d.get('token_id')} for {d.get('username')}"
     if action == "token_revoked":
         return f"revoked bearer token {d.get('token_id')} of {d.get('username')}"
+    if action == "reassigned":
+        stage = d.get("stage")
+        where = f"stage {stage + 1} ({_role_label(d.get('stage_role'))})" if isinstance(stage, int) else "a stage"
+        if d.get("assignee") is None:
+            return f"cleared the assignment of {where} of {rec.get('workflow_id')}"
+        return f"assigned {where} of {rec.get('workflow_id')} to {d.get('assignee')}"
+    if action == "delegation_granted":
+        kinds = f" for {', '.join(d['types'])}" if isinstance(d.get("types"), list) else ""
+        return f"delegated {d.get('delegator')}'s decisions to {d.get('delegate')} until {d.get('until')}{kinds}"
+    if action == "delegation_ended":
+        return f"ended {d.get('delegator')}'s delegation to {d.get('delegate')}"
     if action == "notify_prefs_set":
         return f"set the notification preferences of {d.get('username')}"
     if action.startswith("notify_"):
@@ -359,6 +374,15 @@ def manifestation(rec: Mapping[str, Any], *, names: Mapping[str, str | None] | N
     except ValueError:
         stamp = str(rec.get("ts"))
     return f"Signed by {who}, {stamp}: {meaning(rec)}"
+
+
+def on_behalf_words(on_behalf_of: Any, until: Any) -> str:
+    """" for lisa.executive (delegated until 2026-12-20)": the one wording of a decision made under
+    a delegation (core/delegation.py), for the signed line, the timeline, `request show` and the
+    exports; empty for a decision made in one's own right."""
+    if not on_behalf_of:
+        return ""
+    return f" for {on_behalf_of}" + (f" (delegated until {until})" if until else " (delegated)")
 
 
 def entry_manifestation(entry: Any, *, names: Mapping[str, str | None] | None = None,

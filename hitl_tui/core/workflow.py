@@ -65,9 +65,13 @@ def check_allowed(action: Action, status: WorkflowStatus, workflow_id: str) -> N
 
 
 def transition(action: Action, status: WorkflowStatus, stage: int, stage_count: int,
-               workflow_id: str = "this request") -> Outcome:
-    """Where `action` takes a request that is at `status`, stage index `stage` of `stage_count`."""
+               workflow_id: str = "this request", *, completes: bool = True) -> Outcome:
+    """Where `action` takes a request that is at `status`, stage index `stage` of `stage_count`.
+    `completes`: False for an approval that a quorum or parallel stage counts as one vote of
+    several (stage_rules.completes): it stays awaiting approval at the same stage."""
     check_allowed(action, status, workflow_id)
+    if action is Action.APPROVE and not completes:
+        return Outcome(S.AWAITING_APPROVAL, stage)
     if action is Action.APPROVE:
         nxt = stage + 1
         return Outcome(S.APPROVED if nxt >= stage_count else S.AWAITING_APPROVAL, nxt)

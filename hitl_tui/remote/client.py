@@ -34,6 +34,7 @@ from .connection import ServiceConnection
 from .protocol import ServiceUnavailable
 
 if TYPE_CHECKING:
+    from ..core.delegation import Covering
     from ..core.filter_query import Filter
     from ..core.news import Changes
     from ..core.personal_keys import KeyStore
@@ -140,6 +141,18 @@ class RemoteService(Decides):
 
     def get_user(self, username: str) -> User:
         return User.model_validate(self.call("users.get", username=username))
+
+    def assigned_to(self, viewer: str, workflow_id: str) -> str | None:
+        """Who the request's current stage is assigned to (ReadsMixin.assigned_to), through the service."""
+        self._as_me(viewer, "read assignments")
+        got = self.call("assignment.of", workflow_id=workflow_id)
+        return None if got is None else str(got)
+
+    def covering_for(self, username: str) -> "list[Covering]":
+        """The delegations running now to `username` (ReadsMixin.covering_for), through the service."""
+        from .delegations_client import RemoteDelegations
+
+        return RemoteDelegations(self).covering(username)
 
     def find_user(self, username: str) -> User | None:
         found = self.call("users.find", username=username)

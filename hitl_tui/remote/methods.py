@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .. import __version__
 from ..core.errors import SigningRefused
 from ..core.models import AgentProposal, InboxView
-from . import approvals, exports, notify_methods, protocol, rekey, tokens
+from . import approvals, delegation_methods, desk_methods, exports, notify_methods, protocol, rekey, tokens
 
 if TYPE_CHECKING:
     from ..core.policy_store import StoredPolicy
@@ -131,8 +131,9 @@ def change_notes(service: "WorkflowService", workflow_ids: list[str], usernames:
     policy, notes = service.policy, {}
     for name in usernames:
         user = service.find_user(name)
+        covering = [] if user is None else service.covering_for(name)  # a delegate's too (rbac.may_view)
         seen = [] if user is None else [w for w in workflow_ids
-                                        if w in requests and rbac.may_view(policy, user, requests[w])]
+                                        if w in requests and rbac.may_view(policy, user, requests[w], covering)]
         notes[name] = {**params, "workflow_ids": seen}
     return notes
 
@@ -142,7 +143,8 @@ def _visible_requests(call: Call) -> list[Any]:
 
     user, policy = call.service.get_user(call.username), call.service.policy
     found = call.service.get_workflows(call.params["workflow_ids"][:500])
-    return [dump(r) for r in found.values() if rbac.may_view(policy, user, r)]
+    covering = call.service.covering_for(user.username)  # a delegate's too (rbac.may_view)
+    return [dump(r) for r in found.values() if rbac.may_view(policy, user, r, covering)]
 
 
 # --- identity ------------------------------------------------------------------------------------
@@ -391,6 +393,8 @@ def _table() -> dict[str, Method]:
         *exports.export_methods(),  # export-audit, verify-audit FILE, prove (exports.py)
         *approvals.approval_methods(),  # requests filed for approval, receipts, integrations (approvals.py)
         *notify_methods.notify_methods(),  # webhooks, preferences, SMTP, the outbox (notify_methods.py)
+        *delegation_methods.delegation_methods(),  # out of office: grant, end, list (delegation_methods.py)
+        *desk_methods.desk_methods(),  # the desk's analytics and claims (desk_methods.py)
         Method("rekey", rekey.rotate, writes=True),  # the service makes the new key: it is no parameter
     ]
     table = {m.name: m for m in methods}

@@ -73,6 +73,10 @@ class DeskScreen(Screen[None]):
         self.policy = service.policy
         self.user = user
         self.people = people
+        #: the delegations running to this user (core/delegation.py), read with each request's detail
+        self.covering: list = []
+        #: who the selected request's current stage is assigned to (core/assignment.py), with its detail
+        self.assigned: str | None = None
         self.db_path = db_path
         self.view = InboxView.AWAITING_ME
         self.sort = "oldest"
@@ -176,6 +180,7 @@ class DeskScreen(Screen[None]):
         """One clock for every relative age on screen, so the inbox and the detail agree."""
         now = self.clock.tick()
         self.inbox.refresh_ages(now)
+        self.inbox.refresh_claims()  # others' claims (and their ages): no change notice brings them
         if self.panes.mounted_lower:
             self.detail.refresh_ages(now)
 
@@ -253,6 +258,8 @@ class DeskScreen(Screen[None]):
         request when it may have changed too."""
         self.inbox.reload()
         self._count_later()
+        if self.analytics_shown:  # its figures follow the same changes
+            self.query_one("AnalyticsView").load()
         if detail and self.highlighted is not None:
             self._load_request(self.highlighted.id)
 
@@ -264,6 +271,8 @@ class DeskScreen(Screen[None]):
         try:
             req = svc.get_workflow_for(me, workflow_id)
             trail = svc.get_audit_trail_for(me, workflow_id)
+            self.covering = svc.covering_for(me)  # one list swapped whole: the UI thread reads it after the post
+            self.assigned = svc.assigned_to(me, workflow_id)
         except (PermissionDenied, UnknownWorkflow) as exc:  # it left this user's sight meanwhile
             self.post_message(RequestVanished(workflow_id, str(exc)))
             return
@@ -309,7 +318,8 @@ class DeskScreen(Screen[None]):
         """Hand the selected request to the detail and timeline (once they are mounted)."""
         if not self.panes.mounted_lower:
             return
-        self.detail.show(self.request, self.user, self.people, note=note, flags=self.flags)
+        self.detail.show(self.request, self.user, self.people, note=note, flags=self.flags, covering=self.covering,
+                         assigned=self.assigned)
         if timeline:
             from ..core.signatures import display_names
 
@@ -411,15 +421,17 @@ class DeskScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_lower":
-            return not self.wide
-        return key_state(action, self.policy, self.user, self.current_request())
+            return not self.wide and not self.analytics_shown
+        if self.analytics_shown and action in (*REQUEST_KEYS, "open_detail", "claim"):
+            return False  # no request is in view behind the analytics
+        return key_state(action, self.policy, self.user, self.current_request(), self.covering)
 
     def why_not(self, action: str) -> str | None:
         """The engine's own words for why a greyed-out key does nothing."""
         req = self.current_request()
         if req is None:
             return "Select a request first." if self.highlighted is None else "Still loading that request…"
-        return refusal(action, self.policy, self.user, req)
+        return refusal(action, self.policy, self.user, req, self.covering)
 
     def on_key(self, event) -> None:
         if not isinstance(self.focused, Input):
@@ -486,16 +498,76 @@ class DeskScreen(Screen[None]):
         self.app.say(f"{msg.what.capitalize()} {msg.workflow_id}.{hint}")
         self._written()
 
+    # --- claims (core/claims.py): "I am looking at this", advisory and expiring ---------------
+
+    def action_claim(self) -> None:
+        req = self.current_request()
+        if req is None:
+            self.app.say(self.why_not("claim") or "Select a request first.", "warning")
+            return
+        self._claim(req.id, mine=self.inbox.claims.get(req.id, "").startswith("claimed by you"))
+
+    @work(thread=True, group="claim", exit_on_error=False, description="claim")
+    def _claim(self, workflow_id: str, mine: bool) -> None:
+        from ..core.errors import HitlError
+        from ..remote import desk_client  # the engine's call, or the service's in team mode
+
+        try:
+            if mine:
+                desk_client.release(self.service, self.user.username, workflow_id)
+                said = f"Released {workflow_id}: others of your role see it as free again."
+            else:
+                claim = desk_client.claim(self.service, self.user.username, workflow_id)
+                minutes = round((claim.expires_at - claim.claimed_at).total_seconds() / 60)
+                said = (f"Claimed {workflow_id} for {minutes} minutes: others who may decide it see "
+                        f"“claimed by {self.user.username}”. m again releases it.")
+        except HitlError as exc:
+            self.app.call_from_thread(self.app.say, str(exc), "warning")
+            return
+        self.app.call_from_thread(self.app.say, said)
+        self.app.call_from_thread(self.reload, detail=False)
+
     # --- views, sort, filter -------------------------------------------------------------------
 
     def action_view(self, name: str) -> None:
         view = InboxView(name)
+        if self.analytics_shown:
+            self._leave_analytics()
         if view is self.view:
             return
         self.view = view
         self.view_bar.view = view
         self._new_query()
         self._title_panes()
+
+    # --- view 5: analytics (widgets/analytics_view.py) in place of the panes -------------------
+
+    @property
+    def analytics_shown(self) -> bool:
+        found = self.query("AnalyticsView")
+        return bool(found) and found.first().display
+
+    def action_analytics(self) -> None:
+        """Open the analytics in place of the panes, mounted on first use (not at start-up)."""
+        from ..widgets.analytics_view import AnalyticsView
+
+        found = self.query(AnalyticsView)
+        view = found.first() if found else AnalyticsView(self.service, self.user.username, id="analytics")
+        if found:
+            view.load()  # anew: it may have been hours since it was last open
+        else:
+            self.mount(view, after=self.panes)  # loads once mounted
+        view.display, self.panes.display = True, False
+        self.view_bar.analytics = True
+        view.focus()
+        self.refresh_bindings()
+
+    def _leave_analytics(self) -> None:
+        self.query_one("AnalyticsView").display = False
+        self.panes.display = True
+        self.view_bar.analytics = False
+        self.inbox.focus()
+        self.refresh_bindings()
 
     @on(ViewBar.Chosen)
     def _view_clicked(self, event: ViewBar.Chosen) -> None:
@@ -615,6 +687,9 @@ class DeskScreen(Screen[None]):
 
     def action_back(self) -> None:
         bar = self.filter_bar
+        if self.analytics_shown:
+            self._leave_analytics()
+            return
         if self.focused_pane() not in (None, "inbox"):
             self.inbox.focus()
         elif self.search or bar.error:

@@ -4,9 +4,12 @@ list of the same actions. Pure rules over core.rbac; the screen asks, this modul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.binding import Binding
 
 from ..core import rbac
+from ..core.delegation import Covering
 from ..core.decisions import TERMS
 from ..core.errors import HitlError
 from ..core.models import InboxView, User, WorkflowRequest
@@ -28,6 +31,8 @@ DESK_BINDINGS = [
     Binding("e", "resubmit", "Edit", id="desk.resubmit",
             tooltip="Edit and resubmit your request after changes were requested"),
     Binding("w", "withdraw", "Withdraw", id="desk.withdraw", tooltip="Withdraw your request (asks first)"),
+    Binding("m", "claim", "Claim", show=False, id="desk.claim",
+            tooltip="Claim the selected request (\"I am looking at this\", shown to your role) or release your claim"),
     Binding("slash", "filter", "Filter", id="desk.filter",
             tooltip="Filter as you type: words, or risk:high type:expense requester:NAME age:>2d …; esc leaves the field"),
     Binding("v", "next_lower", "Pane", id="desk.lower",
@@ -39,6 +44,8 @@ DESK_BINDINGS = [
             tooltip="Everything your role lets you see"),
     Binding("4", "view('decided')", "Decided", show=False, id="desk.view4",
             tooltip="Requests you decided a stage of"),
+    Binding("5", "analytics", "Analytics", show=False, id="desk.view5",
+            tooltip="Analytics: decision times, rates, bottlenecks, SLA breaches, workload, risk by week"),
     Binding("s", "cycle_sort", "Sort", show=False, id="desk.sort",
             tooltip="Sort by the next column: created, risk, title, requester, type, id, value, stage, status "
                     "(a click on a column's header too)"),
@@ -77,7 +84,8 @@ PALETTE = (
     ("Read the description in the pager", "page_description"),
     ("Read the whole detail in the pager", "page_detail"),
     ("Show the detail pane", "show_lower('detail')"), ("Show the audit timeline", "show_lower('timeline')"),
-    ("Ask the assistant", "show_lower('chat')"),
+    ("Ask the assistant", "show_lower('chat')"), ("View: Analytics", "analytics"),
+    ("Claim the selected request, or release my claim", "claim"),
 )
 
 
@@ -85,14 +93,15 @@ def palette_entries() -> list[tuple[str, str]]:
     return [*PALETTE, *((f"View: {LABELS[v][0]}", f"view('{v.value}')") for v in InboxView)]
 
 
-def key_state(action: str, policy: Policy, user: User, req: WorkflowRequest | None) -> bool | None:
+def key_state(action: str, policy: Policy, user: User, req: WorkflowRequest | None,
+              covering: Sequence[Covering] = ()) -> bool | None:
     """Textual's check_action answer for `action` with `req` selected (None: none, or still
     loading): True usable, None greyed out (pressing it says why), False not shown at all."""
     if action in DECISION_ACTIONS:
         if req is not None and req.requester == user.username:
             return False  # never yours to decide (segregation of duties): it leaves the footer,
             # which keeps e/w in view at 80 columns; pressing the key still says why
-        return True if req is not None and rbac.may_decide(policy, user, req) else None
+        return True if req is not None and rbac.may_decide(policy, user, req, covering) else None  # or delegated
     if action in ("withdraw", "resubmit"):
         if req is None or req.requester != user.username:
             return False  # not yours: the key does not apply here, so it leaves the footer
@@ -103,11 +112,12 @@ def key_state(action: str, policy: Policy, user: User, req: WorkflowRequest | No
     return True
 
 
-def refusal(action: str, policy: Policy, user: User, req: WorkflowRequest) -> str | None:
+def refusal(action: str, policy: Policy, user: User, req: WorkflowRequest,
+            covering: Sequence[Covering] = ()) -> str | None:
     """The engine's own words for why `action` is refused on `req` (None: it is not)."""
     try:
         if action in DECISION_ACTIONS:
-            rbac.check_decide(policy, user, req, DECISION_ACTIONS[action])
+            rbac.check_decide(policy, user, req, DECISION_ACTIONS[action], covering)
         elif action == "withdraw":
             rbac.check_requester_action(user, req, Action.WITHDRAW)
         elif action == "resubmit":

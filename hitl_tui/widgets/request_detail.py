@@ -41,18 +41,23 @@ class RequestDetail(VerticalScroll, can_focus=True):
         #: the instant ages are counted from (the desk's clock tick); None until the first show
         self.now: datetime | None = None
         self._shown: tuple[User | None, list[User]] = (None, [])
+        self.covering: list = []
+        self.assigned: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Select a request to see its detail.", style="dim"), id="detail-body")
 
     def show(self, req: WorkflowRequest | None, viewer: User | None, people: list[User], *, note: str = "",
-             flags: list | None = None, now: datetime | None = None) -> None:
+             flags: list | None = None, now: datetime | None = None, covering: list | None = None,
+             assigned: str | None = None) -> None:
         """Show `req`; its age is counted from `now` (the desk's clock tick, the one the inbox
         uses, so both say the same age), or from the clock when none is given. Another request
         starts at its top; the same one shown again (a refresh) keeps the scroll position."""
         other = req is not None and (self.request is None or self.request.id != req.id)
         self.request = req
         self.flags = flags
+        self.covering = covering or []  # delegations to the viewer (core/delegation.py)
+        self.assigned = assigned  # who its current stage is assigned to (core/assignment.py)
         self._shown = (viewer, people)
         body = self.query_one("#detail-body", Static)
         if req is None:
@@ -94,8 +99,15 @@ class RequestDetail(VerticalScroll, can_focus=True):
         out.append(f"{req.risk_level.value}: ", style="bold")
         out.append_text(plain(req.risk_reason))
         out.append("\nChain ", style="bold")
-        may = bool(viewer) and rbac.may_decide(self.policy, viewer, req)
+        may = bool(viewer) and rbac.may_decide(self.policy, viewer, req, self.covering)
         out.append_text(chain_progress(req, viewer, self.policy, people, you_may_decide=may))
+        acting = rbac.acting_for(self.policy, viewer, req, self.covering) if viewer and may else None
+        if self.assigned is not None and req.current_role is not None:  # reassigned by an administrator or director
+            mine = viewer is not None and viewer.username == self.assigned
+            out.append(f"\nAssigned to {'you' if mine else self.assigned}", style="bold")
+        if acting is not None:  # out of office: whose stage this is
+            out.append(f"\nDeciding for {acting.delegator.username} (delegated until {acting.delegation.until})",
+                       style="bold")
         when_due = due_line(req, self.policy, self.now or self.clock())
         if when_due is not None:  # "Due in 3h (...)", "Overdue by 2h (...)", "Due clock paused ..."
             out.append("\n")

@@ -154,6 +154,8 @@ class RequestList(Vertical):
         self._columns: list[Column] = []
         self._waiting_for_more = False
         self._generation = 0
+        #: request id -> "claimed by mike.manager · 12m" (core/claims.py), read with each page
+        self.claims: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield InboxTable(cursor_type="row", zebra_stripes=True, id="inbox-table")
@@ -191,6 +193,7 @@ class RequestList(Vertical):
         if first_page is not None:
             first_page.token = self.token
             self.post_message(first_page)  # handled here first, then the desk hears of it
+            self.call_after_refresh(self.refresh_claims)  # read before the app ran, without its claims
             return
         self._fetch(query, self.token, 0)
         if self._slow_timer is not None:
@@ -217,6 +220,7 @@ class RequestList(Vertical):
     def _fetch(self, query: InboxQuery, token: int, offset: int) -> None:
         rows = self.service.list_requests(self.username, query.view, search=query.search or None, sort=query.sort,
                                           limit=PAGE_SIZE + 1, offset=offset)
+        self.claims = self._claims(rows)
         if not get_current_worker().is_cancelled:
             self.post_message(PageLoaded(token, rows[:PAGE_SIZE], offset, len(rows) > PAGE_SIZE))
 
@@ -224,7 +228,36 @@ class RequestList(Vertical):
     def _fetch_more(self, query: InboxQuery, token: int, offset: int) -> None:
         rows = self.service.list_requests(self.username, query.view, search=query.search or None, sort=query.sort,
                                           limit=PAGE_SIZE + 1, offset=offset)
+        self.claims = {**self.claims, **self._claims(rows)}
         self.post_message(PageLoaded(token, rows[:PAGE_SIZE], offset, len(rows) > PAGE_SIZE))
+
+    @work(thread=True, exclusive=True, group="claims", exit_on_error=False, description="claims")
+    def refresh_claims(self) -> None:
+        """Claims are no audit entries, so no change notice brings them: the desk asks on its tick."""
+        rows = list(self.rows)
+        found = self._claims(rows)
+        if found != self.claims and not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_claims, found)
+
+    def _show_claims(self, found: dict[str, str]) -> None:
+        changed = set(found) ^ set(self.claims) | {k for k in found if found[k] != self.claims.get(k)}
+        self.claims = found
+        title = next((c for c in self._columns if c.key == "title"), None)
+        for summary in self.rows:
+            if title is not None and summary.id in changed:
+                try:
+                    self.table.update_cell(summary.id, "title", self._cell(title, summary, self.clock()))
+                except Exception:  # the row went away meanwhile
+                    continue
+
+    def _claims(self, rows: list[RequestSummary]) -> dict[str, str]:
+        """Who is looking at which of these (their words), in the worker that read the page."""
+        from ..remote import desk_client  # the engine's call, or the service's in team mode
+
+        now = self.clock()
+        waiting = [r.id for r in rows if r.status is WorkflowStatus.AWAITING_APPROVAL]
+        found = desk_client.shown(self.service, self.username, waiting)
+        return {wid: c.words(self.username, now) for wid, c in found.items()}
 
     @on(PageLoaded)
     def _page_loaded(self, msg: PageLoaded) -> None:
@@ -339,6 +372,11 @@ class RequestList(Vertical):
             wtype = self.policy.types.get(s.workflow_type)
             return fit(wtype.name.replace(" approval", "") if wtype else s.workflow_type, width, "dim")
         if key == "title":
+            claim = self.claims.get(s.id, "")
+            short = "⚑ " + claim.split(" · ")[0].removeprefix("claimed by ")  # "⚑ mike.manager" when narrow
+            for said, room in ((f" · {claim}", 24), (f" {short}", 10)) if claim else ():
+                if width >= len(said) + room:  # the title keeps its room: the short form before a cut title
+                    return Text.assemble(fit(s.title, width - len(said)), (said, "italic #e0b84c"), end="")
             return fit(s.title, width)
         if key == "requester":
             return fit(s.requester, width)

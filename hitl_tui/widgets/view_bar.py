@@ -1,4 +1,4 @@
-"""The inbox views (1-4) with their counts, the sort order and the filter, on one line.
+"""The inbox views (1-4) with their counts (5 while open), the sort order and the filter, on one line.
 
 It counts its own views (a worker per filter, the previous one cancelled) and a click on a view's
 tab posts `Chosen`: the desk switches views as if its number key was pressed.
@@ -46,6 +46,8 @@ class ViewBar(Widget):
     sort = reactive("oldest", layout=False)
     search = reactive("", layout=False)
     counts: reactive[dict] = reactive(dict, layout=False, always_update=True)
+    #: view 5 (widgets/analytics_view.py) is open in place of the inbox
+    analytics = reactive(False, layout=False)
 
     @dataclass
     class Chosen(Message):
@@ -106,11 +108,15 @@ class ViewBar(Widget):
         out = Text(end="")
         for view in InboxView:
             label = LABELS[view][0 if long else 1]
-            active = view is self.view
+            active = view is self.view and not self.analytics
             click = Style(meta={"view": view.value})  # on_click reads which tab was hit
             out.append(f" {VIEW_KEYS[view]} ", style=Style.parse("bold reverse" if active else "bold") + click)
             out.append(f"{label} ({count_text(self.counts.get(view))})" + (" " if long else ""),
                        style=Style.parse("bold underline" if active else "dim") + click)
+            out.append(" ")
+        if self.analytics:  # a tab only while open: at 80 columns the four views fill the line already
+            out.append(" 5 ", style="bold reverse")
+            out.append("Analytics " if long else "Stats", style="bold underline")
             out.append(" ")
         return out
 

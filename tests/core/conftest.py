@@ -46,6 +46,11 @@ def raw_connection(path: Path, key: bytes):
 #: what undoes each migration's schema, newest first (the tests that open "a database made
 #: before migration N" roll a fresh one back with roll_back_schema)
 _UNDO: dict[int, tuple[str, ...]] = {
+    20: ("DROP TABLE claims",),
+    19: ("DROP INDEX requests_awaited", "DROP INDEX requests_parallel",
+         "ALTER TABLE requests DROP COLUMN stage_rules", "ALTER TABLE requests DROP COLUMN awaited"),
+    18: ("DROP INDEX delegations_open", "DROP TABLE delegations", "ALTER TABLE approvals DROP COLUMN on_behalf_of",
+         "DROP INDEX assignments_by_stage", "DROP INDEX assignments_by_assignee", "DROP TABLE assignments"),
     17: ("DROP INDEX requests_due", "DROP INDEX requests_escalated", *(f"ALTER TABLE requests DROP COLUMN {c}" for c in (
         "due_at", "due_left", "escalated_to", "reminded"))),
     16: ("DROP TABLE notify_outbox", "DROP TABLE notify_webhooks", "DROP TABLE notify_prefs",

@@ -107,7 +107,7 @@ def test_empty_variables_are_unset_and_unrelated_hitl_variables_are_ignored(cfg)
 
 def test_every_field_is_documented_with_what_it_allows():
     keys = [key for key, _info, _default in fields()]
-    assert {"db_path", "db_key_file", "signing_key_file", "personal_keys", "busy_timeout", "timezone", "debug", "agent_log_level", "server",
+    assert {"db_path", "db_key_file", "signing_key_file", "personal_keys", "busy_timeout", "claim_minutes", "timezone", "debug", "agent_log_level", "server",
             "llm.base_url", "llm.model", "llm.stream", "llm.timeout", "llm.temperature", "llm.context",
             "ui.theme", "ui.keymap", "ui.views",
             "ui.notify", "ui.accessible"} == set(keys)

@@ -112,6 +112,15 @@ def test_every_signed_action_carries_its_actors_signature(service):
                             actor=admin)
     notifications.set_retry(service, notifications.Retry(attempts=3), actor=admin)
     notifications.set_prefs(service, "john.doe", email="john@example.com", actor="john.doe")  # their own
+    from hitl_tui.core import delegation  # out of office: the delegator's own
+
+    delegation.grant(service, "lisa.executive", "mike.director", (utc_now() + timedelta(days=3)).date().isoformat(),
+                     "leave", actor="lisa.executive")
+    delegation.end(service, "lisa.executive", actor="lisa.executive")
+    from hitl_tui.core import assignment  # reassignment: an administrator's (or a director's)
+
+    third = service.create_workflow_request("expense_approval", "Taxi", "", "john.doe", EXPENSE)
+    assignment.reassign(service, third, "tom.manager", "Tom knows the client", actor=admin)
     keys = service.user_key_ids()
     seen = set()
     history = KeyHistory()

@@ -353,7 +353,8 @@ def test_an_internal_error_still_removes_the_demo_database(monkeypatch):
 def frozen_demo(monkeypatch):
     """The demo dataset with the same ids and times on every run: the engine's clock ticks one
     second per call from two hours before the fixed UI clock, and request ids come from a seeded
-    generator. Only this test's engine modules are patched, and only while the data is built."""
+    generator. Only this test's engine modules are patched, and for the whole test: the desk's own
+    sweep must not see the real date (a week after FIXTURE_NOW the agents' deadlines pass)."""
     import hitl_tui.core.draws as draws_mod
     import hitl_tui.core.service as service_mod
 
@@ -371,8 +372,11 @@ def frozen_demo(monkeypatch):
                                                              token_bytes=secrets.token_bytes,
                                                              token_hex=secrets.token_hex))
         session = open_demo()
-    yield session
-    session.close()
+        # then the UI's fixed time, whatever runs when: the desk's sweep and its writes
+        frozen.setattr(service_mod, "utc_now", lambda: FIXTURE_NOW)
+        frozen.setattr(draws_mod, "utc_now", lambda: FIXTURE_NOW)
+        yield session
+        session.close()
     monkeypatch.delenv("TZ")
     time.tzset()
 

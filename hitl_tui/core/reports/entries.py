@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from ..audit import canonical_bytes
 from ..decisions import BY_AUDIT_ACTION, TERMS, AuditAction
 from ..text import neutralise
+from ..signatures import on_behalf_words
 from .evidence import ENTRY_TYPE, as_bytes
 
 _PREFIX = ('{"record_type":"' + ENTRY_TYPE + '",').encode()
@@ -103,7 +104,8 @@ def describe(rec: dict[str, Any]) -> str:
         after = d.get("status_after", "?")
         proposal = d.get("agent_proposal")
         agent = f" [proposed by agent {proposal.get('agent')}]" if isinstance(proposal, dict) else ""
-        return f"{verb} {where} as {d.get('decider_role', '?')}; now {after}{agent}{comment}"
+        behalf = on_behalf_words(d.get("on_behalf_of"), d.get("delegated_until"))  # under a delegation
+        return f"{verb} {where} as {d.get('decider_role', '?')}{behalf}; now {after}{agent}{comment}"
     if action == AuditAction.WITHDRAWN:
         return f"withdrew the request{comment}"
     if action == AuditAction.EXPIRED and d.get("rule"):  # overdue by the policy's due date (core/overdue.py)
@@ -118,6 +120,11 @@ def describe(rec: dict[str, Any]) -> str:
         where = f"stage {stage + 1} ({d.get('stage_role', '?')})" if isinstance(stage, int) else "a stage"
         return (f"escalated {where} to {d.get('escalated_to', '?')}: it was due {d.get('due_at', '?')} "
                 f"({d.get('rule', '?')})")
+    if action == "reassigned":  # core/assignment.py
+        stage = d.get("stage")
+        where = f"stage {stage + 1} ({d.get('stage_role', '?')})" if isinstance(stage, int) else "a stage"
+        who = f"assigned {where} to {d.get('assignee')}" if d.get("assignee") else f"cleared the assignment of {where}"
+        return f"{who}: \"{d.get('reason', '')}\""
     if action == AuditAction.RESUBMITTED:
         return (f"resubmitted as revision {d.get('revision', '?')} ({d.get('risk_level', '?')} risk; chain "
                 f"{' -> '.join(str(r) for r in d.get('chain') or [])}){comment}")

@@ -80,9 +80,14 @@ def write_html(job: "ExportJob") -> dict[str, Any]:
                f"<style>{_CSS}</style></head><body>\n").encode())
     nav = " ".join(f'<a href="#{a}">{label}</a>' for a, label in (
         ("summary", "Summary"), ("approvals", "Outcomes"), ("risk", "Risk"), ("times", "Decision times"),
-        ("activity", "Activity"), ("flags", "Flags"), ("timelines", "Timelines"), ("integrity", "Integrity")))
+        ("activity", "Activity"), ("flags", "Flags"), ("analytics", "Analytics"), ("timelines", "Timelines"),
+        ("integrity", "Integrity")))
     first = True
     for block in blocks(report):
+        if block.anchor == "timelines":  # the analytics' SVG charts (HTML only), before the timelines
+            from .charts import export_section
+
+            out.write(export_section(job).encode("utf-8"))
         out.write(_html_block(block).encode("utf-8"))
         if first:
             out.write(f"<nav>{nav}</nav>\n".encode())

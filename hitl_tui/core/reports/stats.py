@@ -166,7 +166,7 @@ class Stats:
             eligible = rbac.role_may_decide(self.policy, Role(decider_role), Role(stage_role))
         except ValueError:
             eligible = False
-        if not eligible:
+        if not eligible and not d.get("on_behalf_of"):  # decided for a delegator: verify-audit checks that it ran
             self._flag("decider_not_eligible", seq, wid,
                        f"Stage {number} of {wid} needed a {stage_role}; {actor} decided it as {decider_role}.")
         if st.deciders is None:

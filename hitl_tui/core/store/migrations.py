@@ -383,6 +383,102 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     CREATE INDEX requests_due ON requests(due_at, workflow_type, risk_level, escalated_to, reminded)
         WHERE due_at IS NOT NULL AND status = 'awaiting_approval';
     """),
+    (18, "delegations (out of office), whom a delegated decision was made for, and stage assignments", """
+    -- A person's decisions delegated to a colleague for a period, optionally for some types
+    -- only (core/delegation.py). Written in the transaction of its delegation_granted /
+    -- delegation_ended entry, whose seqs are kept: verify-audit rebuilds the table from the
+    -- trail and compares. ends_at: the first instant after the period (UTC); until: as given.
+    CREATE TABLE delegations (
+        id          TEXT PRIMARY KEY,
+        delegator   TEXT NOT NULL,
+        delegate    TEXT NOT NULL,
+        until       TEXT NOT NULL,
+        ends_at     TEXT NOT NULL,
+        types       TEXT,
+        reason      TEXT NOT NULL,
+        granted_at  TEXT NOT NULL,
+        granted_by  TEXT NOT NULL,
+        granted_seq INTEGER NOT NULL,
+        ended_at    TEXT,
+        ended_by    TEXT,
+        end_reason  TEXT,
+        ended_seq   INTEGER
+    );
+    CREATE INDEX delegations_open ON delegations(delegate, ends_at) WHERE ended_seq IS NULL;
+    -- the delegator a delegate decided for (NULL: decided in their own right); in the signed entry
+    ALTER TABLE approvals ADD COLUMN on_behalf_of TEXT;
+    -- who an administrator or a director named to decide a stage (core/assignment.py): one row
+    -- per `reassigned` entry (its seq); the newest row of a request's current (revision, stage)
+    -- is its assignment, assignee NULL once cleared; a stage decided leaves its rows behind
+    CREATE TABLE assignments (
+        seq         INTEGER PRIMARY KEY,
+        workflow_id TEXT NOT NULL,
+        revision    INTEGER NOT NULL,
+        stage       INTEGER NOT NULL,
+        assignee    TEXT,
+        reason      TEXT NOT NULL,
+        assigned_at TEXT NOT NULL,
+        assigned_by TEXT NOT NULL
+    );
+    CREATE INDEX assignments_by_stage ON assignments(workflow_id, revision, stage, seq);
+    CREATE INDEX assignments_by_assignee ON assignments(assignee) WHERE assignee IS NOT NULL;
+    """),
+    (19, "quorum and parallel stages: each stage's rule, and the roles a parallel stage still awaits", """
+    -- stage_rules: the assessed chain's rules (core/stage_rules.py), JSON, one item per stage:
+    -- a role, {"role": R, "quorum": N} or {"all": [R, ...]}; NULL when every stage is one
+    -- approval of one role (every request filed before this, and most since). In the signed
+    -- created/resubmitted entry, so a replay rebuilds it.
+    ALTER TABLE requests ADD COLUMN stage_rules TEXT;
+    -- awaited: at a parallel stage, the roles still awaited (',security,compliance,'), read by
+    -- Awaiting me beside current_role; NULL at every other stage. The few such requests are
+    -- found by their own index, so Awaiting me stays on requests_awaiting otherwise.
+    ALTER TABLE requests ADD COLUMN awaited TEXT;
+    CREATE INDEX requests_awaited ON requests(awaited) WHERE awaited IS NOT NULL AND status = 'awaiting_approval';
+    -- the requests with a parallel stage: "All I may see" asks whether one names a role of mine
+    CREATE INDEX requests_parallel ON requests(stage_rules) WHERE instr(stage_rules, '"all"') > 0;
+    -- a quorum or parallel stage has an approvals row per voter: a person decides a stage of a
+    -- revision once (rbac: once per revision at all), and a stage of one approval is decided
+    -- once by the compare-and-set on the request's stage, under BEGIN IMMEDIATE. SQLite cannot
+    -- drop a table's UNIQUE constraint, so the table is copied whole (ids kept: their order is
+    -- the decisions' order).
+    CREATE TABLE approvals_19 (
+        id            INTEGER PRIMARY KEY,
+        workflow_id   TEXT NOT NULL REFERENCES requests(id),
+        revision      INTEGER NOT NULL,
+        stage         INTEGER NOT NULL,
+        role          TEXT NOT NULL,
+        approver      TEXT NOT NULL,
+        approver_role TEXT NOT NULL,
+        decision      TEXT NOT NULL,
+        decided_at    TEXT NOT NULL,
+        comments      TEXT NOT NULL,
+        proposed_by   TEXT,
+        on_behalf_of  TEXT,
+        UNIQUE (workflow_id, revision, stage, approver)
+    );
+    INSERT INTO approvals_19 (id, workflow_id, revision, stage, role, approver, approver_role, decision, decided_at,
+        comments, proposed_by, on_behalf_of)
+        SELECT id, workflow_id, revision, stage, role, approver, approver_role, decision, decided_at, comments,
+        proposed_by, on_behalf_of FROM approvals;
+    DROP TABLE approvals;
+    ALTER TABLE approvals_19 RENAME TO approvals;
+    CREATE INDEX approvals_by_approver ON approvals(approver, decided_at);
+    CREATE INDEX approvals_by_approver_request ON approvals(approver, workflow_id);
+    """),
+    (20, "claims: who is looking at a request's current stage (advisory, expiring, not in the trail)", """
+    -- one claim a request at most, for the revision and stage it was made on (core/claims.py):
+    -- a decision moves the stage on, and the claim with it ends. Not a decision and not in the
+    -- audit trail, so nothing replays it; expired rows are deleted by the next claim.
+    CREATE TABLE claims (
+        workflow_id TEXT PRIMARY KEY REFERENCES requests(id),
+        username    TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        revision    INTEGER NOT NULL,
+        stage       INTEGER NOT NULL,
+        claimed_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+    );
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]

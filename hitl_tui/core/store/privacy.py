@@ -122,9 +122,11 @@ def rewrite_request(conn: Conn, workflow_id: str, values: dict[str, str]) -> Non
                      (*(values[c] for c in cols), workflow_id))
 
 
-def rewrite_approval_comment(conn: Conn, workflow_id: str, revision: int, stage: int, comments: str) -> None:
-    conn.execute("UPDATE approvals SET comments = ? WHERE workflow_id = ? AND revision = ? AND stage = ?",
-                 (comments, workflow_id, revision, stage))
+def rewrite_approval_comment(conn: Conn, workflow_id: str, revision: int, stage: int, comments: str,
+                             approver: str = "") -> None:
+    """One stage's row ('' for any approver), or one voter's row of a quorum or parallel stage."""
+    conn.execute("UPDATE approvals SET comments = ? WHERE workflow_id = ? AND revision = ? AND stage = ? "
+                 "AND ? IN ('', approver)", (comments, workflow_id, revision, stage, approver))
 
 
 def rewrite_user(conn: Conn, username: str, email: str | None, display_name: str | None) -> None:

@@ -25,16 +25,19 @@ REQUEST_COLS = ("workflow_type", "title", "description", "requester", "data", "r
                 # the role an overdue stage was escalated to, until that stage is decided
                 "escalated_to",
                 # the last reminder the current stage's approvers had (due_soon, overdue)
-                "reminded")
-APPROVAL_COLS = ("role", "approver", "approver_role", "decision", "decided_at", "comments", "proposed_by")
+                "reminded",
+                # each stage's rule (quorum, parallel), and the roles a parallel stage still awaits
+                "stage_rules", "awaited")
+APPROVAL_COLS = ("role", "approver", "approver_role", "decision", "decided_at", "comments", "proposed_by",
+                 "on_behalf_of")
 USER_COLS = ("role", "email", "display_name", "active", "admin", "created_at", "updated_at", "integration", "owner")
 
 _TEMP = """
 CREATE TEMP TABLE IF NOT EXISTS replay_requests (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
     known INTEGER NOT NULL, digest BLOB NOT NULL);
 CREATE TEMP TABLE IF NOT EXISTS replay_approvals (workflow_id TEXT NOT NULL, revision INTEGER NOT NULL,
-    stage INTEGER NOT NULL, seq INTEGER NOT NULL, known INTEGER NOT NULL, digest BLOB NOT NULL,
-    PRIMARY KEY (workflow_id, revision, stage));
+    stage INTEGER NOT NULL, approver TEXT NOT NULL, seq INTEGER NOT NULL, known INTEGER NOT NULL,
+    digest BLOB NOT NULL, PRIMARY KEY (workflow_id, revision, stage, approver));
 """
 
 
@@ -56,19 +59,21 @@ def put_requests(conn: Conn, rows: Iterable[tuple[str, int, int, bytes]]) -> Non
     conn.executemany("INSERT OR REPLACE INTO temp.replay_requests (id, seq, known, digest) VALUES (?, ?, ?, ?)", rows)
 
 
-def put_approvals(conn: Conn, rows: Iterable[tuple[str, int, int, int, int, bytes]]) -> list[tuple[str, int, int]]:
-    """(workflow_id, revision, stage, seq, known, digest). Returns the keys already present: two
-    decisions of one stage in the trail, which the caller reports."""
+def put_approvals(conn: Conn, rows: Iterable[tuple[str, int, int, str, int, int, bytes]]) -> list[tuple[str, int, int]]:
+    """(workflow_id, revision, stage, approver, seq, known, digest); approver '' for a stage of
+    one approval (a quorum or parallel stage has a row per voter, core/stage_rules.py). Returns
+    the keys already present: two decisions of one stage in the trail (or of one person in a
+    stage of several), which the caller reports."""
     rows = list(rows)
     before = conn.total_changes
-    conn.executemany("INSERT OR IGNORE INTO temp.replay_approvals (workflow_id, revision, stage, seq, known, digest) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany("INSERT OR IGNORE INTO temp.replay_approvals (workflow_id, revision, stage, approver, seq, known, "
+                     "digest) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     if conn.total_changes - before == len(rows):
         return []
     dupes = []  # rare: find which, one at a time (those already in are ignored again)
     for row in rows:
-        if conn.execute("SELECT seq FROM temp.replay_approvals WHERE workflow_id = ? AND revision = ? AND stage = ?",
-                        row[:3]).fetchone()[0] != row[3]:
+        if conn.execute("SELECT seq FROM temp.replay_approvals WHERE workflow_id = ? AND revision = ? AND stage = ? "
+                        "AND approver = ?", row[:4]).fetchone()[0] != row[4]:
             dupes.append(row[:3])
     return dupes
 
@@ -87,7 +92,7 @@ def approval_pairs(conn: Conn, batch: int = 20_000) -> Iterator[list[tuple[Any, 
     cols = ", ".join(f"a.{c}" for c in APPROVAL_COLS)
     cur = conn.execute(f"SELECT a.workflow_id, a.revision, a.stage, t.seq, t.known, t.digest, {cols} FROM approvals a "
                        "LEFT JOIN temp.replay_approvals t ON t.workflow_id = a.workflow_id "
-                       "AND t.revision = a.revision AND t.stage = a.stage")
+                       "AND t.revision = a.revision AND t.stage = a.stage AND t.approver IN ('', a.approver)")
     while rows := cur.fetchmany(batch):
         yield rows
 
@@ -109,7 +114,8 @@ def first_missing_approval(conn: Conn) -> tuple[str, int, int, int] | None:
     row: tuple[str, int, int, int] | None = conn.execute(
         "SELECT t.workflow_id, t.revision, t.stage, t.seq FROM temp.replay_approvals t "
         "WHERE NOT EXISTS (SELECT 1 FROM approvals a WHERE a.workflow_id = t.workflow_id "
-        "AND a.revision = t.revision AND a.stage = t.stage) ORDER BY t.seq LIMIT 1").fetchone()
+        "AND a.revision = t.revision AND a.stage = t.stage AND t.approver IN ('', a.approver)) "
+        "ORDER BY t.seq LIMIT 1").fetchone()
     return row
 
 
@@ -119,10 +125,11 @@ def request_row(conn: Conn, workflow_id: str) -> tuple[Any, ...] | None:
     return row
 
 
-def approval_row(conn: Conn, workflow_id: str, revision: int, stage: int) -> tuple[Any, ...] | None:
+def approval_row(conn: Conn, workflow_id: str, revision: int, stage: int, approver: str = "") -> tuple[Any, ...] | None:
+    """The approvals row of a stage ('' for any approver: a stage of one approval), or of one voter's."""
     row: tuple[Any, ...] | None = conn.execute(
-        f"SELECT {', '.join(APPROVAL_COLS)} FROM approvals WHERE workflow_id = ? AND revision = ? AND stage = ?",
-        (workflow_id, revision, stage)).fetchone()
+        f"SELECT {', '.join(APPROVAL_COLS)} FROM approvals WHERE workflow_id = ? AND revision = ? AND stage = ? "
+        "AND ? IN ('', approver)", (workflow_id, revision, stage, approver)).fetchone()
     return row
 
 

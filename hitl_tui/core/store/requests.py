@@ -9,12 +9,13 @@ from typing import Any, Iterable, Iterator, cast
 from ..audit import iso
 from ..filter_query import SORT_KEYS, Condition, Filter, SortOrder
 from ..models import Approval, Decision, InboxView, RequestSummary, RiskLevel, Role, WorkflowStatus, trusted
+from . import assignments as assignment_sql
 from .connection import Conn
 
 FULL_COLS = ("id, workflow_type, title, description, requester, data, risk_level, risk_field, risk_reason, "
              "chain, current_stage, status, revision, created_at, updated_at, "
              "payload, payload_sha256, justification, agent, owner, expires_at, policy_version, proposed_payload, "
-             "due_at, due_left, escalated_to, reminded")
+             "due_at, due_left, escalated_to, reminded, stage_rules")
 SUMMARY_COLS = ("r.id, r.workflow_type, r.title, r.requester, r.headline, r.risk_level, r.status, "
                 "r.current_stage, r.chain, r.current_role, r.created_at, r.updated_at, r.due_at")
 
@@ -82,9 +83,9 @@ def get_rows(conn: Conn, ids: list[str]) -> list[dict[str, Any]]:
 def insert_approval(conn: Conn, workflow_id: str, a: Approval, when: str) -> None:
     conn.execute(
         "INSERT INTO approvals (workflow_id, revision, stage, role, approver, approver_role, decision, "
-        "decided_at, comments, proposed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "decided_at, comments, proposed_by, on_behalf_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (workflow_id, a.revision, a.stage, a.role.value, a.approver, a.approver_role.value, a.decision.value,
-         when, a.comments, a.proposed_by),
+         when, a.comments, a.proposed_by, a.on_behalf_of),
     )
 
 
@@ -93,13 +94,14 @@ def approvals_for(conn: Conn, ids: list[str]) -> dict[str, list[Approval]]:
     for chunk in _chunks(ids, 500):
         rows = conn.execute(
             "SELECT workflow_id, revision, stage, role, approver, approver_role, decision, decided_at, comments, "
-            f"proposed_by FROM approvals WHERE workflow_id IN ({','.join('?' * len(chunk))}) ORDER BY id",
+            f"proposed_by, on_behalf_of FROM approvals WHERE workflow_id IN ({','.join('?' * len(chunk))}) ORDER BY id",
             chunk,
         )
         for r in rows:
             out[r[0]].append(trusted(Approval,
                 revision=r[1], stage=r[2], role=Role(r[3]), approver=r[4], approver_role=Role(r[5]),
                 decision=Decision(r[6]), decided_at=datetime.fromisoformat(r[7]), comments=r[8], proposed_by=r[9],
+                on_behalf_of=r[10],
             ))
     return out
 
@@ -112,12 +114,26 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 # --- inbox views -----------------------------------------------------------------------------
 
 def _view_clause(view: InboxView, username: str, decidable: frozenset[Role], oversight: bool, *,
-                 segregated_owner: bool = False, escalated: bool = False) -> tuple[str, list[Any]]:
+                 segregated_owner: bool = False, escalated: bool = False,
+                 parallel: bool = False, delegated: "Delegated" = ()) -> tuple[str, list[Any]]:
+    if view is InboxView.AWAITING_ME and delegated:  # out of office: what the delegators could decide, too
+        own, own_args = _view_clause(view, username, decidable, oversight, segregated_owner=segregated_owner,
+                                     escalated=escalated, parallel=parallel)
+        more, more_args = _delegated_clause(username, delegated)
+        return f"(({own}) OR {more})", [*own_args, *more_args]
     if view is InboxView.AWAITING_ME:
         if not decidable:
             return "0", []
         marks = ",".join("?" * len(decidable))
         roles = sorted(x.value for x in decidable)
+        if parallel:  # a parallel stage awaits several roles at once: `awaited` lists them (migration 19)
+            owned, owned_args = (" AND (r.owner IS NULL OR r.owner != ?)", [username]) if segregated_owner else ("", [])
+            alt = " OR ".join("r.awaited LIKE ?" for _ in roles)
+            esc, esc_args = (f" OR (r.escalated_to IN ({marks}) AND r.status = 'awaiting_approval')", roles) \
+                if escalated else ("", [])
+            return (f"(r.current_role IN ({marks}) OR (r.status = 'awaiting_approval' AND ({alt})){esc})"
+                    f" AND r.requester != ? AND instr(r.deciders, ?) = 0{owned}",
+                    [*roles, *(f"%,{x},%" for x in roles), *esc_args, username, f",{username},", *owned_args])
         if escalated:  # some overdue stage was escalated to a role this user decides for (core/overdue.py)
             owned, owned_args = (" AND (r.owner IS NULL OR r.owner != ?)", [username]) if segregated_owner else ("", [])
             return (f"(r.current_role IN ({marks}) OR (r.escalated_to IN ({marks}) AND r.status = 'awaiting_approval'))"
@@ -142,7 +158,31 @@ def _view_clause(view: InboxView, username: str, decidable: frozenset[Role], ove
     clause = "r.requester = ? OR r.id IN (SELECT workflow_id FROM approvals WHERE approver = ?)"
     if likes:
         clause += f" OR {likes}"
-    return f"({clause})", [username, username, *(f"%,{x.value},%" for x in sorted(decidable, key=lambda x: x.value))]
+    also: list[str] = []
+    if parallel and decidable:  # a parallel stage's other roles are in its rules, not in the chain column
+        clause += " OR " + " OR ".join("r.stage_rules LIKE ?" for _ in decidable)
+        also = [f'%"{x.value}"%' for x in sorted(decidable, key=lambda x: x.value)]
+    return f"({clause})", [username, username, *(f"%,{x.value},%" for x in sorted(decidable, key=lambda x: x.value)),
+                           *also]
+
+
+#: Awaiting me of a delegate (core/delegation.py): per running delegation, (the delegator, the
+#: stage roles the delegator may decide, the workflow types it covers or None for all)
+Delegated = tuple[tuple[str, tuple[str, ...], tuple[str, ...] | None], ...]
+
+
+def _delegated_clause(username: str, delegated: Delegated) -> tuple[str, list[Any]]:
+    """What waits for a delegator's roles, neither the delegate's nor the delegator's request, and
+    no stage of its revision decided by either (rbac.acting_for is the rule; this finds them)."""
+    parts, args = [], []
+    for delegator, roles, types in delegated:
+        if not roles:
+            continue
+        kinds = f" AND r.workflow_type IN ({','.join('?' * len(types))})" if types else ""
+        parts.append(f"(r.current_role IN ({','.join('?' * len(roles))}) AND r.requester NOT IN (?, ?) AND "
+                     f"instr(r.deciders, ?) = 0 AND instr(r.deciders, ?) = 0{kinds})")
+        args += [*roles, username, delegator, f",{username},", f",{delegator},", *(types or ())]
+    return (f"({' OR '.join(parts)})" if parts else "0"), args
 
 
 # The planner, left alone, picks the covering index for 'awaiting me' pages too and then sorts
@@ -327,13 +367,32 @@ def _escalated(conn: Conn, view: InboxView, decidable: frozenset[Role]) -> bool:
                         sorted(x.value for x in decidable)).fetchone() is not None
 
 
+def _parallel(conn: Conn, view: InboxView, decidable: frozenset[Role], oversight: bool) -> bool:
+    """Awaiting me: does a parallel stage await a role of `decidable`? All I may see: does any
+    parallel stage name one? Rarely: then the views keep their indexes, and only when one does
+    are the `awaited` and `stage_rules` columns (migration 19) read too, from their own indexes."""
+    if not decidable or view in (InboxView.MINE, InboxView.DECIDED) or (view is InboxView.VISIBLE and oversight):
+        return False
+    roles = sorted(x.value for x in decidable)
+    if view is InboxView.AWAITING_ME:
+        likes = " OR ".join("awaited LIKE ?" for _ in roles)
+        return conn.execute(f"SELECT 1 FROM requests INDEXED BY requests_awaited WHERE awaited IS NOT NULL AND "
+                            f"status = 'awaiting_approval' AND ({likes}) LIMIT 1",
+                            [f"%,{x},%" for x in roles]).fetchone() is not None
+    likes = " OR ".join("stage_rules LIKE ?" for _ in roles)
+    return conn.execute(f"SELECT 1 FROM requests INDEXED BY requests_parallel WHERE instr(stage_rules, '\"all\"') > 0 "
+                        f"AND ({likes}) LIMIT 1",
+                        [f'%"{x}"%' for x in roles]).fetchone() is not None
+
+
 def page_query(conn: Conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
                flt: Filter, order: SortOrder, limit: int, offset: int, now: datetime, *,
-               segregated_owner: bool = False) -> tuple[str, tuple[Any, ...]]:
+               segregated_owner: bool = False, delegated: "Delegated" = ()) -> tuple[str, tuple[Any, ...]]:
     """The SELECT for one page, and its arguments (tests EXPLAIN it)."""
     escalated = _escalated(conn, view, decidable)
+    parallel = _parallel(conn, view, decidable, oversight)
     where, args = _view_clause(view, username, decidable, oversight, segregated_owner=segregated_owner,
-                               escalated=escalated)
+                               escalated=escalated, parallel=parallel, delegated=delegated)
     extra, more = _filter_sql(flt, now)
     text_args: list[Any]
     if flt.match is None:
@@ -342,25 +401,31 @@ def page_query(conn: Conn, view: InboxView, username: str, decidable: frozenset[
         text, text_args = "", []
     else:
         index, text, text_args = _plan(conn, view, flt, order, decidable, oversight)
-    if escalated and "requests_awaiting" in index:
+    if (escalated or parallel or delegated) and "requests_awaiting" in index:
         index = ""  # those indexes hold only what waits for the stage role itself
+    first, first_args = "", []
+    if view is InboxView.AWAITING_ME and assignment_sql.has_any(conn, username):  # assigned to me: first
+        first, first_args, index = f"{assignment_sql.ASSIGNED_FIRST}, ", [username], ""
     return (f"SELECT {SUMMARY_COLS} FROM requests r{index} WHERE {text}{where}{extra} "
-            f"ORDER BY {order_by(view, order)} LIMIT ? OFFSET ?", (*text_args, *args, *more, limit, offset))
+            f"ORDER BY {first}{order_by(view, order)} LIMIT ? OFFSET ?",
+            (*text_args, *args, *more, *first_args, limit, offset))
 
 
 def list_view(conn: Conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
               flt: Filter, order: SortOrder, limit: int, offset: int, now: datetime, *,
-              segregated_owner: bool = False) -> list[RequestSummary]:
+              segregated_owner: bool = False, delegated: "Delegated" = ()) -> list[RequestSummary]:
     sql, args = page_query(conn, view, username, decidable, oversight, flt, order, limit, offset, now,
-                           segregated_owner=segregated_owner)
+                           segregated_owner=segregated_owner, delegated=delegated)
     return [summary(r) for r in conn.execute(sql, args).fetchall()]
 
 
 def count_query(conn: Conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
-                flt: Filter, now: datetime, *, segregated_owner: bool = False) -> tuple[str, tuple[Any, ...]]:
+                flt: Filter, now: datetime, *, segregated_owner: bool = False,
+                delegated: "Delegated" = ()) -> tuple[str, tuple[Any, ...]]:
     escalated = _escalated(conn, view, decidable)
+    parallel = _parallel(conn, view, decidable, oversight)
     where, args = _view_clause(view, username, decidable, oversight, segregated_owner=segregated_owner,
-                               escalated=escalated)
+                               escalated=escalated, parallel=parallel, delegated=delegated)
     extra, more = _filter_sql(flt, now)
     match = flt.match
     if match is not None and where == "1" and not extra:
@@ -376,14 +441,15 @@ def count_query(conn: Conn, view: InboxView, username: str, decidable: frozenset
         index, text, text_args = _COUNT_INDEX[view], f"+r.rowid IN ({FTS_ROWIDS}) AND ", [match]
     else:
         index, text, text_args = _plan(conn, view, flt, None, decidable, oversight)
-    if escalated and "requests_awaiting" in index:
+    if (escalated or parallel or delegated) and "requests_awaiting" in index:
         index = ""  # those indexes hold only what waits for the stage role itself
     return f"SELECT count(*) FROM requests r{index} WHERE {text}{where}{extra}", (*text_args, *args, *more)
 
 
 def count_view(conn: Conn, view: InboxView, username: str, decidable: frozenset[Role], oversight: bool,
-               flt: Filter, now: datetime, *, segregated_owner: bool = False) -> int:
-    sql, args = count_query(conn, view, username, decidable, oversight, flt, now, segregated_owner=segregated_owner)
+               flt: Filter, now: datetime, *, segregated_owner: bool = False, delegated: "Delegated" = ()) -> int:
+    sql, args = count_query(conn, view, username, decidable, oversight, flt, now, segregated_owner=segregated_owner,
+                            delegated=delegated)
     return int(conn.execute(sql, args).fetchone()[0])
 
 
@@ -397,13 +463,14 @@ def summary(r: tuple[Any, ...]) -> RequestSummary:
 
 
 def pending_ids(conn: Conn, username: str, decidable: frozenset[Role], limit: int | None, *,
-                segregated_owner: bool = False) -> list[str]:
-    if not decidable:
+                segregated_owner: bool = False, delegated: "Delegated" = ()) -> list[str]:
+    if not decidable and not delegated:
         return []
     escalated = _escalated(conn, InboxView.AWAITING_ME, decidable)
+    parallel = _parallel(conn, InboxView.AWAITING_ME, decidable, False)
     where, args = _view_clause(InboxView.AWAITING_ME, username, decidable, False, segregated_owner=segregated_owner,
-                               escalated=escalated)
-    index = "" if escalated else _PAGE_INDEX[InboxView.AWAITING_ME]
+                               escalated=escalated, parallel=parallel, delegated=delegated)
+    index = "" if escalated or parallel or delegated else _PAGE_INDEX[InboxView.AWAITING_ME]
     sql = f"SELECT r.id FROM requests r{index} WHERE {where} ORDER BY r.created_at"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
