@@ -88,6 +88,19 @@ class CheckedOpenAIChatLLM(OpenAIChatLLM):
         return await self._whole(client, body, retries)
 
     async def _whole(self, client: httpx.AsyncClient, body: dict[str, Any], retries: int) -> Message:
+        message = await self._one_reply(client, body, retries)
+        name = _named_without_arguments(message, body.get("tools"))
+        if name is not None:
+            # llama-cpp-python's chatml-function-calling may stop after "functions.NAME:"; asked
+            # again with that tool chosen, the server writes the arguments under the tool's schema
+            # (tool_choice naming a function: the OpenAI API's own way, which it also implements)
+            again = await self._one_reply(client, {**body, "tool_choice": {
+                "type": "function", "function": {"name": name}}}, retries)
+            if _named_without_arguments(again, body.get("tools")) is None and again.tool_calls:
+                return again
+        return message
+
+    async def _one_reply(self, client: httpx.AsyncClient, body: dict[str, Any], retries: int) -> Message:
         for attempt in range(retries + 1):
             try:
                 response = await client.post(self.chat_completions_url, json=body)
@@ -240,6 +253,27 @@ def _structured(raw: Any) -> list[ToolCall]:
         calls.append(ToolCall(id=item.get("id") or f"call_{n}", type="function",
                               function=FunctionCall(name=function["name"], arguments=args or "{}")))
     return calls
+
+
+def _named_without_arguments(message: Message, tools: Any) -> str | None:
+    """The tool a reply calls by name alone, with `{}` for arguments, when that tool requires
+    some: the one call of the reply, else None."""
+    calls = message.tool_calls or []
+    if len(calls) != 1:
+        return None
+    try:
+        given = json.loads(calls[0].function.arguments or "{}")
+    except ValueError:
+        return None
+    if given:
+        return None
+    name = calls[0].function.name
+    for tool in tools if isinstance(tools, list) else []:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and function.get("name") == name:
+            required = (function.get("parameters") or {}).get("required") or []
+            return name if required else None
+    return None
 
 
 def _from_text(found: list[TextCall]) -> list[ToolCall]:

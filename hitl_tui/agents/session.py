@@ -23,7 +23,7 @@ from .events import ChatEvent, DecisionProposal, DraftRequest, TextDelta, TurnDo
 from .memory import RecentMemoryStore
 from .names import AGENT_NAMES, resolve_agent, route
 from .offline.llm import OfflineAssistantLLM
-from .offline.parser import typed_comment
+from .offline.parser import typed_words
 from .registry import register_agents, register_tools
 from .settings import ModelSettings
 from .tfx import Message, TFrameXApp
@@ -80,7 +80,8 @@ class AgentSession:
                 yield event
 
     async def _turn(self, name: str, text: str) -> AsyncIterator[ChatEvent]:
-        self.tools.start_turn(name, typed_comment(text, self.tools.policy))
+        typed = typed_words(text, self.tools.policy)
+        self.tools.start_turn(name, typed.comment, typed.reference)
         self._sink.drain()
         mark = self.memory.mark()
         held: list[ChatEvent] = []  # proposals and drafts: shown after the reply that explains them

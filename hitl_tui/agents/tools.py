@@ -65,6 +65,8 @@ class SessionTools:
         self._proposed_this_turn = False
         #: a comment or reason the human typed in this turn's question: it wins over the model's
         self._typed_comment = ""
+        #: the request the human named in this turn's question ("the executive travel workflow")
+        self._typed_reference = ""
         #: what the tools reported this turn, for when the model's own answer says nothing
         self.reports: list[str] = []
 
@@ -72,10 +74,11 @@ class SessionTools:
     def policy(self):
         return self._service.policy
 
-    def start_turn(self, agent: str, typed_comment: str = "") -> None:
+    def start_turn(self, agent: str, typed_comment: str = "", typed_reference: str = "") -> None:
         self.agent = agent
         self._proposed_this_turn = False
         self._typed_comment = " ".join(typed_comment.split())
+        self._typed_reference = " ".join(typed_reference.split())
         self.reports = []
 
     # --- plumbing ------------------------------------------------------------------------------
@@ -246,6 +249,17 @@ class SessionTools:
         return self._run(body, f"propose {decision} for {workflow}")
 
     def _resolve(self, ref: str) -> WorkflowRequest:
+        """The request a proposal is for: the one the human named in their question when their
+        words name exactly one (small models invent ids such as "WF-1234" instead of looking the
+        request up), else the model's reference, a WF- id or words of a title."""
+        if self._typed_reference and self._typed_reference != str(ref or "").strip():
+            try:
+                return self._resolve_reference(self._typed_reference)
+            except HitlError:
+                pass  # "approve it": the human's words name nothing; the model's reference may
+        return self._resolve_reference(ref)
+
+    def _resolve_reference(self, ref: str) -> WorkflowRequest:
         """A workflow id, or words of a title among the user's own pending approvals."""
         text = str(ref or "").strip()
         found = WORKFLOW_ID.search(text)
@@ -258,9 +272,10 @@ class SessionTools:
         matches = [r for r in pending if all(w in r.title.lower() for w in words)]
         if len(matches) == 1:
             return matches[0]
-        if not matches:
+        if not matches:  # the queue itself, so the model can try again with a real id
+            queue = "; ".join(f"{r.id} {reports.quoted(r.title, 60)}" for r in pending[:5]) or "none"
             raise ValidationFailed(f"None of your pending approvals has {quoted_plain(' '.join(words))} in its title; "
-                                   f"give its WF- id.", "workflow")
+                                   f"give its WF- id (your pending approvals: {queue}).", "workflow")
         listed = ", ".join(f"{r.id} {reports.quoted(r.title, 60)}" for r in matches[:5])
         raise ValidationFailed(f"Several pending approvals match ({listed}); which one? Give its WF- id.", "workflow")
 

@@ -91,11 +91,21 @@ def plan(text: str, policy: Policy) -> Plan:
     return Plan(reply=f"Sorry, I did not understand that.\n\n{HELP}")
 
 
-def typed_comment(text: str, policy: Policy) -> str:
-    """The comment or reason the human typed in a request for a decision ("approve WF-... with
-    comment '...'"), read by the same rules the offline assistant uses; "" when there is none."""
+@dataclass(frozen=True)
+class TypedWords:
+    """What the human typed in a request for a decision, read by the rules the offline assistant
+    uses: the comment or reason ("with comment '...'") and the request named ("WF-..." or "the
+    executive travel workflow"); "" for what is not there. They win over a model's version."""
+
+    comment: str = ""
+    reference: str = ""
+
+
+def typed_words(text: str, policy: Policy) -> TypedWords:
     found = plan(text, policy)
-    return str(found.args.get("comments", "")) if found.tool == "propose_decision" else ""
+    if found.tool != "propose_decision":
+        return TypedWords()
+    return TypedWords(str(found.args.get("comments", "")), str(found.args.get("workflow", "")))
 
 
 def _named_user(text: str) -> str | None:
