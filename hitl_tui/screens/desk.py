@@ -9,8 +9,9 @@ The widgets own their state and their database work (the inbox its pages, the vi
 counts, the ChangeWatcher polling and verification, the chat its assistant); this screen sets
 what they show (attributes down) and acts on what they report (messages up). Its own workers load
 the selected request. Its collaborators: DeskWrites (desk_writes.py) opens the dialogs and writes
-what a person confirmed in them; desk_keys.py says which keys the request allows, and
-desk_palette.py applies the user's keymap and lists the command palette.
+what a person confirmed in them, and claims; DeskOrder (desk_order.py) sorts and filters the
+inbox; desk_keys.py says which keys the request allows, and desk_palette.py applies the user's
+keymap and lists the command palette.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from ..widgets.view_bar import LABELS, ViewBar
 from ..widgets.desk_panes import LOWER, PANES, DeskPanes
 from .desk_keys import DESK_BINDINGS, REQUEST_KEYS, key_state, refusal
 from . import desk_outputs, desk_palette
+from .desk_order import DeskOrder
 from .desk_writes import DeskWrites
 
 if TYPE_CHECKING:
@@ -90,6 +92,8 @@ class DeskScreen(Screen[None]):
         self.clock: TickClock | None = None
         self._keys_state: tuple | None = None
         self._counts_due = False
+        #: the inbox's sort and filter (desk_order.py)
+        self.order = DeskOrder(self)
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -189,7 +193,7 @@ class DeskScreen(Screen[None]):
     def _query(self) -> InboxQuery:
         return InboxQuery(self.view, self.sort, self.search)
 
-    def _new_query(self) -> None:
+    def new_query(self) -> None:
         empty = EMPTY[self.view] if not self.search else f"Nothing matches “{self.search}” here; esc clears the filter."
         self.inbox.ask(self._query(), empty)
 
@@ -210,7 +214,7 @@ class DeskScreen(Screen[None]):
             self._start_background()
 
     def _start_background(self) -> None:
-        self._count_later()
+        self.count_later()
         verify = self.app.verify_on_start
         self.watcher.start(verify=verify)
         if not verify:
@@ -233,7 +237,7 @@ class DeskScreen(Screen[None]):
         self._refresh_keys()
         self._count_if_quiet()
 
-    def _count_later(self) -> None:
+    def count_later(self) -> None:
         """The view bar's counts, once the page and the selected request are on screen: they
         share the engine's connection, and four counts over a large database must not hold up
         what the person is looking at."""
@@ -257,7 +261,7 @@ class DeskScreen(Screen[None]):
         """Refresh what may have changed: the page (cursor kept), the counts, and the selected
         request when it may have changed too."""
         self.inbox.reload()
-        self._count_later()
+        self.count_later()
         if self.analytics_shown:  # its figures follow the same changes
             self.query_one("AnalyticsView").load()
         if detail and self.highlighted is not None:
@@ -505,27 +509,13 @@ class DeskScreen(Screen[None]):
         if req is None:
             self.app.say(self.why_not("claim") or "Select a request first.", "warning")
             return
-        self._claim(req.id, mine=self.inbox.claims.get(req.id, "").startswith("claimed by you"))
+        self.writes.claim(req.id, mine=self.inbox.claims.get(req.id, "").startswith("claimed by you"))
 
-    @work(thread=True, group="claim", exit_on_error=False, description="claim")
-    def _claim(self, workflow_id: str, mine: bool) -> None:
-        from ..core.errors import HitlError
-        from ..remote import desk_client  # the engine's call, or the service's in team mode
-
-        try:
-            if mine:
-                desk_client.release(self.service, self.user.username, workflow_id)
-                said = f"Released {workflow_id}: others of your role see it as free again."
-            else:
-                claim = desk_client.claim(self.service, self.user.username, workflow_id)
-                minutes = round((claim.expires_at - claim.claimed_at).total_seconds() / 60)
-                said = (f"Claimed {workflow_id} for {minutes} minutes: others who may decide it see "
-                        f"“claimed by {self.user.username}”. m again releases it.")
-        except HitlError as exc:
-            self.app.call_from_thread(self.app.say, str(exc), "warning")
-            return
-        self.app.call_from_thread(self.app.say, said)
-        self.app.call_from_thread(self.reload, detail=False)
+    @on(DeskWrites.ClaimSaid)
+    def _claim_said(self, msg: "DeskWrites.ClaimSaid") -> None:
+        self.app.say(msg.text, "information" if msg.done else "warning")
+        if msg.done:
+            self.reload(detail=False)
 
     # --- views, sort, filter -------------------------------------------------------------------
 
@@ -537,7 +527,7 @@ class DeskScreen(Screen[None]):
             return
         self.view = view
         self.view_bar.view = view
-        self._new_query()
+        self.new_query()
         self._title_panes()
 
     # --- view 5: analytics (widgets/analytics_view.py) in place of the panes -------------------
@@ -574,34 +564,14 @@ class DeskScreen(Screen[None]):
         self.action_view(event.view.value)
 
     def action_cycle_sort(self) -> None:
-        """The next column to sort by, each in its natural order (oldest, highest risk, A to Z...)."""
-        from ..core.filter_query import SORT_KEYS, parse_sort
-
-        keys = list(SORT_KEYS)
-        current = parse_sort(self.sort).key
-        self._sort_by(keys[(keys.index(current) + 1) % len(keys)])
+        self.order.cycle()
 
     def action_reverse_sort(self) -> None:
-        from ..core.filter_query import parse_sort
-
-        order = parse_sort(self.sort)
-        self._sort_by(("" if order.reverse else "-") + order.key)
+        self.order.reverse()
 
     @on(RequestList.SortChosen)
     def _header_clicked(self, event: RequestList.SortChosen) -> None:
-        """A click on the sorted column's header reverses it, on another column sorts by it."""
-        from ..core.filter_query import parse_sort
-
-        order = parse_sort(self.sort)
-        self._sort_by(("" if order.reverse else "-") + order.key if order.key == event.key else event.key)
-
-    def _sort_by(self, spec: str) -> None:
-        from ..core.filter_query import parse_sort
-
-        self.sort = parse_sort(spec).spec
-        self.view_bar.sort = self.sort
-        self.app.say(f"Sorted by {parse_sort(self.sort).label.lower()}.", timeout=3)
-        self._new_query()
+        self.order.header_clicked(event.key)
 
     def action_filter(self) -> None:
         self.filter_bar.display = True
@@ -610,43 +580,18 @@ class DeskScreen(Screen[None]):
     @on(FilterBar.Changed)
     def _filter_typed(self, event: FilterBar.Changed) -> None:
         event.stop()
-        self._apply_filter(event.text)
+        self.order.apply_filter(event.text)
 
     @on(FilterBar.Submitted)
     def _filter_submitted(self, event: FilterBar.Submitted) -> None:
         event.stop()
-        if self._apply_filter(event.text):
-            self._leave_filter()
+        if self.order.apply_filter(event.text):
+            self.order.leave_filter()
 
     @on(FilterBar.Left)
     def _filter_left(self, event: FilterBar.Left) -> None:
         event.stop()
-        self._leave_filter()
-
-    def _apply_filter(self, text: str, *, again: bool = False) -> bool:
-        """Check the filter (core's language) here, where the error can be shown under the field
-        at once, instead of in a failed query; False when it cannot be read."""
-        from ..core.errors import HitlError
-
-        text = text.strip()
-        try:
-            self.service.parse_filter(text)  # no database call: safe on every pause in typing
-        except HitlError as exc:
-            self.filter_bar.show_error(str(exc))
-            return False
-        self.filter_bar.clear_error()
-        if text == self.search and not again:
-            return True
-        self.search = text
-        self.view_bar.search = text
-        self._new_query()
-        self._count_later()
-        return True
-
-    def _leave_filter(self) -> None:
-        bar = self.filter_bar
-        bar.display = bool(bar.error)  # a filter that cannot be read stays in view with its reason
-        self.inbox.focus()
+        self.order.leave_filter()
 
     # --- panes ---------------------------------------------------------------------------------
 
@@ -694,7 +639,7 @@ class DeskScreen(Screen[None]):
             self.inbox.focus()
         elif self.search or bar.error:
             bar.set_value("")
-            self._apply_filter("")
+            self.order.apply_filter("")
             bar.display = False
 
     def action_reload(self) -> None:
@@ -733,7 +678,7 @@ class DeskScreen(Screen[None]):
             self.sort = parse_sort(sort).spec
             self.view_bar.sort = self.sort
         self.filter_bar.set_value(text)
-        self._apply_filter(text, again=True)  # again: the same text with a new sort still asks anew
+        self.order.apply_filter(text, again=True)  # again: the same text with a new sort still asks anew
 
     # --- failures ------------------------------------------------------------------------------
 

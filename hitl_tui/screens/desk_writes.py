@@ -1,5 +1,6 @@
 """What the desk writes: the dialogs a person confirms (a decision, the request form, a
-withdrawal, the signing key's passphrase) and the thread workers that record what they confirmed.
+withdrawal, the signing key's passphrase) and the thread workers that record what they confirmed,
+and a claim on a request (which needs no dialog).
 
 It draws nothing, like the ChangeWatcher beside it: the desk hands it the request to act on
 (attributes down) and it reports each write as a message that bubbles up to the desk and the app
@@ -193,6 +194,34 @@ class DeskWrites(Widget):
             return  # the person changed their mind
         self.service.withdraw_workflow(workflow_id, self.user.username, reason)
         self.post_message(RequestSaved(workflow_id, "withdrawn"))
+
+    # --- claims (core/claims.py): "I am looking at this", advisory and expiring ---------------
+
+    @dataclass
+    class ClaimSaid(Message):
+        """A claim taken or released (done), or refused, in words for the person."""
+
+        text: str
+        done: bool
+
+    @work(thread=True, group="claim", exit_on_error=False, description="claim")
+    def claim(self, workflow_id: str, mine: bool) -> None:
+        from ..remote import desk_client  # the engine's call, or the service's in team mode
+
+        me = self.user.username
+        try:
+            if mine:
+                desk_client.release(self.service, me, workflow_id)
+                said = f"Released {workflow_id}: others of your role see it as free again."
+            else:
+                claim = desk_client.claim(self.service, me, workflow_id)
+                minutes = round((claim.expires_at - claim.claimed_at).total_seconds() / 60)
+                said = (f"Claimed {workflow_id} for {minutes} minutes: others who may decide it see "
+                        f"“claimed by {me}”. m again releases it.")
+        except HitlError as exc:
+            self.post_message(self.ClaimSaid(str(exc), False))
+            return
+        self.post_message(self.ClaimSaid(said, True))
 
     # --- failures ------------------------------------------------------------------------------
 
