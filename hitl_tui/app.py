@@ -138,9 +138,12 @@ class HitlApp(App[int]):
         return base
 
     def _handle_signals(self) -> None:
-        """A closed terminal (SIGHUP) or a polite kill (SIGTERM) ends the app normally, so that
-        launch.py (or the demo) closes the database and seals the session. Python's default for
-        both would end the process on the spot, unsealed."""
+        """A closed terminal (SIGHUP), a polite kill (SIGTERM) or `kill -INT` (ctrl+c itself is a
+        key in the app's raw terminal) ends the app normally, so that launch.py (or the demo)
+        closes the database and seals the session. Python's default for the first two would end
+        the process on the spot, unsealed; for SIGINT a KeyboardInterrupt raised wherever the
+        loop happens to be, which skips the workers' cancellation, so that a thread worker still
+        running could keep the process from exiting."""
         if self.is_headless:
             return  # tests drive the app in-process: the signals are the test runner's
         import asyncio
@@ -150,6 +153,7 @@ class HitlApp(App[int]):
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGHUP, self.end_now, "SIGHUP", 128 + signal.SIGHUP)
             loop.add_signal_handler(signal.SIGTERM, self.end_now, "SIGTERM", 128 + signal.SIGTERM)
+            loop.add_signal_handler(signal.SIGINT, self.end_now, "SIGINT", 130)
         except (NotImplementedError, RuntimeError, AttributeError, ValueError):
             pass  # no signal handlers here (Windows, a loop outside the main thread)
 
