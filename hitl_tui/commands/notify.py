@@ -200,31 +200,35 @@ def retry(ctx: click.Context, attempts: int, backoff: float, max_backoff: float,
 @click.option("--email", "address", default=None, help="Where to (default: the directory's address).")
 @click.option("--events", default=None, metavar="E1,E2", help="Only these events (default: all).")
 @click.option("--quiet", default=None, metavar="HH:MM-HH:MM", help="Hold email back in these hours.")
+@click.option("--tz", default=None, metavar="ZONE", help="Read the quiet hours in this zone (default: the desk's).")
 @click.option("--off", is_flag=True, help="Hear of nothing.")
 @click.option("--show", is_flag=True, help="Show the preferences, change nothing.")
 @click.pass_context
 @guarded
-def prefs(ctx: click.Context, username: str, address: str | None, events: str | None, quiet: str | None, off: bool,
-          show: bool) -> None:
+def prefs(ctx: click.Context, username: str, address: str | None, events: str | None, quiet: str | None,
+          tz: str | None, off: bool, show: bool) -> None:
     """A person's notifications (an administrator's, or the person's own; audited). A person hears
     of nothing until this is set.
 
     \b
     Example:
       hitl-tui notify prefs alice --events waiting_for_you,decided --quiet 22:00-07:00
+      hitl-tui notify prefs bob --quiet 22:00-07:00 --tz Europe/Paris
     """
     with open_service(ctx, writes=not show) as service:
         if show:
             row = notify_of(service).prefs_of(me(), username)
         else:
             row = notify_of(service).set_prefs(username, email=address, events=_events(events), quiet=quiet, off=off,
-                               actor=me())
+                                               tz=tz, actor=me())
     if row is None:
         click.echo(f"{safe(username)} hears of nothing.")
         return
+    zone = f"{safe(row.tz)} time" if row.tz else "the desk's time"  # whose clock the quiet hours are read on
     click.echo(f"{safe(username)} hears of {row.events or 'every event'} by email to "
                f"{safe(row.email or 'the directory address')}"
-               f"{', quiet ' + row.quiet if row.quiet else ''}.")
+               f"{', quiet ' + row.quiet + ' ' + zone if row.quiet else ''}"
+               f"{', time zone ' + safe(row.tz) if row.tz and not row.quiet else ''}.")
 
 
 # --- the outbox -------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from . import delegation, draws, rbac, stage_rules
 from .audit import iso, utc_now
 from .errors import InvalidTransition, PermissionDenied, UnknownUser, UnknownWorkflow, ValidationFailed
 from .models import Role, User, WorkflowRequest, WorkflowStatus
+from .settings import _zone_named as zone_named  # the one check of a zone's name (the `timezone` setting's too)
 from .store import notify as sql
 from .store import users as user_sql
 from .store.connection import Conn
@@ -276,9 +277,34 @@ def parse_quiet(text: str) -> tuple[time, time]:
     return time(a, b), time(c, d)
 
 
+def checked_zone(tz: str | None) -> str | None:
+    """A person's own time zone as stored: an IANA name zoneinfo knows, or None (the desk's)."""
+    name = (tz or "").strip() or None
+    if name is not None:
+        try:
+            zone_named(name)
+        except ValueError:
+            raise ValidationFailed(f"Unknown time zone {name[:60]!r}: give an IANA name such as Europe/Paris (see "
+                                   f"`timedatectl list-timezones`); nothing was changed.", "tz") from None
+    return name
+
+
+def held_until(pref: sql.PrefsRow | None, now: datetime, desk_zone: tzinfo | None) -> datetime | None:
+    """When email to the person of `pref` may go again (UTC), or None now: their quiet hours read
+    in their own time zone when they gave one, else in the desk's."""
+    if pref is None:
+        return None
+    try:  # checked when set; a zone this machine's tzdata has since lost falls back to the desk's
+        zone = zone_named(pref.tz) if pref.tz else desk_zone
+    except ValueError:
+        zone = desk_zone
+    return quiet_until(pref.quiet, now, zone)
+
+
 def quiet_until(quiet: str | None, now: datetime, zone: tzinfo | None) -> datetime | None:
     """When the quiet hours holding `now` end (UTC), or None when `now` is not in them. Clock
-    times are the desk's time zone (the `timezone` setting; this machine's without one)."""
+    times are read in `zone` (held_until: the person's, or the `timezone` setting; None: this
+    machine's)."""
     if not quiet:
         return None
     start, end = parse_quiet(quiet)
@@ -394,12 +420,14 @@ def list_webhooks(service: "WorkflowService", viewer: str) -> list[WebhookInfo]:
 
 def set_prefs(service: "WorkflowService", username: str, *, email: str | None = None,
               events: list[str] | None = None, quiet: str | None = None, off: bool = False,
-              actor: str | None = None) -> sql.PrefsRow | None:
+              tz: str | None = None, actor: str | None = None) -> sql.PrefsRow | None:
     """A person's notification preferences, set by an administrator or by the person. `email`:
-    where to (else the directory's address); `off`: hear of nothing (the row goes)."""
-    check_inputs(username=username, email=email, quiet=quiet, actor=actor)
+    where to (else the directory's address); `off`: hear of nothing (the row goes); `tz`: the
+    zone their quiet hours are read in (else the desk's `timezone` setting)."""
+    check_inputs(username=username, email=email, quiet=quiet, tz=tz, actor=actor)
     if quiet:
         parse_quiet(quiet)
+    tz = checked_zone(tz)
     if email is not None and not re.fullmatch(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+", email):
         raise ValidationFailed(f"{email[:60]!r} is not an email address (name@example.com).", "email")
     stored_events = checked_events(events)
@@ -420,11 +448,11 @@ def set_prefs(service: "WorkflowService", username: str, *, email: str | None = 
         when = iso(at)
         seq = service._audit(conn, actor_name, PREFS_SET, None, {
             "username": username, "channel": None if off else EMAIL, "events": stored_events,
-            "quiet": quiet or None, "own_address": email is not None}, ts=at)
+            "quiet": quiet or None, "tz": None if off else tz, "own_address": email is not None}, ts=at)
         if off:
             sql.delete_prefs(conn, username)
             return None
-        sql.put_prefs(conn, username, email, stored_events, quiet or None, when, seq)
+        sql.put_prefs(conn, username, email, stored_events, quiet or None, when, seq, tz)
         return sql.prefs(conn, username)
 
 
@@ -519,8 +547,10 @@ class Notifications:
         return list_webhooks(self.service, viewer)
 
     def set_prefs(self, username: str, *, email: str | None = None, events: list[str] | None = None,
-                  quiet: str | None = None, off: bool = False, actor: str | None = None) -> sql.PrefsRow | None:
-        return set_prefs(self.service, username, email=email, events=events, quiet=quiet, off=off, actor=actor)
+                  quiet: str | None = None, off: bool = False, tz: str | None = None,
+                  actor: str | None = None) -> sql.PrefsRow | None:
+        return set_prefs(self.service, username, email=email, events=events, quiet=quiet, off=off, tz=tz,
+                         actor=actor)
 
     def prefs_of(self, viewer: str, username: str) -> sql.PrefsRow | None:
         return prefs_of(self.service, viewer, username)

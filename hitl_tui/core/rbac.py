@@ -59,7 +59,8 @@ def check_decide(policy: Policy, user: User, request: WorkflowRequest, action: A
         stage_role = stage_rules.slot_for(policy.stage_deciders, request, user.role)
     earlier = [a for a in request.approvals if a.revision == request.revision
                and user.username in (a.approver, a.on_behalf_of)]  # decided for them by a delegate: theirs
-    if earlier and earlier[0].stage == request.current_stage and request.stage_rules:
+    if earlier and earlier[0].stage == request.current_stage and request.stage_rules \
+            and earlier[0].approver == user.username:  # cast by their delegate: said below
         raise SegregationOfDuties(
             f"You already voted on stage {earlier[0].stage + 1} ({earlier[0].role.label}) of {request.id}; each "
             f"person counts once, so another person must cast the next vote (segregation of duties).")
@@ -87,16 +88,20 @@ def acting_for(policy: Policy, user: User, request: WorkflowRequest,
     """The delegation under which `user` decides the request's current stage, or None when they
     decide it in their own right (or may not at all). A delegate decides as the delegator would:
     never the delegator's own request, nor a stage after the delegator decided one of this revision
-    (core/delegation.py). Only delegations given to `user` directly count: they never cascade."""
+    (core/delegation.py). Only delegations given to `user` directly count: they never cascade.
+    At a parallel (`all`) stage every role it still awaits counts, not only the first."""
     stage_role = request.current_role
-    if stage_role is None or role_may_decide(policy, user.role, stage_role) or (
+    if stage_role is None:
+        return None
+    roles = stage_rules.awaited(request) or (stage_role,)
+    if any(role_may_decide(policy, user.role, r) for r in roles) or (
             request.escalated_to is not None and role_may_decide(policy, user.role, request.escalated_to)):
         return None
     decided = {name for a in request.approvals if a.revision == request.revision
                for name in (a.approver, a.on_behalf_of) if name}
     for c in delegations:
         if c.delegation.delegate == user.username and c.delegation.covers(request.workflow_type) \
-                and eligible_deciders(policy, [c.delegator], request, stage_role, decided):
+                and any(eligible_deciders(policy, [c.delegator], request, r, decided) for r in roles):
             return c
     return None
 

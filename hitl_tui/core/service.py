@@ -362,7 +362,8 @@ class WorkflowService(Decides, DirectoryMixin, ReadsMixin):
             stage_role = req.current_role
             assert stage_role is not None
             if req.stage_rules:  # a quorum or parallel stage: the role this vote fills, and is it the last one
-                stage_role = stage_rules.slot_for(self._policies.current(conn).policy.stage_deciders, req, user.role)
+                stage_role = stage_rules.slot_for(self._policies.current(conn).policy.stage_deciders, req,
+                                                  acting.delegator.role if acting else user.role)  # a delegate: theirs
             outcome = transition(action, req.status, req.current_stage, len(req.required_approvers), req.id,
                                  completes=not req.stage_rules or stage_rules.completes(req, stage_role))
             moved = outcome.stage != req.current_stage or outcome.status is not req.status  # not for one vote of several

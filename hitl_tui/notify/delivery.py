@@ -103,8 +103,7 @@ class Deliverer:
             jobs: list[Job] = []
             for row in rows:
                 if row.channel == nt.EMAIL:
-                    pref = sql.prefs(conn, row.recipient)
-                    until = nt.quiet_until(pref.quiet if pref else None, now, svc.settings.zone)
+                    until = nt.held_until(sql.prefs(conn, row.recipient), now, svc.settings.zone)
                     if until is not None:
                         sql.postpone(conn, row.id, self.session, iso(until))
                         held += 1

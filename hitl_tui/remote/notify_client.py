@@ -33,10 +33,11 @@ class RemoteNotify:
         return [_hook(h) for h in self._remote.call("notify.webhook.list")]
 
     def set_prefs(self, username: str, *, email: str | None = None, events: list[str] | None = None,
-                  quiet: str | None = None, off: bool = False, actor: str | None = None) -> sql.PrefsRow | None:
+                  quiet: str | None = None, off: bool = False, tz: str | None = None,
+                  actor: str | None = None) -> sql.PrefsRow | None:
         self._remote._as_me(actor, "set preferences")
         got = self._remote._signed("notify.prefs", None, username=username, email=email, events=events, quiet=quiet,
-                                   off=off)
+                                   off=off, tz=tz)
         return None if got is None else sql.PrefsRow(**got)
 
     def prefs_of(self, viewer: str, username: str) -> sql.PrefsRow | None:

@@ -35,7 +35,7 @@ def _webhook_removed(call: "Call") -> Callable[[], Any]:
 def _prefs_set(call: "Call") -> Callable[[], Any]:
     p, me = call.params, call.username
     return lambda: nt.set_prefs(call.service, p["username"], email=p["email"], events=p["events"], quiet=p["quiet"],
-                                off=p["off"], actor=me)
+                                off=p["off"], tz=p["tz"], actor=me)
 
 
 def _email_set(call: "Call") -> Callable[[], Any]:
@@ -71,7 +71,7 @@ def notify_methods() -> list["Method"]:
         *_signed_method("notify.webhook.remove", _webhook_removed, {"webhook_id": _p(str, required=True)}),
         *_signed_method("notify.prefs", _prefs_set, {
             "username": _p(str, required=True), "email": _p(str), "events": _p(list), "quiet": _p(str),
-            "off": _p(bool, default=False)}),
+            "off": _p(bool, default=False), "tz": _p(str)}),
         *_signed_method("notify.email", _email_set, {
             "host": _p(str, required=True), "port": _p(int, default=587), "user": _p(str),
             "sender": _p(str, required=True), "password_file": _p(str), "password_keyring": _p(bool, default=False),

@@ -46,6 +46,7 @@ def raw_connection(path: Path, key: bytes):
 #: what undoes each migration's schema, newest first (the tests that open "a database made
 #: before migration N" roll a fresh one back with roll_back_schema)
 _UNDO: dict[int, tuple[str, ...]] = {
+    21: ("ALTER TABLE notify_prefs DROP COLUMN tz",),
     20: ("DROP TABLE claims",),
     19: ("DROP INDEX requests_awaited", "DROP INDEX requests_parallel",
          "ALTER TABLE requests DROP COLUMN stage_rules", "ALTER TABLE requests DROP COLUMN awaited"),

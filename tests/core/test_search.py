@@ -272,7 +272,7 @@ def test_migration_5_indexes_a_database_made_before_it(db_path, db_key, service,
     conn.close()
     svc = WorkflowService.open(db_path, key=db_key)
     try:
-        assert svc._conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == migrations.LATEST == 20
+        assert svc._conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == migrations.LATEST == 21
         assert svc._conn.execute("SELECT count(*) FROM sqlite_master WHERE name IN "
                                  "('approvals_by_approver_request', 'requests_visible_cover', 'requests_by_risk', "
                                  "'requests_awaiting_risk')").fetchone()[0] == 4

@@ -479,6 +479,10 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         expires_at  TEXT NOT NULL
     );
     """),
+    (21, "a person's own time zone for their quiet hours", """
+    -- an IANA name (core/notifications.py); null: the desk-wide `timezone` setting
+    ALTER TABLE notify_prefs ADD COLUMN tz TEXT;
+    """),
 ]
 
 LATEST = MIGRATIONS[-1][0]

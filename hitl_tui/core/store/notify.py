@@ -63,6 +63,7 @@ class PrefsRow:
     events: str | None
     quiet: str | None
     updated_at: str
+    tz: str | None = None  # their own zone for the quiet hours (None: the desk's)
 
 
 # --- the outbox ---------------------------------------------------------------------------------
@@ -158,11 +159,12 @@ def remove_webhook(conn: Conn, hook_id: str, when: str, actor: str, seq: int) ->
 # --- personal preferences -----------------------------------------------------------------------
 
 def put_prefs(conn: Conn, username: str, email: str | None, events: str | None, quiet: str | None, when: str,
-              seq: int) -> None:
-    conn.execute("INSERT INTO notify_prefs (username, email, events, quiet, updated_at, updated_seq) "
-                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(username) DO UPDATE SET email = excluded.email, "
+              seq: int, tz: str | None = None) -> None:
+    conn.execute("INSERT INTO notify_prefs (username, email, events, quiet, updated_at, updated_seq, tz) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(username) DO UPDATE SET email = excluded.email, "
                  "events = excluded.events, quiet = excluded.quiet, updated_at = excluded.updated_at, "
-                 "updated_seq = excluded.updated_seq", (username, email, events, quiet, when, seq))
+                 "updated_seq = excluded.updated_seq, tz = excluded.tz",
+                 (username, email, events, quiet, when, seq, tz))
 
 
 def delete_prefs(conn: Conn, username: str) -> bool:
@@ -170,13 +172,13 @@ def delete_prefs(conn: Conn, username: str) -> bool:
 
 
 def prefs(conn: Conn, username: str) -> PrefsRow | None:
-    row = conn.execute("SELECT username, email, events, quiet, updated_at FROM notify_prefs WHERE username = ?",
+    row = conn.execute("SELECT username, email, events, quiet, updated_at, tz FROM notify_prefs WHERE username = ?",
                        (username,)).fetchone()
     return None if row is None else PrefsRow(*row)
 
 
 def all_prefs(conn: Conn) -> dict[str, PrefsRow]:
-    rows = conn.execute("SELECT username, email, events, quiet, updated_at FROM notify_prefs ORDER BY username")
+    rows = conn.execute("SELECT username, email, events, quiet, updated_at, tz FROM notify_prefs ORDER BY username")
     return {r[0]: PrefsRow(*r) for r in rows}
 
 

@@ -179,9 +179,13 @@ def _delegated_clause(username: str, delegated: Delegated) -> tuple[str, list[An
         if not roles:
             continue
         kinds = f" AND r.workflow_type IN ({','.join('?' * len(types))})" if types else ""
-        parts.append(f"(r.current_role IN ({','.join('?' * len(roles))}) AND r.requester NOT IN (?, ?) AND "
+        # a parallel stage awaits several roles at once (`awaited`, migration 19), not only current_role
+        alt = " OR ".join("r.awaited LIKE ?" for _ in roles)
+        parts.append(f"((r.current_role IN ({','.join('?' * len(roles))}) OR (r.status = 'awaiting_approval' AND "
+                     f"({alt}))) AND r.requester NOT IN (?, ?) AND "
                      f"instr(r.deciders, ?) = 0 AND instr(r.deciders, ?) = 0{kinds})")
-        args += [*roles, username, delegator, f",{username},", f",{delegator},", *(types or ())]
+        args += [*roles, *(f"%,{x},%" for x in roles), username, delegator, f",{username},", f",{delegator},",
+                 *(types or ())]
     return (f"({' OR '.join(parts)})" if parts else "0"), args
 
 
