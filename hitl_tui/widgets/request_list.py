@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellDoesNotExist
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..core.due import short_span
@@ -247,7 +248,7 @@ class RequestList(Vertical):
             if title is not None and summary.id in changed:
                 try:
                     self.table.update_cell(summary.id, "title", self._cell(title, summary, self.clock()))
-                except Exception:  # the row went away meanwhile
+                except CellDoesNotExist:  # the row went away meanwhile
                     continue
 
     def _claims(self, rows: list[RequestSummary]) -> dict[str, str]:
